@@ -1,0 +1,144 @@
+"""Command line: ``empf-hw train | evaluate | zoo``. Bad input → one ``error:`` line and exit code 2."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import EmpfError
+
+DEFAULT_MODELS_DIR = "models"
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise EmpfError("device=cuda requested but no CUDA device is available; allowed here: cpu")
+    return name
+
+
+def _dataset_for(cfg, name: str, data_dir: str | None, seed: int):
+    from .nn.data import load_dataset
+
+    train_set, test_set = load_dataset(name, data_dir, cfg.input_shape, cfg.num_classes, seed)
+    if tuple(train_set[0].shape[1:]) != cfg.input_shape:
+        raise EmpfError(f"dataset {name} has inputs of shape {tuple(train_set[0].shape[1:])} but arch {cfg.arch} "
+                        f"expects {cfg.input_shape}")
+    return train_set, test_set
+
+
+def cmd_train(a) -> int:
+    from .nn import ModelConfig, build_model, save_checkpoint, train
+
+    cfg = ModelConfig(arch=a.arch, neuron=a.neuron, timesteps=a.timesteps, weights=a.weights or "",
+                      spike_bits=a.spike_bits, mem_bn=a.mem_bn, parallel=a.parallel, attention=a.attention,
+                      learnable=not a.fixed_neuron, lif_reset=a.lif_reset)
+    method = a.method or ("online" if cfg.neuron == "empf" else "stbp")
+    device = _device(a.device)
+    train_set, test_set = _dataset_for(cfg, a.dataset, a.data_dir, a.seed)
+    from .nn.training import seed_everything
+
+    seed_everything(a.seed)
+    model = build_model(cfg)
+    history = train(model, train_set, test_set, method=method, epochs=a.epochs, lr=a.lr,
+                    batch_size=a.batch_size, seed=a.seed, device=device, progress=not a.quiet)
+    out = a.out or f"runs/{cfg.arch}-{cfg.neuron}-{method}-T{cfg.timesteps}"
+    card = {"dataset": a.dataset, "seed": a.seed, "test_accuracy": history[-1]["test_acc"],
+            "training": {"method": method, "epochs": a.epochs, "lr": a.lr, "batch_size": a.batch_size,
+                         "optimizer": "Adam, cosine LR decay per optimizer step", "history": history}}
+    wpath, cpath = save_checkpoint(model, out, card)
+    print(f"test accuracy {history[-1]['test_acc']:.4f}; saved {wpath} and {cpath}")
+    return 0
+
+
+def _evaluate_checkpoint(path, device: str, data_dir: str | None):
+    from .nn import evaluate, load_checkpoint
+
+    model, card = load_checkpoint(path, device)
+    _, test_set = _dataset_for(model.cfg, card["dataset"], data_dir, card.get("seed", 0))
+    return card, evaluate(model, *test_set, device=device)
+
+
+def cmd_evaluate(a) -> int:
+    card, acc = _evaluate_checkpoint(a.model, _device(a.device), a.data_dir)
+    print(f"{a.model}: test accuracy {acc:.4f} (recorded {card['test_accuracy']:.4f})")
+    return 0
+
+
+def cmd_zoo(a) -> int:
+    root = Path(a.models_dir)
+    cards = sorted(root.glob("*.json"))
+    if not cards:
+        raise EmpfError(f"models-dir={root}: no model cards (*.json) found")
+    device = _device(a.device)
+    print(f"{'model':<34} {'neuron':<6} {'weights':<7} {'spike_bits':>10} {'method':<14} "
+          f"{'accuracy':>8} {'recorded':>8}")
+    worst = 0.0
+    for cpath in cards:
+        card, acc = _evaluate_checkpoint(cpath, device, a.data_dir)
+        c = card["config"]
+        worst = max(worst, abs(acc - card["test_accuracy"]))
+        print(f"{cpath.stem:<34} {c['neuron']:<6} {c['weights']:<7} {c['spike_bits'] or 'float':>10} "
+              f"{card['training']['method']:<14} {acc:>8.4f} {card['test_accuracy']:>8.4f}")
+    if worst > 1e-9:
+        print(f"warning: accuracies differ from the recorded ones by up to {worst:.4f}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .nn.architectures import ARCHITECTURES, NEURONS
+    from .nn.data import DATASETS
+    from .nn.layers import WEIGHT_MODES
+    from .nn.training import METHODS
+
+    p = argparse.ArgumentParser(prog="empf-hw", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train an EM-PF or LIF network and save a checkpoint")
+    t.add_argument("--arch", default="digits_cnn", choices=sorted(ARCHITECTURES))
+    t.add_argument("--neuron", default="empf", choices=NEURONS)
+    t.add_argument("--method", choices=METHODS, help="default: online for empf, stbp for lif")
+    t.add_argument("--timesteps", type=int, default=4)
+    t.add_argument("--weights", choices=WEIGHT_MODES, help="default: binary for empf, full for lif")
+    t.add_argument("--spike-bits", type=int, default=0, help="n-bit quantized spikes (0: floating point)")
+    t.add_argument("--mem-bn", action="store_true", help="membrane-potential BatchNorm (folded after training)")
+    t.add_argument("--parallel", action="store_true", help="stateless parallel EM-PF neuron")
+    t.add_argument("--attention", action="store_true", help="ECA channel attention in conv blocks")
+    t.add_argument("--fixed-neuron", action="store_true", help="fixed (not learnable) leak and threshold")
+    t.add_argument("--lif-reset", default="subtract", choices=("subtract", "zero"))
+    t.add_argument("--dataset", default="digits", choices=DATASETS)
+    t.add_argument("--data-dir", help="directory with the MNIST IDX or CIFAR-10 binary files")
+    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--lr", type=float, default=5e-3)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    t.add_argument("--out", help="checkpoint path stem (default runs/<arch>-<neuron>-<method>-T<T>)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint on its dataset's test split")
+    e.add_argument("--model", required=True, help="checkpoint path stem, .json or .safetensors")
+    e.add_argument("--data-dir")
+    e.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    e.set_defaults(func=cmd_evaluate)
+
+    z = sub.add_parser("zoo", help="evaluate every model in the zoo and compare with the recorded accuracy")
+    z.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)
+    z.add_argument("--data-dir")
+    z.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    z.set_defaults(func=cmd_zoo)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EmpfError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Architecture registry. Every network runs one timestep per call and can use EM-PF or LIF neurons.
+
+As in the published EM-PF networks, the stem (first conv/linear) and the classifier stay full precision; all
+other synaptic layers use the configured weight mode (binary by default for EM-PF, full precision for LIF).
+"""
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from ..errors import EmpfError, check_choice, check_range
+from .layers import ECA, WEIGHT_MODES, conv, linear
+from .neurons import EMPFNeuron, LIFNeuron
+
+NEURONS = ("empf", "lif")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a network; stored in the model card."""
+
+    arch: str
+    neuron: str = "empf"
+    timesteps: int = 4
+    weights: str = ""  # "" = binary for EM-PF, full for LIF
+    spike_bits: int = 0  # 0 = unquantized floating-point spikes
+    mem_bn: bool = False
+    parallel: bool = False
+    attention: bool = False
+    learnable: bool = True
+    lif_reset: str = "subtract"
+
+    def __post_init__(self):
+        check_choice("arch", self.arch, sorted(ARCHITECTURES))
+        check_choice("neuron", self.neuron, NEURONS)
+        check_range("timesteps", self.timesteps, 1, 1024)
+        if not self.weights:
+            object.__setattr__(self, "weights", "binary" if self.neuron == "empf" else "full")
+        check_choice("weights", self.weights, WEIGHT_MODES)
+        check_range("spike_bits", self.spike_bits, 0, 16)
+        check_choice("lif_reset", self.lif_reset, ("subtract", "zero"))
+        if self.neuron == "lif" and (self.spike_bits or self.mem_bn or self.parallel):
+            raise EmpfError("spike_bits, mem_bn and parallel apply to neuron=empf only; LIF spikes are binary")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise EmpfError(f"unknown model config field(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return ARCHITECTURES[self.arch][1]
+
+    @property
+    def num_classes(self) -> int:
+        return ARCHITECTURES[self.arch][2]
+
+    def neuron_module(self, channels: int) -> nn.Module:
+        if self.neuron == "lif":
+            return LIFNeuron(channels, self.timesteps, reset=self.lif_reset)
+        return EMPFNeuron(channels, self.timesteps, learnable=self.learnable, parallel=self.parallel,
+                          mem_bn=self.mem_bn, spike_bits=self.spike_bits or None)
+
+
+class ConvUnit(nn.Module):
+    """conv → BatchNorm → (ECA) → neuron."""
+
+    def __init__(self, cfg: ModelConfig, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0,
+                 mode: str | None = None):
+        super().__init__()
+        self.conv = conv(cin, cout, k, stride, padding, mode or cfg.weights)
+        self.bn = nn.BatchNorm2d(cout)
+        self.attn = ECA(cout) if cfg.attention else None
+        self.neuron = cfg.neuron_module(cout)
+
+    def forward(self, x):
+        i = self.bn(self.conv(x))
+        return self.neuron(self.attn(i) if self.attn is not None else i)
+
+
+class LinearUnit(nn.Module):
+    """linear → BatchNorm1d → neuron."""
+
+    def __init__(self, cfg: ModelConfig, fin: int, fout: int, mode: str | None = None):
+        super().__init__()
+        self.fc = linear(fin, fout, mode or cfg.weights, bias=False)
+        self.bn = nn.BatchNorm1d(fout)
+        self.neuron = cfg.neuron_module(fout)
+
+    def forward(self, x):
+        return self.neuron(self.bn(self.fc(x)))
+
+
+class BasicBlock(nn.Module):
+    """Spiking ResNet basic block: ``s = SN(BN(conv(SN(BN(conv(x))))) + shortcut(x))``."""
+
+    def __init__(self, cfg: ModelConfig, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.unit1 = ConvUnit(cfg, cin, cout, 3, stride, 1)
+        self.conv2 = conv(cout, cout, 3, 1, 1, cfg.weights)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.attn = ECA(cout) if cfg.attention else None
+        self.shortcut = (nn.Sequential(conv(cin, cout, 1, stride, 0, cfg.weights), nn.BatchNorm2d(cout))
+                         if stride != 1 or cin != cout else nn.Identity())
+        self.neuron = cfg.neuron_module(cout)
+
+    def forward(self, x):
+        i = self.bn2(self.conv2(self.unit1(x)))
+        if self.attn is not None:
+            i = self.attn(i)
+        return self.neuron(i + self.shortcut(x))
+
+
+class SpikingNet(nn.Module):
+    """``features`` then a full-precision ``classifier``; ``forward`` is one timestep."""
+
+    def __init__(self, cfg: ModelConfig, features: nn.Sequential, classifier: nn.Module):
+        super().__init__()
+        self.cfg, self.features, self.classifier = cfg, features, classifier
+
+    def neurons(self):
+        return [m for m in self.modules() if isinstance(m, (EMPFNeuron, LIFNeuron))]
+
+    def reset(self) -> None:
+        for n in self.neurons():
+            n.reset()
+
+    def set_online(self, online: bool) -> None:
+        for n in self.neurons():
+            n.online = online
+
+    def fold_mem_bn(self) -> None:
+        for n in self.neurons():
+            if isinstance(n, EMPFNeuron):
+                n.fold_mem_bn()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """Direct encoding: the same input for every timestep; returns logits of shape (T, B, classes)."""
+        self.reset()
+        return torch.stack([self(x) for _ in range(self.cfg.timesteps)])
+
+
+def _classifier(fin: int, classes: int, pool: bool = False) -> nn.Sequential:
+    head = [nn.AdaptiveAvgPool2d(1)] if pool else []
+    return nn.Sequential(*head, nn.Flatten(), nn.Linear(fin, classes))
+
+
+def digits_mlp(cfg):
+    feats = nn.Sequential(nn.Flatten(), LinearUnit(cfg, 64, 256, "full"), LinearUnit(cfg, 256, 256))
+    return feats, nn.Linear(256, 10)
+
+
+def digits_cnn(cfg):
+    feats = nn.Sequential(ConvUnit(cfg, 1, 32, 3, 1, 1, "full"), ConvUnit(cfg, 32, 64, 3, 1, 1), nn.AvgPool2d(2),
+                          ConvUnit(cfg, 64, 64, 3, 1, 1), nn.AvgPool2d(2))
+    return feats, _classifier(64 * 2 * 2, 10)
+
+
+def mnist_cnn(cfg):
+    feats = nn.Sequential(ConvUnit(cfg, 1, 32, 3, 1, 1, "full"), ConvUnit(cfg, 32, 64, 3, 1, 1), nn.AvgPool2d(2),
+                          ConvUnit(cfg, 64, 128, 3, 1, 1), nn.AvgPool2d(2))
+    return feats, _classifier(128 * 7 * 7, 10)
+
+
+def _vgg(cfg, plan, cin, head_in, classes=10):
+    layers, first = [], True
+    for v in plan:
+        if v == "M":
+            layers.append(nn.AvgPool2d(2))
+        else:
+            layers.append(ConvUnit(cfg, cin, v, 3, 1, 1, "full" if first else None))
+            cin, first = v, False
+    return nn.Sequential(*layers), _classifier(head_in, classes)
+
+
+def vgg11(cfg):
+    """VGG-11 for CIFAR-10 (3×32×32): five pooling stages down to 1×1, then a 512→10 classifier."""
+    return _vgg(cfg, [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], 3, 512)
+
+
+def vgg_snn_dvs(cfg):
+    """The DVS "VGG-SNN" (2×48×48, as in TET/OTTT/EM-PF): 64,128,M,256,256,M,512,512,M,512,512,M → 512·3·3→10."""
+    return _vgg(cfg, [64, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], 2, 512 * 3 * 3)
+
+
+def _resnet(cfg, stem, widths, blocks, classes):
+    layers, cin = list(stem), widths[0]
+    for i, (w, n) in enumerate(zip(widths, blocks)):
+        for j in range(n):
+            layers.append(BasicBlock(cfg, cin, w, 2 if (j == 0 and i > 0) else 1))
+            cin = w
+    return nn.Sequential(*layers), _classifier(cin, classes, pool=True)
+
+
+def resnet18(cfg):
+    """ResNet-18 for CIFAR-10: 3×3 stem, 64-128-256-512 basic blocks [2, 2, 2, 2]."""
+    return _resnet(cfg, [ConvUnit(cfg, 3, 64, 3, 1, 1, "full")], (64, 128, 256, 512), (2, 2, 2, 2), 10)
+
+
+def resnet19(cfg):
+    """ResNet-19 for CIFAR-10 (tdBN/TET layout): 3×3 stem of 128, 128-256-512 basic blocks [3, 3, 2]."""
+    return _resnet(cfg, [ConvUnit(cfg, 3, 128, 3, 1, 1, "full")], (128, 256, 512), (3, 3, 2), 10)
+
+
+def resnet34(cfg):
+    """ResNet-34 for ImageNet (3×224×224): 7×7/2 stem + 3×3/2 max pool, blocks [3, 4, 6, 3], 1000 classes."""
+    stem = [ConvUnit(cfg, 3, 64, 7, 2, 3, "full"), nn.MaxPool2d(3, 2, 1)]
+    return _resnet(cfg, stem, (64, 128, 256, 512), (3, 4, 6, 3), 1000)
+
+
+# name → (builder, input shape C×H×W, classes)
+ARCHITECTURES = {
+    "digits_mlp": (digits_mlp, (1, 8, 8), 10),
+    "digits_cnn": (digits_cnn, (1, 8, 8), 10),
+    "mnist_cnn": (mnist_cnn, (1, 28, 28), 10),
+    "vgg11": (vgg11, (3, 32, 32), 10),
+    "vgg_snn_dvs": (vgg_snn_dvs, (2, 48, 48), 10),
+    "resnet18": (resnet18, (3, 32, 32), 10),
+    "resnet19": (resnet19, (3, 32, 32), 10),
+    "resnet34": (resnet34, (3, 224, 224), 1000),
+}
+
+
+def build_model(cfg: ModelConfig) -> SpikingNet:
+    """Build the network a config describes (weights freshly initialised)."""
+    features, classifier = ARCHITECTURES[cfg.arch][0](cfg)
+    return SpikingNet(cfg, features, classifier)
