@@ -1,4 +1,4 @@
-"""Command line: ``empf-hw train | evaluate | zoo``. Bad input → one ``error:`` line and exit code 2."""
+"""Command line: ``empf-hw train | evaluate | run | zoo``. Bad input → one ``error:`` line and exit code 2."""
 
 import argparse
 import sys
@@ -7,6 +7,7 @@ from pathlib import Path
 from .errors import EmpfError
 
 DEFAULT_MODELS_DIR = "models"
+CALIBRATION_SAMPLES = 256  # training samples used to set per-layer spike scales
 
 
 def _device(name: str) -> str:
@@ -65,23 +66,76 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def _spike_format(config: dict) -> str:
+    if config["neuron"] == "lif":
+        return "binary"
+    return f"{config['spike_bits']}-bit" if config["spike_bits"] else "float"
+
+
 def cmd_zoo(a) -> int:
     root = Path(a.models_dir)
     cards = sorted(root.glob("*.json"))
     if not cards:
         raise EmpfError(f"models-dir={root}: no model cards (*.json) found")
     device = _device(a.device)
-    print(f"{'model':<34} {'neuron':<6} {'weights':<7} {'spike_bits':>10} {'method':<14} "
+    print(f"{'model':<34} {'neuron':<6} {'weights':<7} {'spikes':>10} {'method':<14} "
           f"{'accuracy':>8} {'recorded':>8}")
     worst = 0.0
     for cpath in cards:
         card, acc = _evaluate_checkpoint(cpath, device, a.data_dir)
         c = card["config"]
         worst = max(worst, abs(acc - card["test_accuracy"]))
-        print(f"{cpath.stem:<34} {c['neuron']:<6} {c['weights']:<7} {c['spike_bits'] or 'float':>10} "
+        print(f"{cpath.stem:<34} {c['neuron']:<6} {c['weights']:<7} {_spike_format(c):>10} "
               f"{card['training']['method']:<14} {acc:>8.4f} {card['test_accuracy']:>8.4f}")
     if worst > 1e-9:
         print(f"warning: accuracies differ from the recorded ones by up to {worst:.4f}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(a) -> int:
+    import json
+
+    import numpy as np
+
+    from .deploy import export_model
+    from .nn import load_checkpoint
+    from .nn.checkpoint import checkpoint_paths
+    from .sim import calibrate, execute
+
+    model, card = load_checkpoint(a.model)
+    train_set, (x, y) = _dataset_for(model.cfg, card["dataset"], a.data_dir, card.get("seed", 0))
+    if a.samples:
+        x, y = x[:a.samples], y[:a.samples]
+    graph = export_model(model)
+    formatted = a.spike_bits is not None or all(
+        n.attrs["spike_bits"] for n in graph.nodes if n.op == "neuron")
+    mode = a.mode or ("fixed" if formatted else "float")
+    if mode == "fixed":
+        graph = calibrate(graph, train_set[0][:CALIBRATION_SAMPLES], a.spike_bits)
+    trace = execute(graph, x, mode, batch_size=a.batch_size)
+    acc = float(np.mean(trace.predictions == y))
+    bits = sorted({n.attrs["spike_bits"] for n in graph.nodes if n.op == "neuron"})
+    print(f"{a.model}: mode={mode} spike_bits={bits} samples={len(x)} accuracy={acc:.4f}")
+    print(f"{'layer':<28} {'op':<7} {'input_events':>13} {'sops':>13} {'macs':>11} {'neuron_updates':>15} "
+          f"{'output_events':>14} {'saturations':>11}")
+    for lt in trace.layers:
+        c = {k: v.sum() / trace.batch for k, v in lt.counts.items()}
+        if lt.op in ("conv", "linear", "neuron"):
+            sat = c["acc_saturations"] + c["membrane_saturations"] + c["spike_clips"]
+            print(f"{lt.name:<28} {lt.op:<7} {c['input_events']:>13.1f} {c['sops']:>13.1f} {c['macs']:>11.0f} "
+                  f"{c['neuron_updates']:>15.0f} {c['output_events']:>14.1f} {sat:>11.2f}")
+    s = trace.summary()
+    print("per inference: " + ", ".join(f"{k}={v:.1f}" for k, v in s.items()))
+    if a.trace_out:
+        trace.save(a.trace_out)
+        print(f"trace written to {a.trace_out}.npz/.json")
+    if a.record:
+        if mode != "fixed" or a.spike_bits is None or a.samples:
+            raise EmpfError("--record needs --spike-bits, fixed mode and the whole test split (no --samples)")
+        _, cpath = checkpoint_paths(a.model)
+        card.setdefault("fixed_point_accuracy", {})[str(a.spike_bits)] = acc
+        cpath.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+        print(f"recorded accuracy at {a.spike_bits}-bit spikes in {cpath}")
     return 0
 
 
@@ -122,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir")
     e.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("run", help="deploy a checkpoint and execute it with the NumPy core (accuracy + activity)")
+    r.add_argument("--model", required=True, help="checkpoint path stem, .json or .safetensors")
+    r.add_argument("--spike-bits", type=int, help="B-bit spikes (fixed mode; scales calibrated on training data)")
+    r.add_argument("--mode", choices=("float", "fixed"), help="default: fixed when every neuron has a spike format")
+    r.add_argument("--samples", type=int, help="only the first N test samples")
+    r.add_argument("--batch-size", type=int, default=128)
+    r.add_argument("--trace-out", help="write the ActivityTrace to this path stem (.npz + .json)")
+    r.add_argument("--record", action="store_true", help="store the accuracy in the model card")
+    r.add_argument("--data-dir")
+    r.set_defaults(func=cmd_run)
 
     z = sub.add_parser("zoo", help="evaluate every model in the zoo and compare with the recorded accuracy")
     z.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)

@@ -25,7 +25,7 @@ def quantize_weight(w: torch.Tensor, mode: str) -> torch.Tensor:
         alpha = (flat.abs() * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1)
         q = (torch.sign(flat) * mask).reshape(w.shape) * alpha.reshape(view)
     clipped = torch.clamp(w, -1.0, 1.0)
-    return clipped + (q - clipped).detach()
+    return q + (clipped - clipped.detach())  # value exactly q, gradient of the clipped identity
 
 
 def weight_scale_and_codes(w: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,7 +24,7 @@ class SpikeQuantizer(nn.Module):
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         q = torch.clamp(s / self.step, 0, self.levels)
-        k = q + (torch.round(q) - q).detach()
+        k = torch.round(q).detach() + (q - q.detach())  # value exactly round(q), gradient of q
         return k * self.step
 
 

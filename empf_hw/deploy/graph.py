@@ -1,0 +1,178 @@
+"""DeployGraph: a framework-neutral, topologically ordered list of layer nodes with explicit numeric formats.
+
+Per-sample shapes are PyTorch's (C, H, W) or (F,). Node ops, their attributes and tensors:
+
+- ``input``     attrs ``shape``, ``input_bits`` (fixed-point bits of the real-valued input, values in [0, 1])
+- ``conv``      attrs ``stride, padding, weight_kind (binary|ternary|int|float), weight_bits``;
+                tensors ``weight`` (O, I, k, k) float32, effective (α and BatchNorm folded), ``codes`` (integer
+                weight codes), ``scale`` (O,) with ``weight == codes·scale`` for integer kinds, ``bias`` (O,)
+- ``linear``    as ``conv`` with ``weight`` (O, I)
+- ``neuron``    attrs ``model (empf|lif), reset (spike|threshold|zero), spike_bits (0 = floating-point spikes,
+                1 for LIF binary spikes)``; tensors ``leak`` (T, C), ``threshold`` (T,), ``in_scale``/``in_bias``
+                (T, C) (folded Mem-BN; 1/0 otherwise), ``spike_step`` () (value of one spike code; 0 = not yet
+                calibrated)
+- ``pool``      attrs ``kind (avg|max), kernel, stride, padding``
+- ``flatten``, ``add`` (two inputs, residual), ``attention`` (ECA; tensor ``weight`` (k,)), ``output``
+
+Graph attrs: ``timesteps``, ``membrane_bits``, ``membrane_frac_bits`` (membrane LSB = spike_step / 2^frac),
+``accumulator_bits``. Saved as ``<stem>.safetensors`` (tensors) + ``<stem>.json`` (structure), schema-versioned.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from ..errors import EmpfError, check_range
+
+SCHEMA_VERSION = 1
+SYNAPTIC = ("conv", "linear")
+OPS = {
+    "input": (("shape", "input_bits"), ()),
+    "conv": (("stride", "padding", "weight_kind", "weight_bits"), ("weight", "codes", "scale", "bias")),
+    "linear": (("weight_kind", "weight_bits"), ("weight", "codes", "scale", "bias")),
+    "neuron": (("model", "reset", "spike_bits"), ("leak", "threshold", "in_scale", "in_bias", "spike_step")),
+    "pool": (("kind", "kernel", "stride", "padding"), ()),
+    "flatten": ((), ()),
+    "add": ((), ()),
+    "attention": ((), ("weight",)),
+    "output": ((), ()),
+}
+GRAPH_ATTRS = {"timesteps": (1, 1024), "membrane_bits": (2, 64), "membrane_frac_bits": (0, 32),
+               "accumulator_bits": (2, 64)}
+
+
+@dataclass
+class Node:
+    name: str
+    op: str
+    inputs: list[str]
+    shape: tuple[int, ...]  # per-sample output shape
+    attrs: dict = field(default_factory=dict)
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def conv_out(size: int, k: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - k) // stride + 1
+
+
+def infer_shape(node: Node, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """Output shape from the input shapes; raises EmpfError naming the node on a mismatch."""
+    op, a, t = node.op, node.attrs, node.tensors
+
+    def need(cond, what):
+        if not cond:
+            raise EmpfError(f"node {node.name!r} ({op}): {what}; input shape(s) {ins}")
+
+    if op == "input":
+        return tuple(a["shape"])
+    need(len(ins) == (2 if op == "add" else 1), f"needs {2 if op == 'add' else 1} input(s)")
+    x = ins[0]
+    if op == "conv":
+        w = t["weight"].shape
+        need(len(x) == 3 and len(w) == 4 and w[1] == x[0], f"weight {w} does not fit the input channels")
+        return (w[0], conv_out(x[1], w[2], a["stride"], a["padding"]), conv_out(x[2], w[3], a["stride"], a["padding"]))
+    if op == "linear":
+        w = t["weight"].shape
+        need(len(x) == 1 and len(w) == 2 and w[1] == x[0], f"weight {w} does not fit the input features")
+        return (w[0],)
+    if op == "pool":
+        need(len(x) == 3, "pooling needs a (C, H, W) input")
+        k, s, p = a["kernel"], a["stride"], a["padding"]
+        return (x[0], conv_out(x[1], k, s, p), conv_out(x[2], k, s, p))
+    if op == "flatten":
+        return (int(np.prod(x)),)
+    if op == "add":
+        need(ins[0] == ins[1], "residual add needs equal shapes")
+    if op == "neuron":
+        T = t["leak"].shape[0]
+        need(t["leak"].shape == (T, x[0]) and t["in_scale"].shape == (T, x[0]), f"leak/in_scale must be ({T}, {x[0]})")
+    return x
+
+
+class DeployGraph:
+    """Nodes in topological order plus graph-level numeric formats."""
+
+    def __init__(self, nodes: list[Node], attrs: dict):
+        self.nodes, self.attrs = nodes, attrs
+        self.validate()
+
+    def __getitem__(self, name: str) -> Node:
+        return self._by_name[name]
+
+    @property
+    def timesteps(self) -> int:
+        return self.attrs["timesteps"]
+
+    def validate(self) -> None:
+        """Check ops, fields, references, bit widths and shapes; one EmpfError naming the first problem."""
+        for k, (lo, hi) in GRAPH_ATTRS.items():
+            check_range(f"graph.{k}", self.attrs.get(k), lo, hi)
+        self._by_name = {}
+        for n in self.nodes:
+            if n.op not in OPS:
+                raise EmpfError(f"node {n.name!r}: unknown node type {n.op!r}; allowed: {', '.join(OPS)}")
+            attrs, tensors = OPS[n.op]
+            for missing in [k for k in attrs if k not in n.attrs] + [k for k in tensors if k not in n.tensors]:
+                raise EmpfError(f"node {n.name!r} ({n.op}): missing field {missing!r}")
+            for i in n.inputs:
+                if i not in self._by_name:
+                    raise EmpfError(f"node {n.name!r}: input {i!r} is not an earlier node")
+            if n.op == "neuron":
+                check_range(f"node {n.name!r}: spike_bits", n.attrs["spike_bits"], 0, 32)
+                if n.tensors["leak"].shape[0] != self.timesteps:
+                    raise EmpfError(f"node {n.name!r}: leak has {n.tensors['leak'].shape[0]} timesteps, "
+                                    f"graph has {self.timesteps}")
+            if n.op in SYNAPTIC:
+                check_range(f"node {n.name!r}: weight_bits", n.attrs["weight_bits"], 1, 32)
+            shape = infer_shape(n, [self._by_name[i].shape for i in n.inputs])
+            if tuple(shape) != tuple(n.shape):
+                raise EmpfError(f"node {n.name!r}: recorded shape {tuple(n.shape)} but inputs give {shape}")
+            self._by_name[n.name] = n
+        if not self.nodes or self.nodes[0].op != "input" or self.nodes[-1].op != "output":
+            raise EmpfError("graph must start with an input node and end with an output node")
+
+    def to_networkx(self) -> nx.DiGraph:
+        """Nodes carry op and shape; edges carry the tensor shape flowing along them."""
+        g = nx.DiGraph()
+        for n in self.nodes:
+            g.add_node(n.name, op=n.op, shape=n.shape)
+            for i in n.inputs:
+                g.add_edge(i, n.name, shape=self[i].shape)
+        return g
+
+    def save(self, path: str | Path) -> None:
+        from safetensors.numpy import save_file
+
+        stem = Path(path).with_suffix("")
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {f"{n.name}/{k}": np.array(v, order="C") for n in self.nodes for k, v in n.tensors.items()}
+        meta = {"schema_version": SCHEMA_VERSION, "attrs": self.attrs,
+                "nodes": [{"name": n.name, "op": n.op, "inputs": n.inputs, "shape": list(n.shape),
+                           "attrs": n.attrs, "tensors": sorted(n.tensors)} for n in self.nodes]}
+        save_file(tensors, str(stem) + ".safetensors")
+        Path(str(stem) + ".json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "DeployGraph":
+        from safetensors.numpy import load_file
+
+        stem = Path(path).with_suffix("")
+        try:
+            meta = json.loads(Path(str(stem) + ".json").read_text())
+            tensors = load_file(str(stem) + ".safetensors")
+        except Exception as e:  # noqa: BLE001 - any unreadable file is one clear error
+            raise EmpfError(f"deploy graph {stem}: cannot read ({str(e).splitlines()[0]})") from None
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise EmpfError(f"deploy graph {stem}: schema_version={meta.get('schema_version')!r}; "
+                            f"allowed: {SCHEMA_VERSION}")
+        nodes = []
+        for d in meta["nodes"]:
+            missing = [k for k in d["tensors"] if f"{d['name']}/{k}" not in tensors]
+            if missing:
+                raise EmpfError(f"deploy graph {stem}: node {d['name']!r} lacks tensor(s) {missing}")
+            nodes.append(Node(d["name"], d["op"], d["inputs"], tuple(d["shape"]), d["attrs"],
+                              {k: tensors[f"{d['name']}/{k}"] for k in d["tensors"]}))
+        return cls(nodes, meta["attrs"])

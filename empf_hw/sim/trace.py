@@ -1,0 +1,91 @@
+"""ActivityTrace: per layer and timestep, the activity that drives every hardware cost figure.
+
+Counts are totals over the executed batch (divide by ``batch`` for one inference). Per node, arrays of length T:
+
+- ``input_events``   non-zero inputs arriving at a synaptic layer
+- ``sops``           synaptic operations: Σ over events of the event's exact fan-out (padding/stride honoured)
+- ``dense_ops``      operations of a dense evaluation, ``C_out·H_out·W_out·C_in·k²`` (padding taps included)
+- ``macs``           multiply-accumulates of layers with real-valued input (the stem): their dense count, ``sops`` 0
+- ``neuron_updates`` membrane updates; ``output_events`` non-zero spikes emitted
+- ``other_ops``      pooling adds/compares, residual adds, attention arithmetic
+- ``acc_saturations``, ``membrane_saturations``, ``spike_clips`` (fixed mode only)
+
+Synaptic layers also carry ``value_bits`` (T, 33): events by the bits needed for their integer code (fixed mode;
+in float mode every event is filed under 0), and ``event_map`` (T, *input shape): per input position, in how many
+samples of the batch it produced an event. Saved as ``.npz`` (no pickle) + ``.json``.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EmpfError
+
+COUNTS = ("input_events", "sops", "dense_ops", "macs", "neuron_updates", "output_events", "other_ops",
+          "acc_saturations", "membrane_saturations", "spike_clips")
+MAX_BITS = 32
+
+
+@dataclass
+class LayerTrace:
+    name: str
+    op: str
+    shape: tuple[int, ...]
+    counts: dict[str, np.ndarray] = field(default_factory=dict)  # field → (T,) int64
+    value_bits: np.ndarray | None = None  # (T, 33)
+    event_map: np.ndarray | None = None  # (T, *input shape)
+
+
+@dataclass
+class ActivityTrace:
+    layers: list[LayerTrace]
+    logits: np.ndarray  # (T, N, classes)
+    meta: dict  # mode, timesteps, batch, spike formats
+
+    @property
+    def batch(self) -> int:
+        return self.meta["batch"]
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.logits.mean(axis=0).argmax(axis=1)
+
+    def total(self, count: str) -> int:
+        """Sum of one count over layers and timesteps (whole batch)."""
+        return int(sum(lt.counts[count].sum() for lt in self.layers))
+
+    def summary(self) -> dict:
+        """Per-inference totals of every count."""
+        return {c: self.total(c) / self.batch for c in COUNTS}
+
+    def save(self, path: str | Path) -> None:
+        stem = Path(path).with_suffix("")
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"logits": self.logits}
+        for lt in self.layers:
+            arrays.update({f"{lt.name}/{k}": v for k, v in lt.counts.items()})
+            if lt.value_bits is not None:
+                arrays[f"{lt.name}/value_bits"] = lt.value_bits
+                arrays[f"{lt.name}/event_map"] = lt.event_map
+        np.savez_compressed(str(stem) + ".npz", **arrays)
+        layers = [{"name": lt.name, "op": lt.op, "shape": list(lt.shape)} for lt in self.layers]
+        Path(str(stem) + ".json").write_text(json.dumps({"meta": self.meta, "layers": layers}, indent=1,
+                                                         sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ActivityTrace":
+        stem = Path(path).with_suffix("")
+        try:
+            info = json.loads(Path(str(stem) + ".json").read_text())
+            with np.load(str(stem) + ".npz", allow_pickle=False) as z:
+                arrays = dict(z)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is one clear error
+            raise EmpfError(f"trace {stem}: cannot read ({str(e).splitlines()[0]})") from None
+        layers = []
+        for d in info["layers"]:
+            n = d["name"]
+            layers.append(LayerTrace(n, d["op"], tuple(d["shape"]), {c: arrays[f"{n}/{c}"] for c in COUNTS},
+                                     arrays.get(f"{n}/value_bits"), arrays.get(f"{n}/event_map")))
+        return cls(layers, arrays["logits"], info["meta"])
