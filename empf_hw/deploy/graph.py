@@ -10,8 +10,8 @@ Per-sample shapes are PyTorch's (C, H, W) or (F,). Node ops, their attributes an
 - ``neuron``    attrs ``model (empf|lif), reset (spike|threshold|zero), spike_bits (0 = floating-point spikes,
                 1 for LIF binary spikes)``; tensors ``leak`` (T, C), ``threshold`` (T,), ``in_scale``/``in_bias``
                 (T, C) (folded Mem-BN; 1/0 otherwise), ``spike_step`` () (value of one spike code; 0 = not yet
-                calibrated)
-- ``pool``      attrs ``kind (avg|max), kernel, stride, padding``
+                calibrated); optional ``syn_decay`` (T, C), a current-based synapse (NIR CubaLIF)
+- ``pool``      attrs ``kind (avg|max|sum), kernel, stride, padding``
 - ``flatten``, ``add`` (two inputs, residual), ``attention`` (ECA; tensor ``weight`` (k,)), ``output``
 
 Graph attrs: ``timesteps``, ``membrane_bits``, ``membrane_frac_bits`` (membrane LSB = spike_step / 2^frac),

@@ -151,10 +151,13 @@ class Executor:
         frac = min(self.graph.attrs["membrane_frac_bits"], self.graph.attrs["membrane_bits"] - a["spike_bits"] - 4)
         lsb = step / 2**frac if fixed else 1.0
         levels = 2 ** a["spike_bits"] - 1
-        u = None
+        u = syn = None
         for k in range(T):
-            i = current[k if len(current) > 1 else 0]
-            i = t["in_scale"][k] * i + t["in_bias"][k]
+            i = t["in_scale"][k] * current[k if len(current) > 1 else 0]
+            if "syn_decay" in t:  # current-based synapse (NIR CubaLIF)
+                syn = i if syn is None else t["syn_decay"][k] * syn + i
+                i = syn
+            i = i + t["in_bias"][k]
             theta = float(t["threshold"][k])
             if fixed:
                 m = np.round(i / lsb)
@@ -191,10 +194,11 @@ class Executor:
         a = n.attrs
         k = a["kernel"]
         lead = v.data.shape[:2]
-        out = pool2d(v.data.reshape(-1, *v.data.shape[2:]), a["kind"], k, a["stride"], a["padding"])
+        kind = "max" if a["kind"] == "max" else "sum"
+        out = pool2d(v.data.reshape(-1, *v.data.shape[2:]), kind, k, a["stride"], a["padding"])
         out = out.reshape(*lead, *out.shape[1:])
         lt.counts["other_ops"][:] = self.batch * int(np.prod(n.shape)) * k * k
-        if a["kind"] == "max":
+        if a["kind"] in ("max", "sum"):
             return Val(out, v.scale)
         if v.scale is None:
             return Val(out / np.float32(k * k))

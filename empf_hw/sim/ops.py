@@ -23,12 +23,12 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarra
 
 
 def pool2d(x: np.ndarray, kind: str, k: int, stride: int, padding: int) -> np.ndarray:
-    """Sum (``kind='avg'``, caller divides) or max pooling of (N, H, W, C)."""
+    """Sum (``kind='sum'``) or max pooling of (N, H, W, C)."""
     n, h, w, c = x.shape
-    if kind == "avg" and k == stride and not padding and h % k == 0 and w % k == 0:
+    if kind == "sum" and k == stride and not padding and h % k == 0 and w % k == 0:
         return x.reshape(n, h // k, k, w // k, k, c).sum(axis=(2, 4))
-    win = _windows(x, k, stride, padding, fill=0.0 if kind == "avg" else -np.inf)
-    return win.sum(axis=(-2, -1)) if kind == "avg" else win.max(axis=(-2, -1))
+    win = _windows(x, k, stride, padding, fill=0.0 if kind == "sum" else -np.inf)
+    return win.sum(axis=(-2, -1)) if kind == "sum" else win.max(axis=(-2, -1))
 
 
 def eca_gate(current: np.ndarray, weight: np.ndarray) -> np.ndarray:

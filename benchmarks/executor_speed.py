@@ -1,0 +1,72 @@
+"""NumPy executor (float and fixed mode) against the PyTorch eval forward of the same model, in one run.
+
+CIFAR VGG-11 (EM-PF, binary weights, random weights with BatchNorm statistics measured on the batch so activity
+reaches every layer), T=4, batch 16, the same thread count for PyTorch and NumPy's BLAS. Prints the median of
+``--repeats`` runs and the ratios. Targets: float ≤ 1.5× PyTorch, fixed ≤ 2.5× PyTorch.
+
+    python benchmarks/executor_speed.py [--arch vgg11] [--batch 16] [--timesteps 4] [--threads 2]
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from empf_hw.deploy import export_model
+from empf_hw.nn import ModelConfig, build_model
+from empf_hw.sim import calibrate, execute
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--arch", default="vgg11")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--timesteps", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--spike-bits", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=5)
+    a = p.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(a.threads)
+    model = build_model(ModelConfig(a.arch, timesteps=a.timesteps)).train()
+    x = torch.rand(a.batch, *model.cfg.input_shape)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None
+    with torch.no_grad():
+        model.run(x)
+    model.eval()
+    xn = x.numpy()
+    graph = export_model(model)
+    fixed_graph = calibrate(graph, xn, a.spike_bits)
+
+    def torch_forward():
+        with torch.no_grad():
+            model.run(x)
+
+    with threadpool_limits(a.threads):
+        t_torch = median_time(torch_forward, a.repeats)
+        t_float = median_time(lambda: execute(graph, xn, "float"), a.repeats)
+        t_fixed = median_time(lambda: execute(fixed_graph, xn, "fixed"), a.repeats)
+    print(f"{a.arch}, T={a.timesteps}, batch {a.batch}, {a.threads} threads, fixed mode at {a.spike_bits}-bit spikes")
+    print(f"{'engine':<16} {'time_s':>8} {'ratio_vs_torch':>15}")
+    for name, t in (("pytorch eval", t_torch), ("numpy float", t_float), ("numpy fixed", t_fixed)):
+        print(f"{name:<16} {t:>8.3f} {t / t_torch:>15.2f}")
+    print(f"float/torch = {t_float / t_torch:.2f}x (target <= 1.5x); fixed/torch = {t_fixed / t_torch:.2f}x "
+          f"(target <= 2.5x)")
+
+
+if __name__ == "__main__":
+    main()
