@@ -199,3 +199,13 @@ def test_cli_run_prints_accuracy_and_activity(capsys):
     assert main(["run", "--model", str(ZOO / "digits_cnn-lif-stbp-T4"), "--samples", "40"]) == 0
     out = capsys.readouterr().out
     assert "mode=fixed spike_bits=[1] samples=40 accuracy=" in out and "per inference: input_events=" in out
+
+
+@pytest.mark.parametrize("arch", ["digits_mlp", "mnist_cnn", "vgg_snn_dvs", "resnet19", "resnet34"])
+def test_every_architecture_exports_and_agrees(arch):
+    cfg = ModelConfig(arch, timesteps=1)
+    x = torch.rand(1, *cfg.input_shape)
+    model = bn_calibrated(cfg, torch.cat([x, torch.rand(1, *cfg.input_shape)]))
+    ref = torch_logits(model, x.numpy())
+    trace = execute(export_model(model), x.numpy())
+    assert np.abs(trace.logits - ref).max() <= 1e-4 * np.abs(ref).max()
