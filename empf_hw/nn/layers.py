@@ -28,14 +28,6 @@ def quantize_weight(w: torch.Tensor, mode: str) -> torch.Tensor:
     return q + (clipped - clipped.detach())  # value exactly q, gradient of the clipped identity
 
 
-def weight_scale_and_codes(w: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Deployment form of a quantized weight: integer codes in {−1, 0, +1} and per-output-channel α."""
-    q = quantize_weight(w.detach(), mode)
-    codes = torch.sign(q)
-    alpha = q.abs().reshape(q.shape[0], -1).amax(dim=1)
-    return codes, alpha
-
-
 class BinaryConv2d(nn.Conv2d):
     """Conv2d whose weight is binarized (or ternarized) on every forward."""
 
