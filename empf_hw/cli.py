@@ -99,7 +99,7 @@ def cmd_run(a) -> int:
 
     from .deploy import export_model
     from .nn import load_checkpoint
-    from .nn.checkpoint import checkpoint_paths
+    from .nn.checkpoint import atomic_write, checkpoint_paths
     from .sim import calibrate, execute
 
     model, card = load_checkpoint(a.model)
@@ -134,7 +134,7 @@ def cmd_run(a) -> int:
             raise EmpfError("--record needs --spike-bits, fixed mode and the whole test split (no --samples)")
         _, cpath = checkpoint_paths(a.model)
         card.setdefault("fixed_point_accuracy", {})[str(a.spike_bits)] = acc
-        cpath.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+        atomic_write(cpath, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n"))
         print(f"recorded accuracy at {a.spike_bits}-bit spikes in {cpath}")
     return 0
 

@@ -203,14 +203,13 @@ def _export_neuron(n: Node, dt: float, extensions: bool):
     t = n.tensors
     full = lambda v: np.broadcast_to(  # noqa: E731 - per-channel → one value per neuron, as NIR requires
         np.asarray(v, np.float64).reshape((-1,) + (1,) * (len(n.shape) - 1)), n.shape).copy()
-    c = 1
     if n.attrs["model"] == "empf":
         if not extensions:
             raise EmpfError(f"node {n.name!r}: EM-PF neurons (multi-bit spikes) have no NIR node; export with the "
                             "empf-hw extension (extensions=True), which only empf-hw can read")
         ext = {k: np.atleast_1d(t[k]) for k in ("leak", "threshold", "in_scale", "in_bias", "spike_step")}
         ext["spike_bits"] = np.array([n.attrs["spike_bits"]])
-        one = full(np.ones(c))
+        one = full(np.ones(1))
         return nir.LIF(tau=one, r=one, v_leak=0 * one, v_threshold=one, v_reset=0 * one, metadata={NEURON_EXT: ext})
     for k in ("leak", "in_scale", "in_bias", "threshold"):
         if not np.allclose(t[k], t[k][:1]):

@@ -28,7 +28,7 @@ def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
     try:
@@ -47,8 +47,8 @@ def save_checkpoint(model: SpikingNet, path: str | Path, card: dict) -> tuple[Pa
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     full = {"card_version": CARD_VERSION, "package_version": __version__, "config": model.cfg.to_dict(),
             "parameters": parameter_count(model), **card}
-    _atomic_write(wpath, lambda tmp: save_file(state, tmp, metadata={"format": "empf-hw"}))
-    _atomic_write(cpath, lambda tmp: Path(tmp).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n"))
+    atomic_write(wpath, lambda tmp: save_file(state, tmp, metadata={"format": "empf-hw"}))
+    atomic_write(cpath, lambda tmp: Path(tmp).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n"))
     return wpath, cpath
 
 
