@@ -1,4 +1,6 @@
-"""Command line: ``empf-hw train | evaluate | run | zoo``. Bad input → one ``error:`` line and exit code 2."""
+"""Command line: ``empf-hw train | evaluate | run | ert | cost | zoo``.
+
+Bad input → one ``error:`` line and exit code 2."""
 
 import argparse
 import sys
@@ -92,30 +94,37 @@ def cmd_zoo(a) -> int:
     return 0
 
 
+def deploy_trace(path, spike_bits, samples, data_dir, mode=None, batch_size=128):
+    """Checkpoint → DeployGraph (calibrated for fixed mode) → ActivityTrace on the test split.
+
+    Returns (card, graph, trace, labels, mode)."""
+    from .deploy import export_model
+    from .nn import load_checkpoint
+    from .sim import calibrate, execute
+
+    model, card = load_checkpoint(path)
+    train_set, (x, y) = _dataset_for(model.cfg, card["dataset"], data_dir, card.get("seed", 0))
+    if samples:
+        x, y = x[:samples], y[:samples]
+    graph = export_model(model)
+    formatted = spike_bits is not None or all(n.attrs["spike_bits"] for n in graph.nodes if n.op == "neuron")
+    mode = mode or ("fixed" if formatted else "float")
+    if mode == "fixed":
+        graph = calibrate(graph, train_set[0][:CALIBRATION_SAMPLES], spike_bits)
+    return card, graph, execute(graph, x, mode, batch_size=batch_size), y, mode
+
+
 def cmd_run(a) -> int:
     import json
 
     import numpy as np
 
-    from .deploy import export_model
-    from .nn import load_checkpoint
     from .nn.checkpoint import atomic_write, checkpoint_paths
-    from .sim import calibrate, execute
 
-    model, card = load_checkpoint(a.model)
-    train_set, (x, y) = _dataset_for(model.cfg, card["dataset"], a.data_dir, card.get("seed", 0))
-    if a.samples:
-        x, y = x[:a.samples], y[:a.samples]
-    graph = export_model(model)
-    formatted = a.spike_bits is not None or all(
-        n.attrs["spike_bits"] for n in graph.nodes if n.op == "neuron")
-    mode = a.mode or ("fixed" if formatted else "float")
-    if mode == "fixed":
-        graph = calibrate(graph, train_set[0][:CALIBRATION_SAMPLES], a.spike_bits)
-    trace = execute(graph, x, mode, batch_size=a.batch_size)
+    card, graph, trace, y, mode = deploy_trace(a.model, a.spike_bits, a.samples, a.data_dir, a.mode, a.batch_size)
     acc = float(np.mean(trace.predictions == y))
     bits = sorted({n.attrs["spike_bits"] for n in graph.nodes if n.op == "neuron"})
-    print(f"{a.model}: mode={mode} spike_bits={bits} samples={len(x)} accuracy={acc:.4f}")
+    print(f"{a.model}: mode={mode} spike_bits={bits} samples={len(y)} accuracy={acc:.4f}")
     print(f"{'layer':<28} {'op':<7} {'input_events':>13} {'sops':>13} {'macs':>11} {'neuron_updates':>15} "
           f"{'output_events':>14} {'saturations':>11}")
     for lt in trace.layers:
@@ -136,6 +145,51 @@ def cmd_run(a) -> int:
         card.setdefault("fixed_point_accuracy", {})[str(a.spike_bits)] = acc
         atomic_write(cpath, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n"))
         print(f"recorded accuracy at {a.spike_bits}-bit spikes in {cpath}")
+    return 0
+
+
+def _default_arch(card: dict) -> str:
+    return "stbp-core-45nm" if card["config"]["neuron"] == "lif" else "empf-core-45nm"
+
+
+def _spike_bits_for(card: dict, bits: int | None) -> int | None:
+    """EM-PF models with floating-point spikes need a width on hardware: 4 bits unless given."""
+    c = card["config"]
+    return bits if bits is not None or c["neuron"] == "lif" or c["spike_bits"] else 4
+
+
+def cmd_ert(a) -> int:
+    from .hw import format_table, load_arch
+
+    print(format_table(load_arch(a.arch)))
+    return 0
+
+
+def cmd_cost(a) -> int:
+    import json
+
+    import numpy as np
+
+    from .hw import evaluate, load_arch
+    from .nn.checkpoint import load_card
+
+    card = load_card(a.model)
+    arch = load_arch(a.arch or _default_arch(card))
+    _, graph, trace, y, _ = deploy_trace(a.model, _spike_bits_for(card, a.spike_bits), a.samples, a.data_dir,
+                                         "fixed")
+    costs = evaluate(trace, arch, model=Path(a.model).stem, accuracy=float(np.mean(trace.predictions == y)))
+    summary, layers = costs.summary(), costs.by_layer()
+    if a.out:
+        from .report.files import write_outputs
+
+        write_outputs(a.out, {"summary.csv": summary, "layers.csv": layers})
+    if a.json:
+        print(json.dumps(summary.iloc[0].to_dict(), sort_keys=True, default=float))
+        return 0
+    cols = ["layer", "op", "tiles", "value_width_bits", "sops", "syn_ops_hw", "neuron_updates", "busy_cycles",
+            "energy_pJ"]
+    print(layers[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(summary.T.to_string(header=False, float_format=lambda v: f"{v:.6g}"))
     return 0
 
 
@@ -187,6 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--record", action="store_true", help="store the accuracy in the model card")
     r.add_argument("--data-dir")
     r.set_defaults(func=cmd_run)
+
+    h = sub.add_parser("ert", help="print an architecture's energy reference table with sources")
+    h.add_argument("--arch", default="empf-core-45nm", help="preset name or YAML path")
+    h.set_defaults(func=cmd_ert)
+
+    c = sub.add_parser("cost", help="energy, latency, operations and memory of one model on one architecture")
+    c.add_argument("--model", required=True, help="checkpoint path stem, .json or .safetensors")
+    c.add_argument("--arch", help="preset name or YAML path (default: stbp-core-45nm for LIF, else empf-core-45nm)")
+    c.add_argument("--spike-bits", type=int, help="spike width for EM-PF float-spike models (default 4)")
+    c.add_argument("--samples", type=int, help="only the first N test samples")
+    c.add_argument("--json", action="store_true", help="print the summary as JSON")
+    c.add_argument("--out", help="also write summary.csv and layers.csv into this directory")
+    c.add_argument("--data-dir")
+    c.set_defaults(func=cmd_cost)
 
     z = sub.add_parser("zoo", help="evaluate every model in the zoo and compare with the recorded accuracy")
     z.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)

@@ -78,7 +78,7 @@ class Executor:
             traces.append(lt)
         logits = vals[g.nodes[-1].name].real().astype(np.float32)
         meta = {"mode": self.mode, "timesteps": T, "batch": self.batch, "graph_attrs": g.attrs}
-        return ActivityTrace(traces, logits, meta)
+        return ActivityTrace(traces, logits, meta, g)
 
     # --- nodes ---------------------------------------------------------------------------------------------
     def _input(self, n: Node, x: np.ndarray, lt: LayerTrace) -> Val:
@@ -278,4 +278,4 @@ def merge(parts: list[ActivityTrace]) -> ActivityTrace:
         em = sum(s.event_map for s in same) if lt.event_map is not None else None
         layers.append(LayerTrace(lt.name, lt.op, lt.shape, counts, vb, em))
     meta = {**first.meta, "batch": sum(p.batch for p in parts)}
-    return ActivityTrace(layers, np.concatenate([p.logits for p in parts], axis=1), meta)
+    return ActivityTrace(layers, np.concatenate([p.logits for p in parts], axis=1), meta, first.graph)

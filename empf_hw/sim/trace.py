@@ -43,6 +43,8 @@ class ActivityTrace:
     layers: list[LayerTrace]
     logits: np.ndarray  # (T, N, classes)
     meta: dict  # mode, timesteps, batch, spike formats
+    graph: object = field(default=None, repr=False, compare=False)  # the DeployGraph run (in memory only)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived tables (empf_hw.hw)
 
     @property
     def batch(self) -> int:

@@ -1,0 +1,316 @@
+"""Mapper: place every synaptic layer of a DeployGraph on the cores of an Arch.
+
+A *layer* is a synaptic node with the neuron it drives (through attention / residual add) and the pooling after
+that neuron. Tiles:
+
+- linear: a crossbar block of ≤ ``crossbar_rows`` inputs × ≤ ``crossbar_cols`` outputs;
+- conv: the kernel of a group of output channels over a group of input channels (``C_in·k²`` rows ×
+  ``C_out`` columns) is stored once per core; output rows are partitioned when the neurons or the input window
+  do not fit the membrane / buffer SRAM.
+
+Model weights wider than ``core.weight_bits`` are bit-sliced over ⌈model bits / cell bits⌉ columns. Tiles that
+split the input rows keep partial sums; all but the first send them (``accumulator_bits`` per output) to the
+first, which merges them (``psum_add``) and updates the neurons. Tiles are placed in layer order along a
+serpentine path over the mesh, so consecutive tiles and producer/consumer layers are mesh neighbours. With more
+tiles than cores, ``chip.dram_spill`` folds tiles onto cores round-robin; all but the first tile of a core reload
+their weights from DRAM every timestep; otherwise the mapper refuses, naming the layer and the shortfall.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..deploy.graph import SYNAPTIC, DeployGraph, Node
+from ..errors import EmpfError
+
+
+@dataclass(slots=True)
+class Tile:
+    layer: str
+    index: int  # position in the global tile order
+    core: int  # physical core
+    xy: tuple[int, int]  # (mesh row, mesh col)
+    inputs: tuple[int, int]  # input channel (conv) / feature (linear) range
+    outputs: tuple[int, int]  # output channel / feature range
+    rows: tuple[int, int]  # output rows (conv); (0, 1) for linear
+    merges: bool  # first tile of its input split: holds the neurons and merges partial sums
+    resident: bool  # weights stay in the synapse SRAM (False: reloaded from DRAM every timestep)
+    synapse_bits: int
+    neurons: int
+    buffer_bits: int
+
+
+@dataclass
+class Layer:
+    name: str  # synaptic node
+    node: Node
+    neuron: Node | None
+    producer: str  # layer whose neurons feed this one, or "input"
+    value_bits: int  # value field of the input packets (0: binary spikes)
+    slices: int  # synapse cells per weight
+    aux: list[str]  # non-synaptic nodes whose ops run on this layer's neuron units
+    psum_sources: list[str]  # other synaptic layers adding their outputs into this layer's neurons
+    spike_sources: list[str]  # layers whose spikes are added into this layer's neurons (identity shortcut)
+    in_shape: tuple[int, ...]
+    tiles: list[Tile] = field(default_factory=list)
+    splits: tuple = ()  # (input ranges, output ranges, row ranges); tile j = (out, row, in) in C order
+
+    @property
+    def weight_bits(self) -> int:
+        return self.node.attrs["weight_bits"]
+
+
+@dataclass
+class Mapping:
+    arch: object
+    graph: DeployGraph
+    layers: list[Layer]
+
+    @property
+    def tiles(self) -> list[Tile]:
+        return [t for lay in self.layers for t in lay.tiles]
+
+    @property
+    def cores_used(self) -> int:
+        return len({t.core for t in self.tiles})
+
+    def layer(self, name: str) -> Layer:
+        return next(lay for lay in self.layers if lay.name == name)
+
+    def utilization(self) -> pd.DataFrame:
+        """Per physical core: tiles, synapse / neuron / buffer use as a fraction of capacity."""
+        a = self.arch
+        cap_n = neuron_capacity(a)
+        rows = {}
+        for t in self.tiles:
+            r = rows.setdefault(t.core, {"core": t.core, "mesh_row": t.xy[0], "mesh_col": t.xy[1], "tiles": 0,
+                                         "layers": [], "synapse_bits": 0, "neurons": 0, "buffer_bits": 0})
+            r["tiles"] += 1
+            if t.layer not in r["layers"]:
+                r["layers"].append(t.layer)
+            if t.resident:
+                r["synapse_bits"] = max(r["synapse_bits"], t.synapse_bits)
+            r["neurons"] = max(r["neurons"], t.neurons)
+            r["buffer_bits"] = max(r["buffer_bits"], t.buffer_bits)
+        df = pd.DataFrame([rows[k] for k in sorted(rows)])
+        df["layers"] = df["layers"].map(" ".join)
+        df["synapse_utilization"] = df["synapse_bits"] / a.kib_bits("synapse")
+        df["neuron_utilization"] = df["neurons"] / cap_n
+        df["buffer_utilization"] = df["buffer_bits"] / a.kib_bits("buffer")
+        return df
+
+
+def neuron_capacity(arch) -> int:
+    """Neurons per core: each keeps a membrane and an input-current accumulator in the membrane SRAM."""
+    c = arch.core
+    return arch.kib_bits("membrane") // (c["membrane_bits"] + c["accumulator_bits"])
+
+
+def serpentine(k: int, cols: int) -> tuple[int, int]:
+    r, c = divmod(k, cols)
+    return r, c if r % 2 == 0 else cols - 1 - c
+
+
+def _spike_source(g: DeployGraph, name: str) -> tuple[str, int]:
+    """Walk back through pooling / flatten to the neuron or input; returns (node, largest input code)."""
+    n, mult = g[name], 1
+    while n.op in ("pool", "flatten"):
+        if n.op == "pool" and n.attrs["kind"] != "max":
+            mult *= n.attrs["kernel"] ** 2
+        n = g[n.inputs[0]]
+    if n.op == "input":
+        return n.name, (2 ** n.attrs["input_bits"] - 1) * mult
+    if n.op != "neuron":
+        raise EmpfError(f"node {name!r}: a synaptic layer must be fed by spikes (a neuron or the input), "
+                        f"found {n.op!r} node {n.name!r}")
+    if n.attrs["spike_bits"] == 0:
+        raise EmpfError(f"neuron {n.name!r} emits floating-point spikes, which no spike bus carries; calibrate "
+                        "the graph with a spike bit width (spike_bits 1..32) and run it in fixed mode")
+    return n.name, (2 ** n.attrs["spike_bits"] - 1) * mult
+
+
+def _current_sources(g: DeployGraph, neuron: Node) -> list[str]:
+    """Nodes adding into a neuron's input current, primary (first-input chain) first."""
+    out, todo = [], [neuron.inputs[0]]
+    while todo:
+        n = g[todo.pop(0)]
+        if n.op in ("attention", "add"):
+            todo = list(n.inputs) + todo
+        else:
+            out.append(n.name)
+    return out
+
+
+def _layers(g: DeployGraph) -> list[Layer]:
+    consumers: dict[str, list[str]] = {}
+    for n in g.nodes:
+        for i in n.inputs:
+            consumers.setdefault(i, []).append(n.name)
+    neuron_of, primary, psums, spikes = {}, {}, {}, {}
+    for n in g.nodes:
+        if n.op == "neuron":
+            src = _current_sources(g, n)
+            if g[src[0]].op not in SYNAPTIC:
+                raise EmpfError(f"neuron {n.name!r}: its current must come from a synaptic layer first")
+            primary[n.name] = src[0]
+            neuron_of[src[0]] = n
+            psums[src[0]] = [s for s in src[1:] if g[s].op in SYNAPTIC]
+            spikes[src[0]] = [s for s in src[1:] if g[s].op not in SYNAPTIC]
+    host = dict(primary)  # neuron → the layer holding it
+    layers = []
+    for n in g.nodes:
+        if n.op not in SYNAPTIC:
+            continue
+        src, maxcode = _spike_source(g, n.inputs[0])
+        sources = [host[_spike_source(g, s)[0]] for s in spikes.get(n.name, [])]
+        layers.append(Layer(n.name, n, neuron_of.get(n.name), host.get(src, "input"),
+                            0 if maxcode <= 1 else math.ceil(math.log2(maxcode + 1)), 1, [],
+                            psums.get(n.name, []), sources, tuple(g[n.inputs[0]].shape)))
+    by_name = {lay.name: lay for lay in layers}
+    for n in g.nodes:  # aux ops: add / attention on the neuron's layer, pooling on the upstream neuron's layer
+        if n.op in ("add", "attention"):
+            down = n
+            while down.op != "neuron":
+                down = g[consumers[down.name][0]]
+            by_name[primary[down.name]].aux.append(n.name)
+        elif n.op == "pool":
+            src, _ = _spike_source(g, n.name)
+            owner = host.get(src)
+            if owner is None:  # pooling of the input: done by the first consumer layer
+                down = n
+                while down.op not in SYNAPTIC:
+                    down = g[consumers[down.name][0]]
+                owner = down.name
+            by_name[owner].aux.append(n.name)
+    return _dependency_order(layers)
+
+
+def _dependency_order(layers: list[Layer]) -> list[Layer]:
+    """Graph order, except that a layer comes after every layer it waits for (shortcut partial sums)."""
+    done, out, todo = set(), [], list(layers)
+    while todo:
+        lay = next(x for x in todo if all(d in done for d in _waits_for(x)))
+        todo.remove(lay)
+        done.add(lay.name)
+        out.append(lay)
+    return out
+
+
+def _waits_for(lay: Layer) -> list[str]:
+    return ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources
+
+
+def _conv_groups(lay: Layer, arch, cap_n: int) -> tuple[int, int, int]:
+    """(input-channel groups, output-channel groups, output-row groups) of a conv layer."""
+    c = arch.core
+    o, i, k, _ = lay.node.tensors["weight"].shape
+    _, h, w = lay.in_shape
+    _, ho, wo = lay.node.shape
+    s = lay.node.attrs["stride"]
+    vb = max(lay.value_bits, 1)
+    ig_max = c["crossbar_rows"] // (k * k)
+    cg_max = min(c["crossbar_cols"] // lay.slices, cap_n // wo)
+    if ig_max == 0 or cg_max == 0:
+        what = (f"a {k}×{k} kernel needs {k * k} crossbar rows (core.crossbar_rows={c['crossbar_rows']})"
+                if ig_max == 0 else f"one output row of {wo} neurons × {lay.slices} weight slice(s) does not fit "
+                f"(core.crossbar_cols={c['crossbar_cols']}, {cap_n} neurons per core)")
+        raise EmpfError(f"layer {lay.name!r} does not fit a core: {what}")
+    buf = arch.kib_bits("buffer")
+    for ng_i in range(math.ceil(i / ig_max), i + 1):
+        ig = math.ceil(i / ng_i)
+        r_buf = ((buf // (ig * w * vb)) - k) // s + 1  # largest r with ig·((r−1)s + k)·W·vb ≤ buffer
+        if r_buf >= 1 or ig * min(k, h) * w * vb <= buf:
+            break
+    else:
+        raise EmpfError(f"layer {lay.name!r} does not fit a core: the input window of one output row of one "
+                        f"input channel ({min(k, h)} rows × {w} positions × {vb}-bit values) needs "
+                        f"{min(k, h) * w * vb} bits of spike buffer (core.buffer_sram_KiB={c['buffer_sram_KiB']}, "
+                        f"{buf} bits)")
+    ng_c = math.ceil(o / cg_max)
+    cg = math.ceil(o / ng_c)
+    rows = max(1, min(ho, cap_n // (cg * wo), r_buf if r_buf >= 1 else 1))
+    return ng_i, ng_c, math.ceil(ho / rows)
+
+
+def _split(n: int, groups: int) -> list[tuple[int, int]]:
+    size = math.ceil(n / groups)
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def _window_rows(rows: tuple[int, int], k: int, s: int, p: int, h: int) -> int:
+    lo, hi = rows[0] * s - p, (rows[1] - 1) * s - p + k
+    return max(0, min(hi, h) - max(lo, 0))
+
+
+def map_graph(graph: DeployGraph, arch) -> Mapping:
+    """Tile and place every layer; EmpfError naming the layer and the shortfall when it does not fit."""
+    c, ch = arch.core, arch.chip
+    for f in ("membrane_bits", "accumulator_bits"):
+        if graph.attrs[f] > c[f]:
+            raise EmpfError(f"the model's {f}={graph.attrs[f]} exceeds core.{f}={c[f]}; allowed: "
+                            f"core.{f} >= {graph.attrs[f]}")
+    cap_n = neuron_capacity(arch)
+    if cap_n == 0:
+        raise EmpfError(f"core.membrane_sram_KiB={c['membrane_sram_KiB']} holds no neuron; allowed: >= "
+                        f"{(c['membrane_bits'] + c['accumulator_bits']) / 8192:g}")
+    layers = _layers(graph)
+    order = 0
+    for lay in layers:
+        lay.slices = math.ceil(lay.weight_bits / c["weight_bits"])
+        cell = lay.slices * c["weight_bits"]
+        vb = max(lay.value_bits, 1)
+        if lay.node.op == "conv":
+            o, i, k, _ = lay.node.tensors["weight"].shape
+            ng_i, ng_c, ng_r = _conv_groups(lay, arch, cap_n)
+            _, h, w = lay.in_shape
+            _, ho, wo = lay.node.shape
+            s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
+            lay.splits = (_split(i, ng_i), _split(o, ng_c), _split(ho, ng_r))
+            parts = [(ci, co, r) for co in lay.splits[1] for r in lay.splits[2] for ci in lay.splits[0]]
+            sizes = [((ci[1] - ci[0]) * k * k * (co[1] - co[0]) * cell, (co[1] - co[0]) * (r[1] - r[0]) * wo,
+                      (ci[1] - ci[0]) * _window_rows(r, k, s, p, h) * w * vb) for ci, co, r in parts]
+        else:
+            o, i = lay.node.tensors["weight"].shape
+            cols = min(c["crossbar_cols"] // lay.slices, cap_n)
+            if cols == 0:
+                raise EmpfError(f"layer {lay.name!r} does not fit a core: a weight needs {lay.slices} crossbar "
+                                f"columns (core.crossbar_cols={c['crossbar_cols']})")
+            rows = min(c["crossbar_rows"], arch.kib_bits("buffer") // vb)
+            if rows == 0:
+                raise EmpfError(f"layer {lay.name!r} does not fit a core: a {vb}-bit input needs {vb} bits of "
+                                f"spike buffer (core.buffer_sram_KiB={c['buffer_sram_KiB']})")
+            lay.splits = (_split(i, math.ceil(i / rows)), _split(o, math.ceil(o / cols)), [(0, 1)])
+            parts = [(ci, co, (0, 1)) for co in lay.splits[1] for ci in lay.splits[0]]
+            sizes = [((ci[1] - ci[0]) * (co[1] - co[0]) * cell, co[1] - co[0], (ci[1] - ci[0]) * vb)
+                     for ci, co, _ in parts]
+        for (ci, co, r), (sb, nn, bb) in zip(parts, sizes):
+            lay.tiles.append(Tile(lay.name, order, -1, (0, 0), ci, co, r, ci[0] == 0, True, sb, nn, bb))
+            order += 1
+    cores = arch.cores
+    if order > cores and not ch["dram_spill"]:
+        first = next(t for t in (t for lay in layers for t in lay.tiles) if t.index == cores)
+        raise EmpfError(f"the network needs {order} cores but the {ch['mesh_rows']}×{ch['mesh_cols']} mesh has "
+                        f"{cores}: layer {first.layer!r} and later do not fit (shortfall {order - cores} cores); "
+                        "allowed: a larger mesh, larger crossbars, or chip.dram_spill: true")
+    for lay in layers:
+        for t in lay.tiles:
+            t.core = t.index % cores
+            t.xy = serpentine(t.core, ch["mesh_cols"])
+            t.resident = t.index < cores
+    return Mapping(arch, graph, layers)
+
+
+def hops(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """XY-routing hop count on the mesh."""
+    return abs(a[0] - b[0]) + abs(a[1] - b[1])
+
+
+def tile_xy(tiles: list[Tile]) -> np.ndarray:
+    return np.array([t.xy for t in tiles], dtype=np.int64).reshape(-1, 2)
+
+
+def hop_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) XY-routing hops between two arrays of mesh positions."""
+    return np.abs(a[:, None, 0] - b[None, :, 0]) + np.abs(a[:, None, 1] - b[None, :, 1])
