@@ -1,4 +1,4 @@
-"""Command line: ``empf-hw train | evaluate | run | ert | cost | zoo``.
+"""Command line: ``empf-hw simulate | sweep | sweep-report | train | evaluate | run | cost | ert | zoo``.
 
 Bad input → one ``error:`` line and exit code 2."""
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from .errors import EmpfError
 
 DEFAULT_MODELS_DIR = "models"
-CALIBRATION_SAMPLES = 256  # training samples used to set per-layer spike scales
 
 
 def _device(name: str) -> str:
@@ -94,34 +93,17 @@ def cmd_zoo(a) -> int:
     return 0
 
 
-def deploy_trace(path, spike_bits, samples, data_dir, mode=None, batch_size=128):
-    """Checkpoint → DeployGraph (calibrated for fixed mode) → ActivityTrace on the test split.
-
-    Returns (card, graph, trace, labels, mode)."""
-    from .deploy import export_model
-    from .nn import load_checkpoint
-    from .sim import calibrate, execute
-
-    model, card = load_checkpoint(path)
-    train_set, (x, y) = _dataset_for(model.cfg, card["dataset"], data_dir, card.get("seed", 0))
-    if samples:
-        x, y = x[:samples], y[:samples]
-    graph = export_model(model)
-    formatted = spike_bits is not None or all(n.attrs["spike_bits"] for n in graph.nodes if n.op == "neuron")
-    mode = mode or ("fixed" if formatted else "float")
-    if mode == "fixed":
-        graph = calibrate(graph, train_set[0][:CALIBRATION_SAMPLES], spike_bits)
-    return card, graph, execute(graph, x, mode, batch_size=batch_size), y, mode
-
-
 def cmd_run(a) -> int:
     import json
 
     import numpy as np
 
     from .nn.checkpoint import atomic_write, checkpoint_paths
+    from .sim.pipeline import deploy
 
-    card, graph, trace, y, mode = deploy_trace(a.model, a.spike_bits, a.samples, a.data_dir, a.mode, a.batch_size)
+    d = deploy(a.model, spike_bits=a.spike_bits, samples=a.samples, data_dir=a.data_dir, mode=a.mode,
+               batch_size=a.batch_size)
+    card, graph, trace, y, mode = d.card, d.graph, d.trace, d.labels, d.mode
     acc = float(np.mean(trace.predictions == y))
     bits = sorted({n.attrs["spike_bits"] for n in graph.nodes if n.op == "neuron"})
     print(f"{a.model}: mode={mode} spike_bits={bits} samples={len(y)} accuracy={acc:.4f}")
@@ -148,14 +130,8 @@ def cmd_run(a) -> int:
     return 0
 
 
-def _default_arch(card: dict) -> str:
+def default_arch(card: dict) -> str:
     return "stbp-core-45nm" if card["config"]["neuron"] == "lif" else "empf-core-45nm"
-
-
-def _spike_bits_for(card: dict, bits: int | None) -> int | None:
-    """EM-PF models with floating-point spikes need a width on hardware: 4 bits unless given."""
-    c = card["config"]
-    return bits if bits is not None or c["neuron"] == "lif" or c["spike_bits"] else 4
 
 
 def cmd_ert(a) -> int:
@@ -168,16 +144,15 @@ def cmd_ert(a) -> int:
 def cmd_cost(a) -> int:
     import json
 
-    import numpy as np
-
     from .hw import evaluate, load_arch
     from .nn.checkpoint import load_card
+    from .sim.pipeline import deploy, hardware_spike_bits
 
     card = load_card(a.model)
-    arch = load_arch(a.arch or _default_arch(card))
-    _, graph, trace, y, _ = deploy_trace(a.model, _spike_bits_for(card, a.spike_bits), a.samples, a.data_dir,
-                                         "fixed")
-    costs = evaluate(trace, arch, model=Path(a.model).stem, accuracy=float(np.mean(trace.predictions == y)))
+    arch = load_arch(a.arch or default_arch(card))
+    d = deploy(a.model, spike_bits=hardware_spike_bits(card, a.spike_bits), samples=a.samples,
+               data_dir=a.data_dir, mode="fixed")
+    costs = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy)
     summary, layers = costs.summary(), costs.by_layer()
     if a.out:
         from .report.files import write_outputs
@@ -190,6 +165,30 @@ def cmd_cost(a) -> int:
             "energy_pJ"]
     print(layers[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(summary.T.to_string(header=False, float_format=lambda v: f"{v:.6g}"))
+    return 0
+
+
+def cmd_simulate(a) -> int:
+    import json
+
+    from .report.simulate import SimulateConfig, simulate
+
+    cfg = SimulateConfig(a.model, a.baseline, a.arch, a.baseline_arch, a.timesteps, a.spike_bits, a.samples,
+                         a.seed, a.data_dir)
+    path, machine = simulate(cfg, a.out)
+    if a.json:
+        print(json.dumps({**machine, "report": str(path)}, sort_keys=True, default=float))
+        return 0
+    print(f"{'model':<30} {'method':<7} {'arch':<16} {'accuracy':>8} {'energy_uJ':>10} {'literature_uJ':>13} "
+          f"{'latency_cycles':>14} {'latency_us':>10} {'memory_KiB':>10}")
+    for r in machine["summary"]:
+        print(f"{r['model']:<30} {r['method']:<7} {r['arch']:<16} {r['accuracy']:>8.4f} "
+              f"{r['energy_pJ_per_inference'] / 1e6:>10.3f} {r['literature_energy_pJ_per_inference'] / 1e6:>13.3f} "
+              f"{r['latency_cycles']:>14} {r['latency_us']:>10.1f} {r['total_memory_bits'] / 8192:>10.1f}")
+    ratio = {r["metric"]: r["ratio_model_over_baseline"] for r in machine["ratios"]}
+    print(f"model / baseline: energy {ratio['energy_pJ_per_inference']:.3f}×, latency "
+          f"{ratio['latency_cycles']:.3f}×, memory {ratio['total_memory_bits']:.3f}×")
+    print(f"report: {path / 'report.html'} (also report.md, summary.csv, layers.csv, config.json)")
     return 0
 
 
@@ -241,6 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--record", action="store_true", help="store the accuracy in the model card")
     r.add_argument("--data-dir")
     r.set_defaults(func=cmd_run)
+
+    m = sub.add_parser("simulate", help="the main job: EM-PF model vs STBP baseline on their chips → report")
+    m.add_argument("--model", default="models/digits_cnn-empf-online-T4", help="checkpoint of the model")
+    m.add_argument("--baseline", default="models/digits_cnn-lif-stbp-T4", help="checkpoint of the baseline")
+    m.add_argument("--arch", help="model's architecture (default: empf-core-45nm; stbp-core-45nm for LIF)")
+    m.add_argument("--baseline-arch", help="baseline's architecture (same default rule)")
+    m.add_argument("--timesteps", type=int, help="run both for T timesteps (default: as trained)")
+    m.add_argument("--spike-bits", type=int, help="spike width of EM-PF models (default: trained, or 4)")
+    m.add_argument("--samples", type=int, help="test samples (default: the whole test split)")
+    m.add_argument("--seed", type=int, default=0, help="0: the first samples; else a seeded random subset")
+    m.add_argument("--out", help="report directory (default reports/<model>_vs_<baseline>)")
+    m.add_argument("--json", action="store_true", help="print the machine-readable summary on stdout")
+    m.add_argument("--data-dir")
+    m.set_defaults(func=cmd_simulate)
 
     h = sub.add_parser("ert", help="print an architecture's energy reference table with sources")
     h.add_argument("--arch", default="empf-core-45nm", help="preset name or YAML path")

@@ -106,6 +106,20 @@ class DeployGraph:
     def timesteps(self) -> int:
         return self.attrs["timesteps"]
 
+    def with_timesteps(self, T: int) -> "DeployGraph":
+        """The same network run for ``T`` timesteps: per-timestep neuron parameters are cut, or extended by
+        repeating the last timestep's values."""
+        check_range("timesteps", T, *GRAPH_ATTRS["timesteps"])
+        per_step = ("leak", "threshold", "in_scale", "in_bias", "syn_decay")
+        nodes = []
+        for n in self.nodes:
+            if n.op == "neuron":
+                t = {k: (np.concatenate([v[:T]] + [v[-1:]] * max(0, T - len(v))) if k in per_step else v)
+                     for k, v in n.tensors.items()}
+                n = Node(n.name, n.op, n.inputs, n.shape, n.attrs, t)
+            nodes.append(n)
+        return DeployGraph(nodes, {**self.attrs, "timesteps": T})
+
     def validate(self) -> None:
         """Check ops, fields, references, bit widths and shapes; one EmpfError naming the first problem."""
         for k, (lo, hi) in GRAPH_ATTRS.items():

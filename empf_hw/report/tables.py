@@ -1,0 +1,84 @@
+"""Tables of a model-vs-baseline run: summary (one row per model), per layer, ratios, memory, cores."""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..hw.costs import COMPONENTS, Costs
+from ..sim.pipeline import Deployed
+
+SUMMARY_COLUMNS = ["model", "method", "accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference",
+                   "latency_cycles", "latency_us", "sops", "macs", "neuron_updates", "weight_memory_bits",
+                   "total_memory_bits"]
+RATIO_METRICS = ["accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference", "latency_cycles",
+                 "latency_us", "sops", "macs", "neuron_updates", "weight_memory_bits", "total_memory_bits"]
+MEMORY_KINDS = ["weight_memory_bits", "param_memory_bits", "state_memory_bits", "buffer_memory_bits"]
+
+
+@dataclass
+class Side:
+    role: str  # "model" or "baseline"
+    deployed: Deployed
+    costs: Costs
+
+
+def summary_table(sides: list[Side]) -> pd.DataFrame:
+    rows = []
+    for s in sides:
+        c = s.costs.summary().iloc[0].to_dict()
+        d = s.deployed
+        bits = sorted({n.attrs["spike_bits"] for n in d.graph.nodes if n.op == "neuron"})
+        row = {"model": d.name, "method": d.method, **{k: c[k] for k in SUMMARY_COLUMNS[2:]},
+               "role": s.role, "arch": c["arch"], "neuron": d.card["config"]["neuron"],
+               "spike_bits": "/".join(map(str, bits)), "timesteps": d.graph.timesteps, "samples": len(d.labels),
+               "fp32_memory_bits": c["fp32_memory_bits"], "compression_vs_fp32": c["compression_vs_fp32"],
+               "dynamic_energy_pJ": c["dynamic_energy_pJ"], "leakage_energy_pJ": c["leakage_energy_pJ"],
+               **{f"{k}_energy_pJ": c[f"{k}_energy_pJ"] for k in sorted(set(COMPONENTS.values()))},
+               "cores_used": c["cores_used"], "tiles": c["tiles"], "clock_MHz": c["clock_MHz"],
+               "tech_node_nm": c["tech_node_nm"]}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def layers_table(sides: list[Side]) -> pd.DataFrame:
+    frames = []
+    for s in sides:
+        df = s.costs.by_layer()
+        df.insert(0, "method", s.deployed.method)
+        df.insert(0, "model", s.deployed.name)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def ratio_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Model ÷ baseline for each headline metric."""
+    m, b = summary.iloc[0], summary.iloc[1]
+    return pd.DataFrame([{"metric": k, "model": m[k], "baseline": b[k],
+                          "ratio_model_over_baseline": m[k] / b[k] if b[k] else float("nan")}
+                         for k in RATIO_METRICS])
+
+
+def memory_table(sides: list[Side]) -> pd.DataFrame:
+    rows = []
+    for s in sides:
+        mem = s.costs.memory
+        rows.append({"model": s.deployed.name, **{k: int(mem[k].sum()) for k in MEMORY_KINDS},
+                     "total_memory_bits": int(mem["total_memory_bits"].sum()),
+                     "fp32_memory_bits": int(mem["fp32_memory_bits"].sum())})
+    return pd.DataFrame(rows)
+
+
+def core_table(sides: list[Side]) -> pd.DataFrame:
+    frames = []
+    for s in sides:
+        df = s.costs.by_core()
+        df.insert(0, "model", s.deployed.name)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def ert_table(costs: Costs) -> pd.DataFrame:
+    from ..hw.energy import reference_table
+
+    return pd.DataFrame([{"entry": k, "energy_pJ": e.pJ, "formula": e.formula, "source": e.source}
+                         for k, e in reference_table(costs.arch).items()])
