@@ -192,6 +192,32 @@ def cmd_simulate(a) -> int:
     return 0
 
 
+def cmd_sweep(a) -> int:
+    from .sweep.runner import run_sweep
+    from .sweep.spec import load_spec
+
+    if a.workers and a.scheduler:
+        raise EmpfError("give --workers (local Dask cluster) or --scheduler (existing cluster), not both")
+    if a.workers < 0:
+        raise EmpfError(f"workers={a.workers} is out of range; allowed: >= 0")
+    spec = load_spec(a.spec)
+    n = len(spec.points())
+    store = run_sweep(spec, a.store, workers=a.workers, scheduler=a.scheduler, progress=not a.quiet)
+    rows = store.rows()
+    store.close()
+    ok = sum(r["status"] == "ok" for r in rows)
+    print(f"{spec.name}: {len(rows)}/{n} points in {a.store} ({ok} evaluated, {len(rows) - ok} did not fit)")
+    return 0
+
+
+def cmd_sweep_report(a) -> int:
+    from .sweep.report import sweep_report
+
+    out = sweep_report(a.store, a.out)
+    print(f"sweep report written to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .nn.architectures import ARCHITECTURES, NEURONS
     from .nn.data import DATASETS
@@ -254,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print the machine-readable summary on stdout")
     m.add_argument("--data-dir")
     m.set_defaults(func=cmd_simulate)
+
+    w = sub.add_parser("sweep", help="sweep hardware / format parameters; results go to SQLite, resumable")
+    w.add_argument("spec", help="sweep spec YAML (see sims/sweeps/)")
+    w.add_argument("--store", required=True, help="SQLite file; an interrupted sweep resumes from it")
+    w.add_argument("--workers", type=int, default=0, help="run on a Dask LocalCluster with N worker processes")
+    w.add_argument("--scheduler", help="run on an existing Dask cluster (tcp://HOST:PORT)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=cmd_sweep)
+
+    wr = sub.add_parser("sweep-report", help="CSV and plots (Pareto front, spike bits, node) of a sweep store")
+    wr.add_argument("store", help="SQLite file written by empf-hw sweep")
+    wr.add_argument("--out", required=True, help="output directory")
+    wr.set_defaults(func=cmd_sweep_report)
 
     h = sub.add_parser("ert", help="print an architecture's energy reference table with sources")
     h.add_argument("--arch", default="empf-core-45nm", help="preset name or YAML path")

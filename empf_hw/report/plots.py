@@ -14,7 +14,7 @@ from ..hw.costs import COMPONENTS  # noqa: E402
 plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "svg.hashsalt": "empf-hw"})
 
 
-def _png(fig) -> bytes:
+def to_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", metadata={"Software": None})
@@ -34,7 +34,7 @@ def energy_by_component(summary: pd.DataFrame) -> bytes:
     ax.set_title("Energy by hardware component")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.tick_params(axis="x", labelsize=7)
-    return _png(fig)
+    return to_png(fig)
 
 
 def per_layer(layers: pd.DataFrame, column: str, ylabel: str, title: str, log: bool = False) -> bytes:
@@ -50,7 +50,7 @@ def per_layer(layers: pd.DataFrame, column: str, ylabel: str, title: str, log: b
         if log:
             ax.set_yscale("log")
     fig.suptitle(title)
-    return _png(fig)
+    return to_png(fig)
 
 
 def operations(layers: pd.DataFrame) -> bytes:
@@ -69,7 +69,7 @@ def operations(layers: pd.DataFrame) -> bytes:
         ax.set_title(m, fontsize=8)
         ax.legend(fontsize=7)
     fig.suptitle("SOPs, MACs and neuron updates per layer")
-    return _png(fig)
+    return to_png(fig)
 
 
 def memory(mem: pd.DataFrame) -> bytes:
@@ -85,7 +85,7 @@ def memory(mem: pd.DataFrame) -> bytes:
     ax.set_title("Memory footprint by kind")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.tick_params(axis="x", labelsize=7)
-    return _png(fig)
+    return to_png(fig)
 
 
 def core_heatmaps(sides) -> bytes:
@@ -101,7 +101,7 @@ def core_heatmaps(sides) -> bytes:
         ax.set_ylabel("mesh row (core)")
         fig.colorbar(im, ax=ax, label="utilization (busy / total cycles)")
     fig.suptitle("Per-core utilization (blank: unused core)")
-    return _png(fig)
+    return to_png(fig)
 
 
 def timeline(sides) -> bytes:
@@ -120,4 +120,4 @@ def timeline(sides) -> bytes:
         ax.set_xlabel("cycle")
         ax.set_title(f"{s.deployed.name}: pipelined schedule, {tm.cycles} cycles", fontsize=8)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="timestep", title_fontsize=7)
-    return _png(fig)
+    return to_png(fig)

@@ -1,0 +1,53 @@
+"""Sweep throughput (points per second) with and without activity-trace reuse, and the time of `empf-hw simulate`.
+
+The sweep is ``sims/sweeps/bus-x-spike-bits.yaml`` (EM-PF digits model, 5 bus widths × 6 spike widths, 120 test
+samples): with reuse, one trace per spike width serves all bus widths; without, every point re-runs the executor.
+Both run in-process into fresh stores. Then ``empf-hw simulate`` with its defaults runs as a subprocess.
+
+    python benchmarks/sweep_throughput.py [--spec sims/sweeps/bus-x-spike-bits.yaml]
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from empf_hw.sweep import runner
+from empf_hw.sweep.runner import run_sweep
+from empf_hw.sweep.spec import load_spec
+
+
+def timed_sweep(spec, reuse: bool) -> tuple[float, int]:
+    runner._traces.clear()
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        store = run_sweep(spec, Path(d) / "s.sqlite", progress=False, reuse_traces=reuse)
+        elapsed = time.perf_counter() - t0
+        n = len(store.rows())
+        store.close()
+    return elapsed, n
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--spec", default="sims/sweeps/bus-x-spike-bits.yaml")
+    a = p.parse_args()
+    spec = load_spec(a.spec)
+    t_reuse, n = timed_sweep(spec, True)
+    t_plain, _ = timed_sweep(spec, False)
+    print(f"sweep {spec.name}: {n} points")
+    print(f"  with trace reuse    {t_reuse:6.2f} s  {n / t_reuse:6.2f} points/s")
+    print(f"  without trace reuse {t_plain:6.2f} s  {n / t_plain:6.2f} points/s")
+    print(f"  speed-up from reuse {t_plain / t_reuse:.2f}×")
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "empf_hw.cli", "simulate", "--out", str(Path(d) / "r")], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"empf-hw simulate (defaults, whole digits test split, incl. start-up): "
+              f"{time.perf_counter() - t0:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Hardware sweeps: specs, a resumable SQLite store, in-process or Dask execution with trace reuse."""

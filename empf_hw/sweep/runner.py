@@ -1,0 +1,118 @@
+"""Run a sweep: in-process, on a Dask LocalCluster (``workers``) or on an existing Dask cluster (``scheduler``).
+
+Activity traces are the expensive part; they depend only on (model, spike bits, timesteps, samples, seed), so each
+process keeps the ones it made and points are ordered to reuse them. Architecture parameters only re-run the
+mapping and evaluation. Each finished point goes to the store at once.
+"""
+
+import time
+from collections import OrderedDict
+
+from tqdm import tqdm
+
+from ..errors import EmpfError
+from ..hw import evaluate, load_arch
+from ..nn.checkpoint import load_card
+from ..sim.pipeline import deploy, hardware_spike_bits
+from .spec import SweepSpec, point_key
+from .store import Store
+
+RESULT_COLUMNS = ("accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference", "latency_cycles",
+                  "latency_us", "sops", "macs", "neuron_updates", "weight_memory_bits", "total_memory_bits",
+                  "dynamic_energy_pJ", "leakage_energy_pJ", "cores_used", "tiles")
+TRACE_CACHE_SIZE = 8
+_traces: OrderedDict = OrderedDict()  # per process: trace key → Deployed
+
+
+def trace_key(point: dict, common: dict) -> tuple:
+    return (point["model"], point.get("spike_bits"), point.get("timesteps"), common["samples"], common["seed"],
+            common["data_dir"])
+
+
+def _deployed(point: dict, common: dict, reuse: bool):
+    key = trace_key(point, common)
+    if reuse and key in _traces:
+        _traces.move_to_end(key)
+        return _traces[key]
+    card = load_card(point["model"])
+    d = deploy(point["model"], spike_bits=hardware_spike_bits(card, point.get("spike_bits")),
+               timesteps=point.get("timesteps"), samples=common["samples"], seed=common["seed"],
+               data_dir=common["data_dir"], mode="fixed")
+    if reuse:
+        _traces[key] = d
+        while len(_traces) > TRACE_CACHE_SIZE:
+            _traces.popitem(last=False)
+    return d
+
+
+def evaluate_point(point: dict, common: dict, reuse: bool = True) -> dict:
+    """Result row of one point; a network that does not fit the point's architecture is a row with its error."""
+    d = _deployed(point, common, reuse)
+    overrides = {k: v for k, v in point.items() if k.startswith(("chip.", "core."))}
+    try:
+        arch = load_arch(point["arch"]).with_overrides(overrides)
+        s = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy).summary().iloc[0]
+    except EmpfError as e:
+        return {"status": str(e), **{k: None for k in RESULT_COLUMNS}}
+    out = {"status": "ok"}
+    for k in RESULT_COLUMNS:
+        v = s[k]
+        out[k] = int(v) if k in ("latency_cycles", "weight_memory_bits", "total_memory_bits", "cores_used",
+                                 "tiles") else float(v)
+    return out
+
+
+def _timed(point: dict, common: dict, reuse: bool) -> tuple[dict, float]:
+    t0 = time.perf_counter()
+    r = evaluate_point(point, common, reuse)
+    return r, time.perf_counter() - t0
+
+
+def run_sweep(spec: SweepSpec, store_path, workers: int = 0, scheduler: str | None = None,
+              progress: bool = True, reuse_traces: bool = True) -> Store:
+    """Run every point of ``spec`` not yet in the store; returns the store."""
+    points = spec.points()
+    store = Store(store_path, spec)
+    done = store.done()
+    todo = [(i, p) for i, p in enumerate(points) if point_key(p) not in done]
+    todo.sort(key=lambda ip: (str(trace_key(ip[1], _common(spec))), ip[0]))  # reuse traces
+    common = _common(spec)
+    bar = tqdm(total=len(points), initial=len(points) - len(todo), unit="point", disable=not progress,
+               desc=spec.name, smoothing=0)
+    try:
+        if scheduler or workers:
+            _run_dask(todo, common, store, bar, workers, scheduler, reuse_traces)
+        else:
+            for i, p in todo:
+                result, elapsed = _timed(p, common, reuse_traces)
+                store.add(point_key(p), i, p, result, elapsed)
+                bar.update()
+    finally:
+        bar.close()
+    return store
+
+
+def _common(spec: SweepSpec) -> dict:
+    return {"samples": spec.samples, "seed": spec.seed, "data_dir": spec.data_dir}
+
+
+def _run_dask(todo, common, store, bar, workers, scheduler, reuse):
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if scheduler:
+        cluster, client = None, Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = {client.submit(_timed, p, common, reuse, pure=False): (i, p) for i, p in todo}
+        for fut in as_completed(futures):
+            i, p = futures[fut]
+            result, elapsed = fut.result()
+            store.add(point_key(p), i, p, result, elapsed)
+            bar.update()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+

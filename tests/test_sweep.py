@@ -1,0 +1,140 @@
+"""Sweeps: spec validation, trace reuse, kill -9 and resume, Dask LocalCluster = in-process, sweep report."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from empf_hw.cli import main
+from empf_hw.errors import EmpfError
+from empf_hw.sweep import runner
+from empf_hw.sweep.report import pareto, sweep_report
+from empf_hw.sweep.runner import run_sweep
+from empf_hw.sweep.spec import load_spec, parse_spec
+from empf_hw.sweep.store import Store
+
+EMPF = "models/digits_cnn-empf-online-T4"
+LIF = "models/digits_cnn-lif-stbp-T4"
+
+
+def spec_dict(**over):
+    d = {"name": "t", "models": [EMPF], "samples": 30, "parameters": {"core.spike_bus_bits": [16, 32, 64],
+                                                                      "spike_bits": [2, 4]}}
+    d.update(over)
+    return d
+
+
+def rows_without_time(path):
+    s = Store(path)
+    rows = s.rows()
+    s.close()
+    return rows
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"parameters": {"core.bus_width": [1]}}, "unknown parameter 'core.bus_width'; allowed: spike_bits"),
+    ({"parameters": {"spike_bits": []}}, "parameter spike_bits: empty list or range"),
+    ({"parameters": {"spike_bits": {"range": [8, 2], "step": 1}}}, "parameter spike_bits: empty list or range"),
+    ({"constraints": ["spike_bits > 4", "spike_bits < 2"]}, "the constraints exclude every point"),
+    ({"constraints": ["core.lanes > 1"]}, "uses 'core.lanes'"),
+    ({"constraints": ["spike_bits >"]}, "is not a valid expression"),
+    ({"sampling": "latin"}, "sampling='latin' is not valid; allowed: grid, random"),
+    ({"turbo": 1}, "unknown key 'turbo'"),
+    ({"models": ["models/nope"]}, "nope"),
+    ({"parameters": {"core.crossbar_rows": [4096]}}, "core.synapse_sram_KiB=8 cannot hold"),
+])
+def test_bad_specs_are_rejected_before_any_work(tmp_path, change, message, capsys):
+    d = spec_dict(**change)
+    with pytest.raises(EmpfError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        parse_spec(d)
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(d))
+    store = tmp_path / "r.sqlite"
+    assert main(["sweep", str(f), "--store", str(store), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("error:")
+    assert not store.exists()
+
+
+def test_ranges_and_seeded_random_sampling():
+    s = parse_spec(spec_dict(parameters={"chip.clock_MHz": {"range": [100, 400], "num": 4},
+                                         "core.accumulator_lanes": {"range": [4, 16], "step": 4}}))
+    assert s.parameters["chip.clock_MHz"] == [100.0, 200.0, 300.0, 400.0]
+    assert s.parameters["core.accumulator_lanes"] == [4, 8, 12, 16]
+    grid = s.points()
+    assert len(grid) == 16
+    r = parse_spec(spec_dict(parameters=s.source["parameters"], sampling="random", points=5, seed=7))
+    pts = r.points()
+    assert len(pts) == 5 and all(p in grid for p in pts) and pts == r.points()
+    c = parse_spec(spec_dict(constraints=["core.spike_bus_bits >= core.address_bits + spike_bits"]))
+    assert all(p["core.spike_bus_bits"] >= 16 + p["spike_bits"] for p in c.points()) and len(c.points()) == 4
+
+
+def test_traces_are_reused_across_architecture_parameters(tmp_path, monkeypatch):
+    calls = []
+    real = runner.deploy
+    monkeypatch.setattr(runner, "deploy", lambda *a, **k: calls.append(k) or real(*a, **k))
+    runner._traces.clear()
+    run_sweep(parse_spec(spec_dict()), tmp_path / "a.sqlite", progress=False)
+    assert len(calls) == 2  # one trace per spike width, three bus widths each
+    calls.clear()
+    run_sweep(parse_spec(spec_dict()), tmp_path / "b.sqlite", progress=False, reuse_traces=False)
+    assert len(calls) == 6
+    assert rows_without_time(tmp_path / "a.sqlite") == rows_without_time(tmp_path / "b.sqlite")
+
+
+def test_killed_sweep_resumes_without_losing_or_repeating(tmp_path):
+    d = spec_dict(samples=360, parameters={"spike_bits": [1, 2, 3, 4, 5, 6, 7, 8], "timesteps": [2, 3, 4]})
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(d))
+    store = tmp_path / "killed.sqlite"
+    cmd = [sys.executable, "-m", "empf_hw.cli", "sweep", str(f), "--store", str(store), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done, deadline = 0, time.time() + 120
+    while done < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if store.exists():
+            try:
+                done = sqlite3.connect(store).execute("SELECT COUNT(*) FROM points").fetchone()[0]
+            except sqlite3.Error:
+                pass
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(rows_without_time(store))
+    assert 0 < partial < 24, "the sweep must be killed mid-way"
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    resumed = rows_without_time(store)
+    run_sweep(load_spec(f), tmp_path / "whole.sqlite", progress=False)
+    assert resumed == rows_without_time(tmp_path / "whole.sqlite")
+    assert len(resumed) == 24 and len({(r["spike_bits"], r["timesteps"]) for r in resumed}) == 24
+
+
+def test_dask_local_cluster_gives_the_in_process_rows(tmp_path):
+    spec = parse_spec(spec_dict(models=[EMPF, {"path": LIF, "arch": "stbp-core-45nm"}]))
+    run_sweep(spec, tmp_path / "local.sqlite", progress=False)
+    run_sweep(spec, tmp_path / "dask.sqlite", workers=2, progress=False)
+    assert rows_without_time(tmp_path / "local.sqlite") == rows_without_time(tmp_path / "dask.sqlite")
+
+
+def test_store_refuses_another_spec_and_sweep_report(tmp_path):
+    store = tmp_path / "s.sqlite"
+    run_sweep(parse_spec(spec_dict()), store, progress=False)
+    with pytest.raises(EmpfError, match="holds results of another sweep spec"):
+        run_sweep(parse_spec(spec_dict(samples=31)), store, progress=False)
+    out = sweep_report(store, tmp_path / "rep")
+    for name in ("results.csv", "pareto.csv", "report.md", "plots/pareto_energy_latency.png",
+                 "plots/energy_vs_spike_bits.png"):
+        assert (out / name).stat().st_size > 0
+    import pandas as pd
+
+    df = pd.read_csv(out / "results.csv")
+    assert list(df.columns[:5]) == ["model", "arch", "core.spike_bus_bits", "spike_bits", "status"]
+    front = pareto(df)
+    good = df[df["accuracy"] >= df["accuracy"].max() - 0.01]
+    for _, r in good.iterrows():  # nothing on the front is beaten in both energy and latency
+        assert not ((front["energy_pJ_per_inference"] > r["energy_pJ_per_inference"])
+                    & (front["latency_cycles"] > r["latency_cycles"])).any()
