@@ -1,4 +1,4 @@
-"""Command line: ``empf-hw simulate | sweep | sweep-report | train | evaluate | run | cost | ert | zoo``.
+"""Command line: ``empf-hw simulate | sweep | sweep-report | train | evaluate | run | cost | ert | scalesim | zoo``.
 
 Bad input → one ``error:`` line and exit code 2."""
 
@@ -218,6 +218,31 @@ def cmd_sweep_report(a) -> int:
     return 0
 
 
+def cmd_scalesim(a) -> int:
+    import json
+
+    from .hw import load_arch
+    from .hw.scalesim_io import dense_cycles, read_topology
+
+    arch = load_arch(a.arch)
+    if arch.template != "systolic":
+        raise EmpfError(f"arch={a.arch!r} uses the {arch.template} template; allowed: a systolic preset, YAML or "
+                        "SCALE-Sim .cfg")
+    layers = read_topology(a.topology, True if a.gemm else None)
+    cycles = dense_cycles(layers, arch)
+    rows = [{"layer": g.name, "M": g.M, "N": g.N, "K": g.K, "compute_cycles": c} for g, c in zip(layers, cycles)]
+    if a.json:
+        print(json.dumps(rows))
+        return 0
+    c = arch.core
+    print(f"{arch.name}: {c['rows']}x{c['cols']} {c['dataflow'].upper()} array, dense compute cycles per layer")
+    print(f"{'layer':<24} {'M':>8} {'N':>8} {'K':>8} {'compute_cycles':>15}")
+    for r in rows:
+        print(f"{r['layer']:<24} {r['M']:>8} {r['N']:>8} {r['K']:>8} {r['compute_cycles']:>15}")
+    print(f"total compute cycles: {sum(cycles)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .nn.architectures import ARCHITECTURES, NEURONS
     from .nn.data import DATASETS
@@ -293,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("store", help="SQLite file written by empf-hw sweep")
     wr.add_argument("--out", required=True, help="output directory")
     wr.set_defaults(func=cmd_sweep_report)
+
+    sc = sub.add_parser("scalesim", help="dense-mode cycles of a SCALE-Sim topology CSV on a systolic array")
+    sc.add_argument("--topology", required=True, help="SCALE-Sim topology CSV (conv, or M,N,K with --gemm)")
+    sc.add_argument("--arch", default="systolic-32x32-45nm", help="systolic preset, YAML or SCALE-Sim .cfg")
+    sc.add_argument("--gemm", action="store_true", help="the topology lists GEMMs (M, N, K)")
+    sc.add_argument("--json", action="store_true")
+    sc.set_defaults(func=cmd_scalesim)
 
     h = sub.add_parser("ert", help="print an architecture's energy reference table with sources")
     h.add_argument("--arch", default="empf-core-45nm", help="preset name or YAML path")

@@ -89,8 +89,8 @@ def test_bad_arch_fails_cleanly_and_writes_nothing(tmp_path, capsys):
     assert "samples=0 is out of range" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(chromium() is None and not os.environ.get("EMPF_HW_REQUIRE_CHROMIUM"),
-                    reason="chromium is not installed (.ci/run installs it and sets EMPF_HW_REQUIRE_CHROMIUM)")
+@pytest.mark.skipif(chromium() is None and not os.environ.get("EMPF_HW_CI"),
+                    reason="chromium is not installed (.ci/run installs it and sets EMPF_HW_CI=1)")
 def test_report_renders_in_headless_chromium(report):
     path, _ = report
     page = load_page(path / "report.html")

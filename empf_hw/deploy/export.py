@@ -137,5 +137,16 @@ def export_model(model: SpikingNet, formats: dict | None = None) -> DeployGraph:
     x = b.module("", model.features, x)
     x = b.module("classifier", model.classifier, x)
     b.add("output", "output", [x])
-    return DeployGraph(b.nodes, {"timesteps": cfg.timesteps, **DEFAULT_FORMATS, **(formats or {})})
+    return DeployGraph(b.nodes, {"timesteps": cfg.timesteps, **DEFAULT_FORMATS, **(formats or {}),
+                                 "source": source_stats(model)})
+
+
+def source_stats(model: nn.Module) -> dict:
+    """The PyTorch model's storage as NeuroBench measures it: parameter + buffer bytes at their dtypes, and the
+    zero / total weights of its Linear and Conv layers (latent weights of binary layers)."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+    return {"framework": "pytorch", "footprint_bytes": int(sum(t.numel() * t.element_size() for t in tensors)),
+            "connection_zero_weights": int(sum(int((m.weight == 0).sum()) for m in layers)),
+            "connection_weights": int(sum(m.weight.numel() for m in layers))}
 

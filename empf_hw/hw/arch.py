@@ -1,7 +1,8 @@
 """Architecture spec: a grid of neuromorphic cores on a 2-D mesh NoC, loaded from YAML and validated.
 
-A spec file has ``name``, ``description``, ``template`` (``cores``), a ``chip`` and a ``core`` section (fields
-below, each with its unit) and an optional ``energy`` section that overrides entries of the energy reference
+A spec file has ``name``, ``description``, ``template`` — ``cores`` (a mesh of neuromorphic cores: ``chip`` and
+``core`` sections) or ``systolic`` (a PE array: ``chip`` and ``array`` sections) — with the fields below, each
+with its unit, and an optional ``energy`` section that overrides entries of the energy reference
 table (see ``empf_hw.hw.energy``). Names without a path resolve to ``sims/hw/<name>.yaml``.
 """
 
@@ -13,7 +14,6 @@ import yaml
 
 from ..errors import EmpfError, check_choice, check_range
 
-TEMPLATES = ("cores",)
 # field → (lo, hi, unit, description); ints unless the unit says otherwise
 CHIP_FIELDS = {
     "mesh_rows": (1, 1024, "cores", "rows of cores on the 2-D mesh"),
@@ -42,8 +42,33 @@ CORE_FIELDS = {
     "membrane_bits": (2, 64, "bits", "membrane potential width"),
     "param_bits": (1, 32, "bits", "per-channel scale / bias / leak / threshold storage"),
 }
-FLOAT_FIELDS = {"clock_MHz", "vdd_V", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB", "tech_node_nm"}
-TOP_KEYS = ("name", "description", "template", "chip", "core", "energy")
+SYSTOLIC_CHIP_FIELDS = {k: CHIP_FIELDS[k] for k in ("clock_MHz", "tech_node_nm", "vdd_V", "dram_bits_per_cycle")}
+ARRAY_FIELDS = {
+    "rows": (1, 4096, "PEs", "PE array rows (WS: reduction dimension; OS: output positions)"),
+    "cols": (1, 4096, "PEs", "PE array columns (output channels)"),
+    "dataflow": (None, None, "choice", "ws (weight stationary) | os (output stationary)"),
+    "mode": (None, None, "choice", "dense (every operand streamed) | event (all-zero spike vectors skipped)"),
+    "weight_bits": (1, 16, "bits", "weight bits per PE; wider model weights are bit-sliced over rows"),
+    "accumulator_bits": (2, 64, "bits", "partial-sum width"),
+    "membrane_bits": (2, 64, "bits", "membrane width of the neuron units after the array"),
+    "param_bits": (1, 32, "bits", "per-channel scale / bias / leak / threshold storage"),
+    "neuron_units": (1, 65536, "units", "neuron update units after the array"),
+    "neuron_update_cycles": (1, 1000, "cycles", "cycles per neuron update per unit"),
+    "ifmap_sram_KiB": (1e-3, 1 << 24, "KiB", "input (spike) buffer"),
+    "filter_sram_KiB": (1e-3, 1 << 24, "KiB", "weight buffer"),
+    "ofmap_sram_KiB": (1e-3, 1 << 24, "KiB", "partial sums, membranes and outputs"),
+    "ifmap_bits_per_cycle": (1, 1 << 24, "bits/cycle", "ifmap SRAM bandwidth"),
+    "filter_bits_per_cycle": (1, 1 << 24, "bits/cycle", "filter SRAM bandwidth"),
+    "ofmap_bits_per_cycle": (1, 1 << 24, "bits/cycle", "ofmap SRAM bandwidth"),
+}
+CHOICES = {"dataflow": ("ws", "os"), "mode": ("dense", "event")}
+FLOAT_FIELDS = {"clock_MHz", "vdd_V", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB", "tech_node_nm",
+                "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB"}
+# template → (chip fields, name of the unit section, its fields)
+TEMPLATES = {"cores": (CHIP_FIELDS, "core", CORE_FIELDS), "systolic": (SYSTOLIC_CHIP_FIELDS, "array", ARRAY_FIELDS)}
+# the systolic buffers play the roles of the core memories in the energy table and the counts
+SYSTOLIC_MEMORY = {"synapse": "filter", "membrane": "ofmap", "buffer": "ifmap"}
+TOP_KEYS = ("name", "description", "template", "chip", "core", "array", "energy")
 PRESET_DIR = Path("sims") / "hw"
 
 
@@ -53,28 +78,34 @@ class Arch:
     description: str
     template: str
     chip: dict
-    core: dict
+    core: dict  # the unit section: ``core`` (cores template) or ``array`` (systolic template)
     energy: dict  # ERT overrides: entry → {"pJ": value, "source": text}
 
     @property
+    def section(self) -> str:
+        return TEMPLATES[self.template][1]
+
+    @property
     def cores(self) -> int:
-        return self.chip["mesh_rows"] * self.chip["mesh_cols"]
+        return self.chip["mesh_rows"] * self.chip["mesh_cols"] if self.template == "cores" else 1
 
     def kib_bits(self, memory: str) -> int:
-        """Capacity of a core memory (``synapse``/``membrane``/``buffer``) in bits."""
-        return int(self.core[f"{memory}_sram_KiB"] * 8192)
+        """Capacity of a unit memory (``synapse``/``membrane``/``buffer``; systolic: filter/ofmap/ifmap) in bits."""
+        name = SYSTOLIC_MEMORY[memory] if self.template == "systolic" else memory
+        return int(self.core[f"{name}_sram_KiB"] * 8192)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "description": self.description, "template": self.template,
-                "chip": dict(self.chip), "core": dict(self.core), "energy": copy.deepcopy(self.energy)}
+                "chip": dict(self.chip), self.section: dict(self.core), "energy": copy.deepcopy(self.energy)}
 
     def with_overrides(self, overrides: dict) -> "Arch":
         """A copy with ``{"core.spike_bus_bits": 64, "chip.clock_MHz": 400, ...}`` applied and validated."""
         d = self.to_dict()
         for key, value in overrides.items():
             section, _, field = key.partition(".")
-            if section not in ("chip", "core") or not field:
-                raise EmpfError(f"parameter {key!r}: allowed: chip.<field> or core.<field>")
+            if section not in ("chip", self.section) or not field:
+                raise EmpfError(f"parameter {key!r} does not apply to {self.name} ({self.template} template); "
+                                f"allowed: chip.<field> or {self.section}.<field>")
             d[section][field] = value
         return from_dict(d, self.name)
 
@@ -93,6 +124,10 @@ def _check_section(section: str, d, fields: dict, where: str) -> dict:
             continue
         if v is None:
             raise EmpfError(f"{where}: missing {section}.{f} ({unit})")
+        if unit == "choice":
+            check_choice(f"{where}: {section}.{f}", v, CHOICES[f])
+            out[f] = v
+            continue
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) if f in FLOAT_FIELDS else (
             isinstance(v, bool) if unit == "bool" else isinstance(v, int) and not isinstance(v, bool))
         if not ok:
@@ -112,9 +147,23 @@ def from_dict(d: dict, where: str = "arch") -> Arch:
     if unknown:
         raise EmpfError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(TOP_KEYS)}")
     template = d.get("template", "cores")
-    check_choice(f"{where}: template", template, TEMPLATES)
-    chip = _check_section("chip", d.get("chip"), CHIP_FIELDS, where)
-    core = _check_section("core", d.get("core"), CORE_FIELDS, where)
+    check_choice(f"{where}: template", template, tuple(TEMPLATES))
+    chip_fields, section, unit_fields = TEMPLATES[template]
+    other = next(s for t, (_, s, _) in TEMPLATES.items() if t != template)
+    if other in d:
+        raise EmpfError(f"{where}: key {other!r} does not belong to the {template} template; allowed: {section}")
+    chip = _check_section("chip", d.get("chip"), chip_fields, where)
+    unit = _check_section(section, d.get(section), unit_fields, where)
+    from .energy import check_overrides
+
+    energy = check_overrides(d.get("energy") or {}, where)
+    arch = Arch(str(d.get("name", where)), str(d.get("description", "")), template, chip, unit, energy)
+    if template == "cores":
+        _check_cores(unit, where)
+    return arch
+
+
+def _check_cores(core: dict, where: str) -> None:
     bits = core["crossbar_rows"] * core["crossbar_cols"] * core["weight_bits"]
     if core["synapse_sram_KiB"] * 8192 < bits:
         raise EmpfError(f"{where}: core.synapse_sram_KiB={core['synapse_sram_KiB']} cannot hold the "
@@ -123,10 +172,6 @@ def from_dict(d: dict, where: str = "arch") -> Arch:
     if core["spike_bus_bits"] < core["address_bits"]:
         raise EmpfError(f"{where}: core.spike_bus_bits={core['spike_bus_bits']} is narrower than one packet "
                         f"(address_bits={core['address_bits']}); allowed: >= {core['address_bits']}")
-    from .energy import check_overrides
-
-    energy = check_overrides(d.get("energy") or {}, where)
-    return Arch(str(d.get("name", where)), str(d.get("description", "")), template, chip, core, energy)
 
 
 def preset_path(name: str) -> Path:
@@ -144,13 +189,17 @@ def presets() -> list[str]:
 
 
 def load_arch(spec: "str | Path | Arch") -> Arch:
-    """An Arch from a preset name, a YAML path or an Arch (returned as is)."""
+    """An Arch from a preset name, a YAML path, a SCALE-Sim ``.cfg`` or an Arch (returned as is)."""
     if isinstance(spec, Arch):
         return spec
     s = str(spec)
-    path = Path(s) if s.endswith((".yaml", ".yml")) or "/" in s else preset_path(s)
+    path = Path(s) if s.endswith((".yaml", ".yml", ".cfg")) or "/" in s else preset_path(s)
     if not path.exists():
         raise EmpfError(f"arch={s!r}: no such file or preset; presets: {', '.join(presets()) or 'none'}")
+    if path.suffix == ".cfg":  # a SCALE-Sim architecture file
+        from .scalesim_io import read_config
+
+        return read_config(path)
     try:
         d = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

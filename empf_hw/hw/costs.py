@@ -17,7 +17,8 @@ parameters at ``param_bits``, membrane + current state, spike buffers; and the f
 """
 
 import gc
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -79,21 +80,33 @@ class Costs:
 
     model: str
     arch: Arch
-    mapping: Mapping
+    layer_info: dict[str, list]  # columns: layer, op, tiles, cores, value_width_bits, weight_width_bits, slices,
+    #                              busy_cycles
+    core_table: Callable[[], pd.DataFrame]  # per core (array): position, placement, memory use, busy cycles
+    cores_used: int
     timing: Timing
     counts: np.ndarray  # (layers, actions, T) per inference; actions in COMPONENTS order
     energies: np.ndarray  # (layers, actions, T) pJ
     memory: pd.DataFrame  # per layer, bits by kind
     trace_summary: dict
     accuracy: float | None = None
+    mapping: Mapping | None = None  # the core template's placement
+    trace: ActivityTrace | None = field(default=None, repr=False)
+    graph: DeployGraph | None = field(default=None, repr=False)
+
+    def neurobench(self) -> dict:
+        """NeuroBench-compatible metrics of the evaluated trace (see ``empf_hw.sim.neurobench``)."""
+        from ..sim.neurobench import neurobench_metrics
+
+        return neurobench_metrics(self.trace, self.graph)
 
     @property
     def actions(self) -> pd.DataFrame:
         """Long table: layer, timestep, action, component, value_bits (synaptic actions), count, energy_pJ."""
         L, A, T = self.counts.shape
-        names = [lay.name for lay in self.mapping.layers]
+        names = self.layer_info["layer"]
         acts = list(COMPONENTS)
-        bits = np.array([lay.value_bits for lay in self.mapping.layers])[:, None, None]
+        bits = np.array(self.layer_info["value_width_bits"])[:, None, None]
         syn = np.array([k.startswith("syn_") for k in acts])[None, :, None]
         return pd.DataFrame({
             "layer": np.repeat(names, A * T), "timestep": np.tile(np.arange(T), L * A),
@@ -124,17 +137,14 @@ class Costs:
                                sort=False).add_suffix("_energy_pJ")
         counts = a.pivot_table(index="layer", columns="action", values="count", aggfunc="sum", sort=False)
         rows = []
-        tm = self.timing
-        for i, lay in enumerate(self.mapping.layers):
-            lt = self._trace_layer(lay.name)
-            rows.append({"layer": lay.name, "op": lay.node.op, "tiles": len(lay.tiles),
-                         "cores": len({t.core for t in lay.tiles}), "value_width_bits": lay.value_bits,
-                         "weight_width_bits": lay.weight_bits,
-                         "energy_pJ": float(a.loc[a["layer"] == lay.name, "energy_pJ"].sum()),
-                         "busy_cycles": int(tm.phase_a[i].sum() + tm.phase_b[i].sum()),
+        for info in pd.DataFrame(self.layer_info).to_dict(orient="records"):
+            name = info["layer"]
+            lt = self._trace_layer(name)
+            rows.append({**{k: v for k, v in info.items() if k != "slices"},
+                         "energy_pJ": float(a.loc[a["layer"] == name, "energy_pJ"].sum()),
                          "input_events": lt["input_events"], "sops": lt["sops"], "macs": lt["macs"],
-                         "syn_ops_hw": float(counts.loc[lay.name, "syn_add"]) / lay.slices,
-                         "neuron_updates": float(counts.loc[lay.name, "neuron_update"]),
+                         "syn_ops_hw": float(counts.loc[name, "syn_add"]) / info["slices"],
+                         "neuron_updates": float(counts.loc[name, "neuron_update"]),
                          "activity": lt["input_events"] / max(lt["inputs"], 1)})
         df = pd.DataFrame(rows).set_index("layer")
         df = df.join(energy).join(self.memory.set_index("layer"))
@@ -144,12 +154,7 @@ class Costs:
         return self.trace_summary["layers"][name]
 
     def by_core(self) -> pd.DataFrame:
-        df = self.mapping.utilization()
-        total = self.timing.cycles
-        df["busy_cycles"] = df["core"].map(self.timing.core_busy).fillna(0).astype(int)
-        df["idle_cycles"] = total - df["busy_cycles"]
-        df["utilization"] = df["busy_cycles"] / max(total, 1)
-        return df
+        return self.core_table()
 
     def summary(self) -> pd.DataFrame:
         m = self.memory
@@ -166,7 +171,7 @@ class Costs:
                "fp32_memory_bits": int(m["fp32_memory_bits"].sum()),
                "compression_vs_fp32": m["fp32_memory_bits"].sum() / max(m["total_memory_bits"].sum(), 1),
                "dynamic_energy_pJ": total - e.get("leakage", 0.0), "leakage_energy_pJ": e.get("leakage", 0.0),
-               "cores_used": self.mapping.cores_used, "tiles": len(self.mapping.tiles),
+               "cores_used": self.cores_used, "tiles": int(sum(self.layer_info["tiles"])),
                "clock_MHz": self.arch.chip["clock_MHz"], "tech_node_nm": self.arch.chip["tech_node_nm"]}
         for comp in sorted(set(COMPONENTS.values())):
             row[f"{comp}_energy_pJ"] = float(e.get(comp, 0.0))
@@ -232,6 +237,10 @@ def _evaluate(trace_or_graph, arch, *, graph: DeployGraph | None = None, x: np.n
     graph = graph or trace.graph
     if graph is None:
         raise EmpfError("the trace carries no graph (loaded from disk?): pass graph=")
+    if arch.template == "systolic":
+        from .systolic import evaluate_systolic
+
+        return evaluate_systolic(trace, graph, arch, model, accuracy)
     mapping = map_graph(graph, arch)
     by = check_trace(mapping, trace)
     done: dict = {}
@@ -250,4 +259,20 @@ def _evaluate(trace_or_graph, arch, *, graph: DeployGraph | None = None, x: np.n
         counts.append(np.stack([np.asarray(c[k], np.float64) for k in COMPONENTS]))
     arr = np.stack(counts)  # (layers, actions, T)
     energies = arr * np.array([ert[k].pJ for k in COMPONENTS])[None, :, None]
-    return Costs(model, arch, mapping, timing, arr, energies, _memory(mapping), _trace_summary(trace, by), accuracy)
+    lays = mapping.layers
+    busy = (timing.phase_a + timing.phase_b).sum(axis=1).tolist()
+    info = {"layer": [lay.name for lay in lays], "op": [lay.node.op for lay in lays],
+            "tiles": [len(lay.tiles) for lay in lays], "cores": [len(set(w.cores.tolist())) for w in works],
+            "value_width_bits": [lay.value_bits for lay in lays],
+            "weight_width_bits": [lay.weight_bits for lay in lays], "slices": [lay.slices for lay in lays],
+            "busy_cycles": [int(b) for b in busy]}
+
+    def cores() -> pd.DataFrame:
+        df = mapping.utilization()
+        df["busy_cycles"] = df["core"].map(timing.core_busy).fillna(0).astype(int)
+        df["idle_cycles"] = timing.cycles - df["busy_cycles"]
+        df["utilization"] = df["busy_cycles"] / max(timing.cycles, 1)
+        return df
+
+    return Costs(model, arch, info, cores, len(seen), timing, arr, energies, _memory(mapping),
+                 _trace_summary(trace, by), accuracy, mapping, trace, graph)

@@ -143,7 +143,7 @@ def _current_sources(g: DeployGraph, neuron: Node) -> list[str]:
     return out
 
 
-def _layers(g: DeployGraph) -> list[Layer]:
+def synaptic_layers(g: DeployGraph) -> list[Layer]:
     consumers: dict[str, list[str]] = {}
     for n in g.nodes:
         for i in n.inputs:
@@ -255,7 +255,7 @@ def map_graph(graph: DeployGraph, arch) -> Mapping:
     if cap_n == 0:
         raise EmpfError(f"core.membrane_sram_KiB={c['membrane_sram_KiB']} holds no neuron; allowed: >= "
                         f"{(c['membrane_bits'] + c['accumulator_bits']) / 8192:g}")
-    layers = _layers(graph)
+    layers = synaptic_layers(graph)
     order = 0
     for lay in layers:
         lay.slices = math.ceil(lay.weight_bits / c["weight_bits"])

@@ -91,9 +91,10 @@ def memory(mem: pd.DataFrame) -> bytes:
 def core_heatmaps(sides) -> bytes:
     fig, axes = plt.subplots(1, len(sides), figsize=(4.2 * len(sides), 3.6), squeeze=False)
     for ax, s in zip(axes[0], sides):
-        ch = s.costs.arch.chip
-        grid = np.full((ch["mesh_rows"], ch["mesh_cols"]), np.nan)
         df = s.costs.by_core()
+        ch = s.costs.arch.chip
+        shape = (ch["mesh_rows"], ch["mesh_cols"]) if "mesh_rows" in ch else (1, 1)
+        grid = np.full(shape, np.nan)
         grid[df["mesh_row"], df["mesh_col"]] = df["utilization"]
         im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
         ax.set_title(f"{s.deployed.name}\non {s.costs.arch.name}", fontsize=8)

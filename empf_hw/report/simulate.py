@@ -11,7 +11,17 @@ from ..sim.pipeline import CALIBRATION_SAMPLES, deploy, hardware_spike_bits
 from . import plots
 from .files import write_outputs
 from .render import ASSUMPTIONS, render_html, render_markdown
-from .tables import Side, core_table, ert_table, layers_table, memory_table, ratio_table, summary_table
+from .tables import (
+    NEUROBENCH_NOTE,
+    Side,
+    core_table,
+    ert_table,
+    layers_table,
+    memory_table,
+    neurobench_table,
+    ratio_table,
+    summary_table,
+)
 
 DEFAULT_MODEL = "models/digits_cnn-empf-online-T4"
 DEFAULT_BASELINE = "models/digits_cnn-lif-stbp-T4"
@@ -56,6 +66,11 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
     sides, used = run(cfg)
     summary, layers = summary_table(sides), layers_table(sides)
     ratios, mem, cores = ratio_table(summary), memory_table(sides), core_table(sides)
+    nb = neurobench_table(sides)
+    for col, k in (("nb_footprint_bytes", "footprint_bytes"), ("nb_connection_sparsity", "connection_sparsity"),
+                   ("nb_activation_sparsity", "activation_sparsity"), ("nb_effective_macs", "Effective_MACs"),
+                   ("nb_effective_acs", "Effective_ACs"), ("nb_dense_synops", "Dense")):
+        summary[col] = nb[k].to_numpy()
     figs = {"energy_by_component": plots.energy_by_component(summary),
             "energy_by_layer": plots.per_layer(layers, "energy_pJ", "energy per inference (pJ)",
                                                "Energy per layer", log=True),
@@ -90,12 +105,13 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
                     cores[["model", "core", "mesh_row", "mesh_col", "layers", "synapse_utilization",
                            "neuron_utilization", "buffer_utilization", "busy_cycles", "utilization"]]]),
     ]
+    sections.append(("NeuroBench-compatible metrics", [NEUROBENCH_NOTE, nb]))
     for s in sides:
         sections.append((f"Energy reference table: {s.costs.arch.name}", [ert_table(s.costs)]))
     sections.append(("Assumptions", [ASSUMPTIONS]))
     title = f"empf-hw: {m['model']} vs {b['model']}"
     files = {"report.html": render_html(title, sections), "report.md": render_markdown(title, sections),
-             "summary.csv": summary, "layers.csv": layers, "ratios.csv": ratios,
+             "summary.csv": summary, "layers.csv": layers, "ratios.csv": ratios, "neurobench.csv": nb,
              "config.json": json.dumps(used, indent=1, sort_keys=True) + "\n"}
     files.update({f"plots/{k}.png": v for k, v in figs.items()})
     machine = {"summary": summary.to_dict(orient="records"), "ratios": ratios.to_dict(orient="records")}

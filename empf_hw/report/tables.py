@@ -77,6 +77,26 @@ def core_table(sides: list[Side]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+NEUROBENCH_NOTE = ("NeuroBench 2.3 definitions: footprint = bytes of the PyTorch parameters and buffers at their "
+                   "storage dtypes; synaptic operations count (non-zero input, non-zero weight) pairs per layer call "
+                   "and file a call under MACs as soon as one input is not in {−1, 0, 1}, so multi-bit (EM-PF) and "
+                   "pooled spikes are MACs there. empf-hw's own columns count every spike event as an accumulate of "
+                   "its value (sops), keep MACs for the real-valued stem, and size memory at the deployed bit widths.")
+
+
+def neurobench_table(sides: list[Side]) -> pd.DataFrame:
+    rows = []
+    for s in sides:
+        nb = s.costs.neurobench()
+        summ = s.costs.summary().iloc[0]
+        rows.append({"model": s.deployed.name, "footprint_bytes": nb["footprint_bytes"],
+                     "connection_sparsity": nb["connection_sparsity"],
+                     "activation_sparsity": nb["activation_sparsity"], "Effective_MACs": nb["Effective_MACs"],
+                     "Effective_ACs": nb["Effective_ACs"], "Dense": nb["Dense"], "empf_hw_sops": summ["sops"],
+                     "empf_hw_macs": summ["macs"], "deployed_total_memory_bytes": summ["total_memory_bits"] / 8})
+    return pd.DataFrame(rows)
+
+
 def ert_table(costs: Costs) -> pd.DataFrame:
     from ..hw.energy import reference_table
 

@@ -104,6 +104,9 @@ class Executor:
         else:
             syn = events * w.shape[0]
             dense = self.batch * w.size
+        one = 1.0 if v.scale is None else 1.0 / v.scale  # the code of a real value ±1
+        nonbinary = np.count_nonzero((v.data != 0) & (np.abs(v.data) != one), axis=tuple(range(1, v.data.ndim)))
+        lt.counts["nonbinary_inputs"][:] = np.repeat(nonbinary, reps)
         lt.counts["input_events"][:] = events
         lt.counts["dense_ops"][:] = dense
         lt.counts["macs" if real_input else "sops"][:] = dense if real_input else syn

@@ -4,7 +4,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def _windows(x: np.ndarray, k: int, stride: int, padding: int, fill: float = 0.0) -> np.ndarray:
+def windows(x: np.ndarray, k: int, stride: int, padding: int, fill: float = 0.0) -> np.ndarray:
     """(N, H, W, C) → strided view (N, Ho, Wo, C, k, k)."""
     if padding:
         x = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)), constant_values=fill)
@@ -17,7 +17,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarra
     if k == 1:
         cols = x[:, ::stride, ::stride] if stride > 1 else x
         return cols @ w.reshape(o, c).T
-    win = _windows(x, k, stride, padding)
+    win = windows(x, k, stride, padding)
     n, ho, wo = win.shape[:3]
     return (win.reshape(n * ho * wo, c * k * k) @ w.reshape(o, -1).T).reshape(n, ho, wo, o)
 
@@ -27,7 +27,7 @@ def pool2d(x: np.ndarray, kind: str, k: int, stride: int, padding: int) -> np.nd
     n, h, w, c = x.shape
     if kind == "sum" and k == stride and not padding and h % k == 0 and w % k == 0:
         return x.reshape(n, h // k, k, w // k, k, c).sum(axis=(2, 4))
-    win = _windows(x, k, stride, padding, fill=0.0 if kind == "sum" else -np.inf)
+    win = windows(x, k, stride, padding, fill=0.0 if kind == "sum" else -np.inf)
     return win.sum(axis=(-2, -1)) if kind == "sum" else win.max(axis=(-2, -1))
 
 

@@ -9,6 +9,8 @@ Counts are totals over the executed batch (divide by ``batch`` for one inference
 - ``neuron_updates`` membrane updates; ``output_events`` non-zero spikes emitted
 - ``other_ops``      pooling adds/compares, residual adds, attention arithmetic
 - ``acc_saturations``, ``membrane_saturations``, ``spike_clips`` (fixed mode only)
+- ``nonbinary_inputs`` inputs of a synaptic layer whose value is not in {−1, 0, 1} (NeuroBench counts a layer's
+  operations as MACs, not ACs, when any input is such a value)
 
 Synaptic layers also carry ``value_bits`` (T, 33): events by the bits needed for their integer code (fixed mode;
 in float mode every event is filed under 0), and ``event_map`` (T, *input shape): per input position, in how many
@@ -24,7 +26,7 @@ import numpy as np
 from ..errors import EmpfError
 
 COUNTS = ("input_events", "sops", "dense_ops", "macs", "neuron_updates", "output_events", "other_ops",
-          "acc_saturations", "membrane_saturations", "spike_clips")
+          "acc_saturations", "membrane_saturations", "spike_clips", "nonbinary_inputs")
 MAX_BITS = 32
 
 

@@ -14,7 +14,7 @@ from ..errors import EmpfError
 from ..hw import evaluate, load_arch
 from ..nn.checkpoint import load_card
 from ..sim.pipeline import deploy, hardware_spike_bits
-from .spec import SweepSpec, point_key
+from .spec import ARCH_PREFIXES, SweepSpec, point_key
 from .store import Store
 
 RESULT_COLUMNS = ("accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference", "latency_cycles",
@@ -48,7 +48,7 @@ def _deployed(point: dict, common: dict, reuse: bool):
 def evaluate_point(point: dict, common: dict, reuse: bool = True) -> dict:
     """Result row of one point; a network that does not fit the point's architecture is a row with its error."""
     d = _deployed(point, common, reuse)
-    overrides = {k: v for k, v in point.items() if k.startswith(("chip.", "core."))}
+    overrides = {k: v for k, v in point.items() if k.startswith(ARCH_PREFIXES)}
     try:
         arch = load_arch(point["arch"]).with_overrides(overrides)
         s = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy).summary().iloc[0]

@@ -16,7 +16,8 @@ constraints:
 ```
 
 Parameters are ``spike_bits`` and ``timesteps`` (they change the arithmetic, so they need their own activity
-trace) and any ``chip.<field>`` / ``core.<field>`` of the architecture spec (these reuse a cached trace).
+trace) and any ``chip.<field>`` / ``core.<field>`` (``array.<field>`` for systolic architectures) of the
+architecture spec (these reuse a cached trace).
 Constraints are Python-like comparisons over parameters and architecture fields (``and``/``or``/``not``,
 arithmetic); a point is kept when all hold. Every problem is reported before any work starts.
 """
@@ -33,16 +34,18 @@ import numpy as np
 import yaml
 
 from ..errors import EmpfError, check_choice, check_range
-from ..hw.arch import CHIP_FIELDS, CORE_FIELDS, load_arch
+from ..hw.arch import ARRAY_FIELDS, CHIP_FIELDS, CORE_FIELDS, load_arch
 
 TRACE_PARAMS = ("spike_bits", "timesteps")
+ARCH_PREFIXES = ("chip.", "core.", "array.")
 TOP_KEYS = ("name", "description", "models", "arch", "samples", "seed", "sampling", "points", "parameters",
             "constraints", "data_dir")
 SAMPLING = ("grid", "random")
 
 
 def allowed_parameters() -> list[str]:
-    return list(TRACE_PARAMS) + [f"chip.{f}" for f in CHIP_FIELDS] + [f"core.{f}" for f in CORE_FIELDS]
+    return (list(TRACE_PARAMS) + [f"chip.{f}" for f in CHIP_FIELDS] + [f"core.{f}" for f in CORE_FIELDS]
+            + [f"array.{f}" for f in ARRAY_FIELDS])
 
 
 def _values(name: str, v) -> list:
@@ -144,7 +147,8 @@ class SweepSpec:
         out = []
         for model, arch in self.models:
             base = load_arch(arch)
-            env0 = {**{f"chip.{k}": v for k, v in base.chip.items()}, **{f"core.{k}": v for k, v in base.core.items()}}
+            env0 = {**{f"chip.{k}": v for k, v in base.chip.items()},
+                    **{f"{base.section}.{k}": v for k, v in base.core.items()}}
             for combo in itertools.product(*(self.parameters[n] for n in names)):
                 p = dict(zip(names, combo))
                 env = {**env0, **p}
@@ -222,8 +226,8 @@ def parse_spec(d, where: str = "sweep spec") -> SweepSpec:
             raise EmpfError(f"{where}: constraint {c!r} is not a valid expression") from None
         for n in _names(tree):
             if n not in known:
-                raise EmpfError(f"{where}: constraint {c!r} uses {n!r}; allowed: swept parameters and chip./core. "
-                                "fields")
+                raise EmpfError(f"{where}: constraint {c!r} uses {n!r}; allowed: swept parameters and chip./core./"
+                                "array. fields")
     source = {"name": d.get("name", where), "models": [list(m) for m in models], "samples": samples, "seed": seed,
               "sampling": sampling, "points": n_points, "parameters": params, "constraints": constraints,
               "data_dir": d.get("data_dir")}
@@ -231,7 +235,7 @@ def parse_spec(d, where: str = "sweep spec") -> SweepSpec:
                      tuple(constraints), d.get("data_dir"), source)
     for p in spec.points():  # contradictory constraints and invalid architectures fail here, before any work
         try:
-            load_arch(p["arch"]).with_overrides({k: v for k, v in p.items() if k.startswith(("chip.", "core."))})
+            load_arch(p["arch"]).with_overrides({k: v for k, v in p.items() if k.startswith(ARCH_PREFIXES)})
         except EmpfError as e:
             raise EmpfError(f"{where}: point {point_key(p)}: {e}; exclude it with a constraint") from None
     return spec

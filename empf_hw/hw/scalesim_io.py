@@ -1,0 +1,118 @@
+"""SCALE-Sim v3 interop: read its topology CSVs and ``.cfg`` files, write our layers as its topologies, and give
+our dense-mode cycles for them.
+
+SCALE-Sim computes a convolution's output size as ``⌈(IFMAP − filter) / stride⌉ + 1`` (IFMAP sizes include
+padding), while PyTorch uses ``⌊(H + 2p − k) / s⌋ + 1``; they differ when the stride does not divide. Imported
+topologies keep SCALE-Sim's rule; exported ones give the *effective* input extent ``(out − 1)·s + k`` so both tools
+see the same GEMM.
+"""
+
+import configparser
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..deploy.graph import SYNAPTIC, DeployGraph
+from ..errors import EmpfError
+from .arch import Arch, from_dict
+from .systolic import gemm_cycles
+
+CONV_HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"
+GEMM_HEADER = "Layer, M, N, K,"
+
+
+@dataclass(frozen=True)
+class Gemm:
+    name: str
+    M: int  # output positions
+    N: int  # filters
+    K: int  # reduction (filter h · w · channels)
+
+
+def read_topology(path: str | Path, gemm: bool | None = None) -> list[Gemm]:
+    """Layers of a SCALE-Sim topology CSV (conv, or ``M, N, K`` rows when ``gemm``; default: from the header)."""
+    p = Path(path)
+    try:
+        lines = [ln.strip() for ln in p.read_text().splitlines() if ln.strip()]
+    except OSError as e:
+        raise EmpfError(f"topology {p}: cannot read ({e.strerror})") from None
+    if not lines:
+        raise EmpfError(f"topology {p}: empty file")
+    if gemm is None:
+        gemm = [c.strip().upper() for c in lines[0].split(",")[1:4]] == ["M", "N", "K"]
+    out = []
+    for i, ln in enumerate(lines[1:], start=2):
+        f = [x.strip() for x in ln.split(",")]
+        try:
+            if gemm:
+                out.append(Gemm(f[0], int(f[1]), int(f[2]), int(f[3])))
+                continue
+            h, w, fh, fw, c, n, s = (int(x) for x in f[1:8])
+        except (ValueError, IndexError):
+            raise EmpfError(f"topology {p}, line {i}: expected {GEMM_HEADER if gemm else CONV_HEADER}") from None
+        if fh > h or fw > w or min(h, w, fh, fw, c, n, s) < 1:
+            raise EmpfError(f"topology {p}, line {i}: impossible layer (IFMAP {h}×{w}, filter {fh}×{fw}, "
+                            f"stride {s}); allowed: filter within the IFMAP, sizes >= 1")
+        oh, ow = math.ceil((h - fh) / s) + 1, math.ceil((w - fw) / s) + 1
+        out.append(Gemm(f[0], oh * ow, n, fh * fw * c))
+    return out
+
+
+def read_config(path: str | Path, name: str | None = None) -> Arch:
+    """A systolic Arch from a SCALE-Sim ``.cfg`` (array shape, dataflow, SRAM sizes); the fields SCALE-Sim does not
+    have take the ``systolic-32x32-45nm`` preset's values (200 MHz, 45 nm, binary PEs, 8-bit words)."""
+    from .arch import load_arch
+
+    p = Path(path)
+    cp = configparser.ConfigParser()
+    try:
+        cp.read_string(p.read_text())
+        sec = cp["architecture_presets"]
+        rows, cols = int(sec["ArrayHeight"]), int(sec["ArrayWidth"])
+        df = sec["Dataflow"].strip().lower()
+        sizes = {k: int(sec[f"{k}SramSzkB"]) for k in ("Ifmap", "Filter", "Ofmap")}
+    except (OSError, KeyError, ValueError, configparser.Error) as e:
+        raise EmpfError(f"SCALE-Sim config {p}: cannot read ({e})") from None
+    if df not in ("ws", "os"):
+        raise EmpfError(f"SCALE-Sim config {p}: Dataflow={df!r} is not supported; allowed: ws, os")
+    base = load_arch("systolic-32x32-45nm").to_dict()
+    base["name"] = name or p.stem
+    base["description"] = f"imported from SCALE-Sim config {p.name}"
+    base["array"].update(rows=rows, cols=cols, dataflow=df, mode="dense", ifmap_sram_KiB=sizes["Ifmap"],
+                         filter_sram_KiB=sizes["Filter"], ofmap_sram_KiB=sizes["Ofmap"])
+    return from_dict(base, str(p))
+
+
+def graph_gemms(graph: DeployGraph) -> list[Gemm]:
+    """The synaptic layers of a graph as GEMMs (one sample, one timestep)."""
+    out = []
+    for n in graph.nodes:
+        if n.op in SYNAPTIC:
+            w = n.tensors["weight"]
+            if n.op == "conv":
+                out.append(Gemm(n.name, n.shape[1] * n.shape[2], w.shape[0], w.shape[1] * w.shape[2] * w.shape[3]))
+            else:
+                out.append(Gemm(n.name, 1, w.shape[0], w.shape[1]))
+    return out
+
+
+def conv_topology(graph: DeployGraph) -> str:
+    """The graph's convolutions as a SCALE-Sim conv topology (effective IFMAP extents, trailing commas)."""
+    rows = [CONV_HEADER]
+    for n in graph.nodes:
+        if n.op == "conv":
+            o, c, k, _ = n.tensors["weight"].shape
+            s = n.attrs["stride"]
+            h, w = (n.shape[1] - 1) * s + k, (n.shape[2] - 1) * s + k
+            rows.append(f"{n.name}, {h}, {w}, {k}, {k}, {c}, {o}, {s},")
+    return "\n".join(rows) + "\n"
+
+
+def gemm_topology(gemms: list[Gemm]) -> str:
+    return "\n".join([GEMM_HEADER] + [f"{g.name}, {g.M}, {g.N}, {g.K}," for g in gemms]) + "\n"
+
+
+def dense_cycles(gemms: list[Gemm], arch: Arch) -> list[int]:
+    """Our dense-mode compute cycles of each GEMM on a systolic arch."""
+    a = arch.core
+    return [gemm_cycles(g.M, g.N, g.K, a["rows"], a["cols"], a["dataflow"]) for g in gemms]
