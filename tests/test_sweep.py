@@ -114,10 +114,22 @@ def test_killed_sweep_resumes_without_losing_or_repeating(tmp_path):
 
 
 def test_dask_local_cluster_gives_the_in_process_rows(tmp_path):
+    from dask.distributed import LocalCluster
+
     spec = parse_spec(spec_dict(models=[EMPF, {"path": LIF, "arch": "stbp-core-45nm"}]))
     run_sweep(spec, tmp_path / "local.sqlite", progress=False)
     run_sweep(spec, tmp_path / "dask.sqlite", workers=2, progress=False)
     assert rows_without_time(tmp_path / "local.sqlite") == rows_without_time(tmp_path / "dask.sqlite")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert main(["sweep", str(_write(tmp_path, spec)), "--store", str(tmp_path / "remote.sqlite"), "--quiet",
+                     "--scheduler", cluster.scheduler_address]) == 0  # an existing cluster, by address
+    assert rows_without_time(tmp_path / "local.sqlite") == rows_without_time(tmp_path / "remote.sqlite")
+
+
+def _write(tmp_path, spec):
+    f = tmp_path / "spec.yaml"
+    f.write_text(yaml.safe_dump({**spec.source, "models": [{"path": p, "arch": a} for p, a in spec.models]}))
+    return f
 
 
 def test_store_refuses_another_spec_and_sweep_report(tmp_path):
