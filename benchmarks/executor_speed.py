@@ -8,25 +8,13 @@ reaches every layer), T=4, batch 16, the same thread count for PyTorch and NumPy
 """
 
 import argparse
-import time
 
-import numpy as np
 import torch
+from common import active_model, median_time
 from threadpoolctl import threadpool_limits
 
 from empf_hw.deploy import export_model
-from empf_hw.nn import ModelConfig, build_model
 from empf_hw.sim import calibrate, execute
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def main():
@@ -38,16 +26,8 @@ def main():
     p.add_argument("--spike-bits", type=int, default=8)
     p.add_argument("--repeats", type=int, default=5)
     a = p.parse_args()
-    torch.manual_seed(0)
     torch.set_num_threads(a.threads)
-    model = build_model(ModelConfig(a.arch, timesteps=a.timesteps)).train()
-    x = torch.rand(a.batch, *model.cfg.input_shape)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = None
-    with torch.no_grad():
-        model.run(x)
-    model.eval()
+    model, x = active_model(a.arch, a.batch, a.timesteps)
     xn = x.numpy()
     graph = export_model(model)
     fixed_graph = calibrate(graph, xn, a.spike_bits)

@@ -13,24 +13,12 @@ Target: evaluate < 2 % of the trace time. Prints the ratio and configurations pe
 import argparse
 import time
 
-import numpy as np
-import torch
+from common import active_model, median_time
 from threadpoolctl import threadpool_limits
 
 from empf_hw.deploy import export_model
 from empf_hw.hw import evaluate, load_arch
-from empf_hw.nn import ModelConfig, build_model
 from empf_hw.sim import calibrate, execute
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def main():
@@ -42,15 +30,7 @@ def main():
     p.add_argument("--spike-bits", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
     a = p.parse_args()
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(a.arch, timesteps=a.timesteps)).train()
-    x = torch.rand(a.batch, *model.cfg.input_shape)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = None
-    with torch.no_grad():
-        model.run(x)
-    model.eval()
+    model, x = active_model(a.arch, a.batch, a.timesteps)
     graph = calibrate(export_model(model), x.numpy(), a.spike_bits)
     hw = load_arch("empf-core-45nm").with_overrides({"chip.mesh_rows": 32, "chip.mesh_cols": 32})
     with threadpool_limits(a.threads):

@@ -17,6 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from common import median_time  # noqa: E402
 from peers import run_scalesim, scalesim_python  # noqa: E402
 
 from empf_hw.deploy import export_model  # noqa: E402
@@ -26,15 +27,6 @@ from empf_hw.nn import ModelConfig, build_model  # noqa: E402
 from empf_hw.sim import calibrate, execute  # noqa: E402
 
 GEMMS = [ss.Gemm("g_fc", 1, 10, 512), ss.Gemm("g_tall", 1000, 64, 300), ss.Gemm("g_wide", 64, 1000, 2000)]
-
-
-def median(fn, repeats=20) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def main():
@@ -56,7 +48,7 @@ def main():
     theirs = run_scalesim(conv_text, 32, 32, "ws", False) + run_scalesim(ss.gemm_topology(GEMMS), 32, 32, "ws", True)
     t_theirs = time.perf_counter() - t0
     ours = ss.dense_cycles(layers, arch)
-    t_ours = median(lambda: ss.dense_cycles(layers, arch))
+    t_ours = median_time(lambda: ss.dense_cycles(layers, arch), 20)
     worst = max(abs(a - b) / b for a, b in zip(ours, theirs))
     print(f"{len(layers)} layers ({len(lines)} distinct convolutions of ResNet-18 and VGG-11, 3 GEMMs), 32x32 WS")
     print(f"SCALE-Sim v3: {t_theirs:.1f} s   empf-hw cycles: {t_ours * 1e6:.1f} µs   "
@@ -64,7 +56,7 @@ def main():
     for name, g in graphs.items():
         x = np.ones((1, *g.nodes[0].shape), np.float32)
         tr = execute(calibrate(g, x, 4), x, "fixed")
-        t_full = median(lambda tr=tr: evaluate(tr, arch).summary(), 5)
+        t_full = median_time(lambda tr=tr: evaluate(tr, arch).summary(), 5)
         print(f"full evaluate of {name} (all layers, T=1, cycles + counts + energy): {t_full * 1e3:.1f} ms")
 
 

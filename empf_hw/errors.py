@@ -16,3 +16,12 @@ def check_range(field: str, value, lo, hi=None) -> None:
     if value is None or value < lo or (hi is not None and value > hi):
         bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
         raise EmpfError(f"{field}={value!r} is out of range; allowed: {bound}")
+
+
+def check_keys(where: str, d, allowed, what: str) -> None:
+    """Raise EmpfError unless ``d`` is a mapping whose keys are all in ``allowed``."""
+    if not isinstance(d, dict):
+        raise EmpfError(f"{where}: {what} must be a YAML mapping with keys {', '.join(allowed)}")
+    unknown = sorted(set(d) - set(allowed))
+    if unknown:
+        raise EmpfError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import EmpfError, check_choice, check_range
+from ..errors import EmpfError, check_choice, check_keys, check_range
 
 # field → (lo, hi, unit, description); ints unless the unit says otherwise
 CHIP_FIELDS = {
@@ -141,11 +141,7 @@ def _check_section(section: str, d, fields: dict, where: str) -> dict:
 
 def from_dict(d: dict, where: str = "arch") -> Arch:
     """Validate a parsed spec; one EmpfError naming the field, its value and the allowed values."""
-    if not isinstance(d, dict):
-        raise EmpfError(f"{where}: an architecture spec must be a YAML mapping with keys {', '.join(TOP_KEYS)}")
-    unknown = sorted(set(d) - set(TOP_KEYS))
-    if unknown:
-        raise EmpfError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(TOP_KEYS)}")
+    check_keys(where, d, TOP_KEYS, "an architecture spec")
     template = d.get("template", "cores")
     check_choice(f"{where}: template", template, tuple(TEMPLATES))
     chip_fields, section, unit_fields = TEMPLATES[template]

@@ -40,14 +40,20 @@ def summary_table(sides: list[Side]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def layers_table(sides: list[Side]) -> pd.DataFrame:
+def _stacked(sides: list[Side], table, with_method: bool) -> pd.DataFrame:
+    """One per-model table of every side, stacked, with the model (and method) in front."""
     frames = []
     for s in sides:
-        df = s.costs.by_layer()
-        df.insert(0, "method", s.deployed.method)
+        df = table(s.costs)
+        if with_method:
+            df.insert(0, "method", s.deployed.method)
         df.insert(0, "model", s.deployed.name)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+def layers_table(sides: list[Side]) -> pd.DataFrame:
+    return _stacked(sides, Costs.by_layer, True)
 
 
 def ratio_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -69,12 +75,7 @@ def memory_table(sides: list[Side]) -> pd.DataFrame:
 
 
 def core_table(sides: list[Side]) -> pd.DataFrame:
-    frames = []
-    for s in sides:
-        df = s.costs.by_core()
-        df.insert(0, "model", s.deployed.name)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+    return _stacked(sides, Costs.by_core, False)
 
 
 NEUROBENCH_NOTE = ("NeuroBench 2.3 definitions: footprint = bytes of the PyTorch parameters and buffers at their "

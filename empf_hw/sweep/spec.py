@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..errors import EmpfError, check_choice, check_range
+from ..errors import EmpfError, check_choice, check_keys, check_range
 from ..hw.arch import ARRAY_FIELDS, CHIP_FIELDS, CORE_FIELDS, load_arch
 
 TRACE_PARAMS = ("spike_bits", "timesteps")
@@ -169,11 +169,7 @@ def point_key(point: dict) -> str:
 
 def parse_spec(d, where: str = "sweep spec") -> SweepSpec:
     """Validate a parsed spec; one EmpfError naming the field and what is allowed."""
-    if not isinstance(d, dict):
-        raise EmpfError(f"{where}: a sweep spec must be a YAML mapping with keys {', '.join(TOP_KEYS)}")
-    unknown = sorted(set(d) - set(TOP_KEYS))
-    if unknown:
-        raise EmpfError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(TOP_KEYS)}")
+    check_keys(where, d, TOP_KEYS, "a sweep spec")
     base = d.get("arch", "empf-core-45nm")
     models = []
     for m in d.get("models") or []:
