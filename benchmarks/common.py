@@ -1,5 +1,6 @@
 """Shared by the benchmarks: median timing and a randomly initialised network whose activity reaches every layer."""
 
+import argparse
 import time
 
 import numpy as np
@@ -30,3 +31,15 @@ def active_model(arch: str, batch: int, timesteps: int):
     with torch.no_grad():
         model.run(x)
     return model.eval(), x
+
+
+def parser(doc: str, spike_bits: int) -> argparse.ArgumentParser:
+    """The options every executor-based benchmark takes."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--arch", default="vgg11")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--timesteps", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--spike-bits", type=int, default=spike_bits)
+    p.add_argument("--repeats", type=int, default=5)
+    return p

@@ -7,10 +7,9 @@ reaches every layer), T=4, batch 16, the same thread count for PyTorch and NumPy
     python benchmarks/executor_speed.py [--arch vgg11] [--batch 16] [--timesteps 4] [--threads 2]
 """
 
-import argparse
 
 import torch
-from common import active_model, median_time
+from common import active_model, median_time, parser
 from threadpoolctl import threadpool_limits
 
 from empf_hw.deploy import export_model
@@ -18,14 +17,7 @@ from empf_hw.sim import calibrate, execute
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--arch", default="vgg11")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--timesteps", type=int, default=4)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--spike-bits", type=int, default=8)
-    p.add_argument("--repeats", type=int, default=5)
-    a = p.parse_args()
+    a = parser(__doc__, 8).parse_args()
     torch.set_num_threads(a.threads)
     model, x = active_model(a.arch, a.batch, a.timesteps)
     xn = x.numpy()

@@ -10,10 +10,9 @@ Target: evaluate < 2 % of the trace time. Prints the ratio and configurations pe
     python benchmarks/hw_evaluate.py [--arch vgg11] [--batch 16] [--timesteps 4] [--threads 2]
 """
 
-import argparse
 import time
 
-from common import active_model, median_time
+from common import active_model, median_time, parser
 from threadpoolctl import threadpool_limits
 
 from empf_hw.deploy import export_model
@@ -22,14 +21,7 @@ from empf_hw.sim import calibrate, execute
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--arch", default="vgg11")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--timesteps", type=int, default=4)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--spike-bits", type=int, default=4)
-    p.add_argument("--repeats", type=int, default=5)
-    a = p.parse_args()
+    a = parser(__doc__, 4).parse_args()
     model, x = active_model(a.arch, a.batch, a.timesteps)
     graph = calibrate(export_model(model), x.numpy(), a.spike_bits)
     hw = load_arch("empf-core-45nm").with_overrides({"chip.mesh_rows": 32, "chip.mesh_cols": 32})
