@@ -277,13 +277,15 @@ def test_trace_round_trip_needs_graph(tmp_path, zoo_traces):
     assert a.equals(b)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_noc_bit_hops_match_brute_force(seed):
+@pytest.mark.parametrize("seed, pool", [(0, False), (1, False), (2, True), (3, True)])
+def test_noc_bit_hops_match_brute_force(seed, pool):
+    """Each packet travels from the core holding the neuron behind it (for a pooled input: the neuron at the
+    window's first position) to the consuming tile."""
     from empf_hw.hw.reference import _fanout, _positions
     from empf_hw.hw.timing import layer_work
 
     rng = np.random.default_rng(seed)
-    g = tiny_graph(rng, width=5, size=6)
+    g = tiny_graph(rng, width=5, size=6, pool=pool)
     tr = random_trace(g, rng, density=0.5)
     arch = tiny_arch(crossbar_rows=18, crossbar_cols=8, membrane_sram_KiB=0.05, mesh_rows=10, mesh_cols=10)
     m = map_graph(g, arch)
@@ -298,9 +300,12 @@ def test_noc_bit_hops_match_brute_force(seed):
         prod = m.layer(lay.producer)
         pshape = prod.node.shape
         expect = np.zeros_like(w.bit_hops)
+        pooled = g[lay.node.inputs[0]].op == "pool"
         for j, tile in enumerate(lay.tiles):
             for pos in _positions(lay.in_shape):
                 src = np.unravel_index(pos[0], pshape) if len(pos) == 1 and len(pshape) == 3 else pos
+                if pooled:  # 2×2, stride 2, no padding
+                    src = (src[0], 2 * src[1], 2 * src[2])
                 head = next(h for h in prod.tiles if h.merges and h.outputs[0] <= src[0] < h.outputs[1]
                             and (len(src) == 1 or h.rows[0] <= src[1] < h.rows[1]))
                 d = abs(head.xy[0] - tile.xy[0]) + abs(head.xy[1] - tile.xy[1])
