@@ -137,11 +137,11 @@ class Costs:
                                sort=False).add_suffix("_energy_pJ")
         counts = a.pivot_table(index="layer", columns="action", values="count", aggfunc="sum", sort=False)
         rows = []
-        for info in pd.DataFrame(self.layer_info).to_dict(orient="records"):
+        per_layer = self.energies.sum(axis=(1, 2)).tolist()
+        for info, e in zip(pd.DataFrame(self.layer_info).to_dict(orient="records"), per_layer):
             name = info["layer"]
             lt = self._trace_layer(name)
-            rows.append({**{k: v for k, v in info.items() if k != "slices"},
-                         "energy_pJ": float(a.loc[a["layer"] == name, "energy_pJ"].sum()),
+            rows.append({**{k: v for k, v in info.items() if k != "slices"}, "energy_pJ": e,
                          "input_events": lt["input_events"], "sops": lt["sops"], "macs": lt["macs"],
                          "syn_ops_hw": float(counts.loc[name, "syn_add"]) / info["slices"],
                          "neuron_updates": float(counts.loc[name, "neuron_update"]),

@@ -93,8 +93,8 @@ def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
     by = {lt.name: lt for lt in trace.layers}
     T, batch = graph.timesteps, trace.batch
     acc_bits, mem_bits = a["accumulator_bits"], a["membrane_bits"]
-    stored = [n.tensors["weight"].size * math.ceil(lay.weight_bits / a["weight_bits"]) * a["weight_bits"]
-              for lay in layers for n in [lay.node]]
+    stored = [lay.node.tensors["weight"].size * math.ceil(lay.weight_bits / a["weight_bits"]) * a["weight_bits"]
+              for lay in layers]
     weights_from_dram = sum(stored) > arch.kib_bits("synapse")
     counts = np.zeros((len(layers), len(COMPONENTS), T))
     idx = {k: i for i, k in enumerate(COMPONENTS)}
@@ -125,13 +125,12 @@ def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
             c = counts[li, :, t]
             c[idx["syn_add"]] = pe
             c[idx["syn_mult"]] = pe if (lay.value_bits > 1 and a["weight_bits"] > 1) else 0.0
+            if_bits = float((act * rows_f).sum()) * n_cf * vb  # every streamed vector, once per column fold
             if df == "ws":
-                if_bits = float((act * rows_f).sum()) * n_cf * vb
                 fl_bits = float(K * N * a["weight_bits"])
                 ps_w = float(act.sum()) * N * acc_bits
                 ps_r = float(act[1:].sum()) * N * acc_bits
             else:
-                if_bits = float((act * rows_f).sum()) * n_cf * vb
                 fl_bits = float(act.sum()) * N * a["weight_bits"]
                 ps_w, ps_r = float(M * N * acc_bits), 0.0
             c[idx["buffer_read_bit"]] = if_bits

@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 
 from ..hw.costs import COMPONENTS  # noqa: E402
 
-plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "svg.hashsalt": "empf-hw"})
+plt.rcParams.update({"figure.dpi": 100, "font.size": 9})
 
 
 def to_png(fig) -> bytes:

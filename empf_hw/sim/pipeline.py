@@ -41,10 +41,9 @@ def deploy(path, *, spike_bits: int | None = None, timesteps: int | None = None,
            seed: int = 0, data_dir: str | None = None, mode: str | None = None, batch_size: int = 128) -> Deployed:
     """Load a checkpoint, export it (optionally re-timed to ``timesteps``), calibrate spike formats on training
     samples and execute the test split (the first ``samples``, or a seeded random subset when ``seed`` != 0)."""
-    from pathlib import Path
-
     from ..deploy import export_model
     from ..nn import load_checkpoint
+    from ..nn.checkpoint import checkpoint_paths
     from ..nn.data import load_dataset
     from .executor import calibrate, execute
 
@@ -68,5 +67,4 @@ def deploy(path, *, spike_bits: int | None = None, timesteps: int | None = None,
     if mode == "fixed":
         graph = calibrate(graph, train_set[0][:CALIBRATION_SAMPLES], spike_bits)
     trace = execute(graph, x, mode, batch_size=batch_size)
-    return Deployed(Path(str(path)).with_suffix("").name if str(path).endswith((".json", ".safetensors"))
-                    else Path(str(path)).name, card, graph, trace, y, mode, spike_bits)
+    return Deployed(checkpoint_paths(path)[1].stem, card, graph, trace, y, mode, spike_bits)

@@ -75,8 +75,8 @@ def run_sweep(spec: SweepSpec, store_path, workers: int = 0, scheduler: str | No
     store = Store(store_path, spec)
     done = store.done()
     todo = [(i, p) for i, p in enumerate(points) if point_key(p) not in done]
-    todo.sort(key=lambda ip: (str(trace_key(ip[1], _common(spec))), ip[0]))  # reuse traces
     common = _common(spec)
+    todo.sort(key=lambda ip: (str(trace_key(ip[1], common)), ip[0]))  # consecutive points share traces
     bar = tqdm(total=len(points), initial=len(points) - len(todo), unit="point", disable=not progress,
                desc=spec.name, smoothing=0)
     try:
