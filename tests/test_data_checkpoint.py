@@ -83,7 +83,8 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_corrupt_and_mismatched_checkpoints(tmp_path):
     model = build_model(ModelConfig("digits_mlp"))
-    save_checkpoint(model, tmp_path / "m", {"dataset": "digits", "training": {}, "test_accuracy": 0.0})
+    save_checkpoint(model, tmp_path / "m", {"dataset": "digits", "training": {"method": "online"},
+                                            "test_accuracy": 0.0})
     card = json.loads((tmp_path / "m.json").read_text())
     card["config"]["arch"] = "digits_cnn"
     (tmp_path / "m.json").write_text(json.dumps(card))
@@ -100,7 +101,7 @@ def test_corrupt_and_mismatched_checkpoints(tmp_path):
 
 @pytest.mark.parametrize("argv,message", [
     (["train", "--arch", "alexnet"], "invalid choice: 'alexnet'"),
-    (["train", "--timesteps", "0"], "timesteps=0 is out of range"),
+    (["train", "--timesteps", "0"], "--timesteps: 0 is out of range"),
     (["train", "--dataset", "mnist", "--arch", "mnist_cnn", "--data-dir", "{tmp}"], "expected files"),
     (["train", "--dataset", "mnist", "--data-dir", "{tmp}"], "missing file"),
     (["evaluate", "--model", "{tmp}/nothing"], "not found"),

@@ -187,7 +187,7 @@ def test_bad_graphs_name_node_and_field(tmp_path):
     neuron = nodes[i]
     too_wide = Node(neuron.name, "neuron", neuron.inputs, neuron.shape, {**neuron.attrs, "spike_bits": 40},
                     neuron.tensors)
-    with pytest.raises(EmpfError, match="spike_bits=40 is out of range; allowed: 0..32"):
+    with pytest.raises(EmpfError, match="spike_bits=40 is out of range; allowed: an integer 0..32"):
         DeployGraph(nodes[:i] + [too_wide] + nodes[i + 1:], g.attrs)
     g.save(tmp_path / "g")
     (tmp_path / "g.safetensors").write_bytes(b"junk")

@@ -1,7 +1,5 @@
 """NeuroBench 2.3 run on the zoo models must give exactly empf-hw's NeuroBench-style metrics."""
 
-import os
-
 import pytest
 import torch
 from torch import nn
@@ -12,8 +10,7 @@ from empf_hw.nn.neurons import EMPFNeuron, LIFNeuron
 from empf_hw.sim.neurobench import neurobench_metrics
 from empf_hw.sim.pipeline import deploy
 
-if not os.environ.get("EMPF_HW_CI"):
-    pytest.importorskip("neurobench", reason="neurobench is a test-only dependency (.ci/run installs it)")
+pytestmark = pytest.mark.peer  # needs neurobench (installed --no-deps by .ci/run)
 
 
 class Run(nn.Module):

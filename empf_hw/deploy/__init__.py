@@ -1,6 +1,7 @@
-"""Framework-neutral deployment graph: export from PyTorch, save/load, NIR interop."""
+"""Framework-neutral deployment graph: export from PyTorch, save/load, NIR interop (names imported lazily)."""
 
-from .export import export_model
-from .graph import DeployGraph, Node
+from ..lazy import exports
 
-__all__ = ["DeployGraph", "Node", "export_model"]
+_NAMES = {"DeployGraph": "graph", "Node": "graph", "export_model": "export"}
+__all__ = sorted(_NAMES)
+__getattr__ = exports(__name__, _NAMES)

@@ -8,9 +8,8 @@ from ..errors import EmpfError
 from ..nn.architectures import BasicBlock, ConvUnit, LinearUnit, SpikingNet
 from ..nn.layers import BinaryConv2d, BinaryLinear, quantize_weight
 from ..nn.neurons import LIFNeuron
-from .graph import DeployGraph, Node, infer_shape
+from .graph import DEFAULT_FORMATS, DeployGraph, Node, infer_shape
 
-DEFAULT_FORMATS = {"membrane_bits": 24, "membrane_frac_bits": 8, "accumulator_bits": 32}
 FULL_PRECISION_BITS = 8  # int-N codes for full-precision weights (stem, classifier, STBP layers)
 INPUT_BITS = 8
 

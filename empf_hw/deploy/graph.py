@@ -22,7 +22,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 
 from ..errors import EmpfError, check_range
@@ -40,6 +39,7 @@ OPS = {
     "attention": ((), ("weight",)),
     "output": ((), ()),
 }
+DEFAULT_FORMATS = {"membrane_bits": 24, "membrane_frac_bits": 8, "accumulator_bits": 32}
 GRAPH_ATTRS = {"timesteps": (1, 1024), "membrane_bits": (2, 64), "membrane_frac_bits": (0, 32),
                "accumulator_bits": (2, 64)}
 
@@ -92,6 +92,23 @@ def infer_shape(node: Node, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
     return x
 
 
+def layer_labels(nodes: list[Node]) -> dict[str, str]:
+    """Readable names of the synaptic nodes, numbered per kind in graph order: ``conv2 32→64 3×3``,
+    ``conv7 64→128 1×1/2`` (stride 2), ``fc1 256→10``."""
+    out, seen = {}, {"conv": 0, "linear": 0}
+    for n in nodes:
+        if n.op not in SYNAPTIC:
+            continue
+        seen[n.op] += 1
+        w = n.tensors["weight"].shape
+        if n.op == "conv":
+            s = n.attrs["stride"]
+            out[n.name] = f"conv{seen['conv']} {w[1]}→{w[0]} {w[2]}×{w[3]}" + (f"/{s}" if s > 1 else "")
+        else:
+            out[n.name] = f"fc{seen['linear']} {w[1]}→{w[0]}"
+    return out
+
+
 class DeployGraph:
     """Nodes in topological order plus graph-level numeric formats."""
 
@@ -109,7 +126,7 @@ class DeployGraph:
     def with_timesteps(self, T: int) -> "DeployGraph":
         """The same network run for ``T`` timesteps: per-timestep neuron parameters are cut, or extended by
         repeating the last timestep's values."""
-        check_range("timesteps", T, *GRAPH_ATTRS["timesteps"])
+        check_range("timesteps", T, *GRAPH_ATTRS["timesteps"], integer=True)
         per_step = ("leak", "threshold", "in_scale", "in_bias", "syn_decay")
         nodes = []
         for n in self.nodes:
@@ -123,7 +140,7 @@ class DeployGraph:
     def validate(self) -> None:
         """Check ops, fields, references, bit widths and shapes; one EmpfError naming the first problem."""
         for k, (lo, hi) in GRAPH_ATTRS.items():
-            check_range(f"graph.{k}", self.attrs.get(k), lo, hi)
+            check_range(f"graph.{k}", self.attrs.get(k), lo, hi, integer=True)
         self._by_name = {}
         for n in self.nodes:
             if n.op not in OPS:
@@ -135,12 +152,12 @@ class DeployGraph:
                 if i not in self._by_name:
                     raise EmpfError(f"node {n.name!r}: input {i!r} is not an earlier node")
             if n.op == "neuron":
-                check_range(f"node {n.name!r}: spike_bits", n.attrs["spike_bits"], 0, 32)
+                check_range(f"node {n.name!r}: spike_bits", n.attrs["spike_bits"], 0, 32, integer=True)
                 if n.tensors["leak"].shape[0] != self.timesteps:
                     raise EmpfError(f"node {n.name!r}: leak has {n.tensors['leak'].shape[0]} timesteps, "
                                     f"graph has {self.timesteps}")
             if n.op in SYNAPTIC:
-                check_range(f"node {n.name!r}: weight_bits", n.attrs["weight_bits"], 1, 32)
+                check_range(f"node {n.name!r}: weight_bits", n.attrs["weight_bits"], 1, 32, integer=True)
             shape = infer_shape(n, [self._by_name[i].shape for i in n.inputs])
             if tuple(shape) != tuple(n.shape):
                 raise EmpfError(f"node {n.name!r}: recorded shape {tuple(n.shape)} but inputs give {shape}")
@@ -148,8 +165,10 @@ class DeployGraph:
         if not self.nodes or self.nodes[0].op != "input" or self.nodes[-1].op != "output":
             raise EmpfError("graph must start with an input node and end with an output node")
 
-    def to_networkx(self) -> nx.DiGraph:
-        """Nodes carry op and shape; edges carry the tensor shape flowing along them."""
+    def to_networkx(self):
+        """A ``networkx.DiGraph``: nodes carry op and shape; edges carry the tensor shape flowing along them."""
+        import networkx as nx
+
         g = nx.DiGraph()
         for n in self.nodes:
             g.add_node(n.name, op=n.op, shape=n.shape)

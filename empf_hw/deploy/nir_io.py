@@ -21,8 +21,8 @@ per-timestep parameters; only empf-hw reads it. Without it, export refuses with 
 import numpy as np
 
 from ..errors import EmpfError
-from .export import DEFAULT_FORMATS, FULL_PRECISION_BITS, INPUT_BITS
-from .graph import DeployGraph, Node, infer_shape
+from .export import FULL_PRECISION_BITS, INPUT_BITS
+from .graph import DEFAULT_FORMATS, DeployGraph, Node, infer_shape
 
 DEFAULT_DT = 1e-4
 IMPORTABLE = ("Input", "Output", "Affine", "Linear", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d", "IF", "LIF",

@@ -3,7 +3,8 @@
 A spec file has ``name``, ``description``, ``template`` — ``cores`` (a mesh of neuromorphic cores: ``chip`` and
 ``core`` sections) or ``systolic`` (a PE array: ``chip`` and ``array`` sections) — with the fields below, each
 with its unit, and an optional ``energy`` section that overrides entries of the energy reference
-table (see ``empf_hw.hw.energy``). Names without a path resolve to ``sims/hw/<name>.yaml``.
+table (see ``empf_hw.hw.energy``). Names without a path resolve to ``sims/hw/<name>.yaml`` (see
+``empf_hw.resources``).
 """
 
 import copy
@@ -13,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import EmpfError, check_choice, check_keys, check_range
+from ..resources import find, shipped
 
 # field → (lo, hi, unit, description); ints unless the unit says otherwise
 CHIP_FIELDS = {
@@ -69,7 +71,6 @@ TEMPLATES = {"cores": (CHIP_FIELDS, "core", CORE_FIELDS), "systolic": (SYSTOLIC_
 # the systolic buffers play the roles of the core memories in the energy table and the counts
 SYSTOLIC_MEMORY = {"synapse": "filter", "membrane": "ofmap", "buffer": "ifmap"}
 TOP_KEYS = ("name", "description", "template", "chip", "core", "array", "energy")
-PRESET_DIR = Path("sims") / "hw"
 
 
 @dataclass(frozen=True)
@@ -110,33 +111,32 @@ class Arch:
         return from_dict(d, self.name)
 
 
+def check_field(section: str, f: str, v, fields: dict, where: str) -> None:
+    """One field's type and range; EmpfError naming ``section.f`` and what is allowed."""
+    lo, hi, unit, _ = fields[f]
+    name = f"{where}: {section}.{f}"
+    if f == "vdd_V" and v is None:
+        return
+    if unit == "choice":
+        check_choice(name, v, CHOICES[f])
+    elif unit == "bool":
+        if not isinstance(v, bool):
+            raise EmpfError(f"{name}={v!r} is not valid; allowed: true, false")
+    else:
+        check_range(name, v, lo, hi, integer=f not in FLOAT_FIELDS)
+
+
 def _check_section(section: str, d, fields: dict, where: str) -> dict:
     if not isinstance(d, dict):
         raise EmpfError(f"{where}: '{section}' must be a mapping of fields")
-    unknown = sorted(set(d) - set(fields))
+    unknown = sorted(set(map(str, d)) - set(fields))
     if unknown:
         raise EmpfError(f"{where}: unknown key {section}.{unknown[0]}; allowed: {', '.join(fields)}")
-    out = {}
-    for f, (lo, hi, unit, _) in fields.items():
-        v = d.get(f)
-        if f == "vdd_V" and v is None:
-            out[f] = None
-            continue
-        if v is None:
+    for f, (_, _, unit, _) in fields.items():
+        if d.get(f) is None and f != "vdd_V":
             raise EmpfError(f"{where}: missing {section}.{f} ({unit})")
-        if unit == "choice":
-            check_choice(f"{where}: {section}.{f}", v, CHOICES[f])
-            out[f] = v
-            continue
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) if f in FLOAT_FIELDS else (
-            isinstance(v, bool) if unit == "bool" else isinstance(v, int) and not isinstance(v, bool))
-        if not ok:
-            kind = "true/false" if unit == "bool" else "a number" if f in FLOAT_FIELDS else "an integer"
-            raise EmpfError(f"{where}: {section}.{f}={v!r} must be {kind}")
-        if unit != "bool":
-            check_range(f"{where}: {section}.{f}", v, lo, hi)
-        out[f] = v
-    return out
+        check_field(section, f, d.get(f), fields, where)
+    return {f: d.get(f) for f in fields}
 
 
 def from_dict(d: dict, where: str = "arch") -> Arch:
@@ -170,18 +170,22 @@ def _check_cores(core: dict, where: str) -> None:
                         f"(address_bits={core['address_bits']}); allowed: >= {core['address_bits']}")
 
 
-def preset_path(name: str) -> Path:
-    """``sims/hw/<name>.yaml`` in the working directory or in the source tree this package sits in."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        p = root / PRESET_DIR / f"{name}.yaml"
-        if p.exists():
-            return p
-    return Path.cwd() / PRESET_DIR / f"{name}.yaml"
-
-
 def presets() -> list[str]:
-    roots = [Path.cwd() / PRESET_DIR, Path(__file__).resolve().parents[2] / PRESET_DIR]
-    return sorted({p.stem for r in roots if r.is_dir() for p in r.glob("*.yaml")})
+    return sorted({p.stem for d in shipped("presets") for p in d.glob("*.yaml")})
+
+
+def read_yaml(path: Path, what: str):
+    """Parsed YAML of a user file; one EmpfError for a missing, unreadable, non-UTF-8 or malformed file."""
+    if not path.is_file():
+        raise EmpfError(f"{what} {path}: not a file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise EmpfError(f"{what} {path}: not UTF-8 text (byte {e.start}); allowed: a UTF-8 YAML file") from None
+    except OSError as e:
+        raise EmpfError(f"{what} {path}: cannot read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise EmpfError(f"{what} {path}: malformed YAML ({str(e).splitlines()[0]})") from None
 
 
 def load_arch(spec: "str | Path | Arch") -> Arch:
@@ -189,15 +193,12 @@ def load_arch(spec: "str | Path | Arch") -> Arch:
     if isinstance(spec, Arch):
         return spec
     s = str(spec)
-    path = Path(s) if s.endswith((".yaml", ".yml", ".cfg")) or "/" in s else preset_path(s)
-    if not path.exists():
+    is_path = s.endswith((".yaml", ".yml", ".cfg")) or "/" in s
+    path = find(s if is_path else f"{s}.yaml", "presets", Path.exists)
+    if path is None:
         raise EmpfError(f"arch={s!r}: no such file or preset; presets: {', '.join(presets()) or 'none'}")
-    if path.suffix == ".cfg":  # a SCALE-Sim architecture file
+    if path.suffix == ".cfg" and path.is_file():  # a SCALE-Sim architecture file
         from .scalesim_io import read_config
 
         return read_config(path)
-    try:
-        d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise EmpfError(f"arch {path}: malformed YAML ({str(e).splitlines()[0]})") from None
-    return from_dict(d, str(path))
+    return from_dict(read_yaml(path, "arch"), str(path))

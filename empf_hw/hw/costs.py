@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..deploy.graph import DeployGraph
+from ..deploy.graph import DeployGraph, layer_labels
 from ..errors import EmpfError
 from ..sim.trace import COUNTS, ActivityTrace
 from .arch import Arch, load_arch
@@ -80,8 +80,8 @@ class Costs:
 
     model: str
     arch: Arch
-    layer_info: dict[str, list]  # columns: layer, op, tiles, cores, value_width_bits, weight_width_bits, slices,
-    #                              busy_cycles
+    layer_info: dict[str, list]  # columns: layer, label, op, tiles, cores, value_width_bits, weight_width_bits,
+    #                              slices, busy_cycles
     core_table: Callable[[], pd.DataFrame]  # per core (array): position, placement, memory use, busy cycles
     cores_used: int
     timing: Timing
@@ -261,7 +261,9 @@ def _evaluate(trace_or_graph, arch, *, graph: DeployGraph | None = None, x: np.n
     energies = arr * np.array([ert[k].pJ for k in COMPONENTS])[None, :, None]
     lays = mapping.layers
     busy = (timing.phase_a + timing.phase_b).sum(axis=1).tolist()
-    info = {"layer": [lay.name for lay in lays], "op": [lay.node.op for lay in lays],
+    labels = layer_labels(graph.nodes)
+    info = {"layer": [lay.name for lay in lays], "label": [labels[lay.name] for lay in lays],
+            "op": [lay.node.op for lay in lays],
             "tiles": [len(lay.tiles) for lay in lays], "cores": [len(set(w.cores.tolist())) for w in works],
             "value_width_bits": [lay.value_bits for lay in lays],
             "weight_width_bits": [lay.weight_bits for lay in lays], "slices": [lay.slices for lay in lays],

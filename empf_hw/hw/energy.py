@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import EmpfError
+from ..errors import EmpfError, check_range
 
 HOROWITZ = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
 INT_ADD = {8: 0.03, 32: 0.1}
@@ -113,8 +113,7 @@ def check_overrides(d, where: str) -> dict:
             value, source = v["pJ"], str(v.get("source", f"override in {where}"))
         else:
             value, source = v, f"override in {where}"
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            raise EmpfError(f"{where}: energy.{k}={value!r} is out of range; allowed: a number >= 0 (pJ)")
+        check_range(f"{where}: energy.{k} (pJ)", value, 0)
         out[k] = {"pJ": float(value), "source": source}
     return out
 

@@ -33,23 +33,36 @@ def read_topology(path: str | Path, gemm: bool | None = None) -> list[Gemm]:
     """Layers of a SCALE-Sim topology CSV (conv, or ``M, N, K`` rows when ``gemm``; default: from the header)."""
     p = Path(path)
     try:
-        lines = [ln.strip() for ln in p.read_text().splitlines() if ln.strip()]
+        lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    except UnicodeDecodeError:
+        raise EmpfError(f"topology {p}: not UTF-8 text; allowed: a SCALE-Sim topology CSV") from None
     except OSError as e:
-        raise EmpfError(f"topology {p}: cannot read ({e.strerror})") from None
+        raise EmpfError(f"topology {p}: cannot read ({e.strerror or e})") from None
     if not lines:
-        raise EmpfError(f"topology {p}: empty file")
-    if gemm is None:
-        gemm = [c.strip().upper() for c in lines[0].split(",")[1:4]] == ["M", "N", "K"]
+        raise EmpfError(f"topology {p}: empty file; allowed: a header line ({CONV_HEADER} or {GEMM_HEADER}) and "
+                        "one row per layer")
+    head = [c.strip().lower() for c in lines[0].split(",")]
+    kind = "gemm" if head[1:4] == ["m", "n", "k"] else "conv" if len(head) > 1 and "ifmap" in head[1] else None
+    if kind is None or (gemm is not None and kind != ("gemm" if gemm else "conv")):
+        want = GEMM_HEADER if gemm else CONV_HEADER if gemm is not None else f"{CONV_HEADER} or {GEMM_HEADER}"
+        raise EmpfError(f"topology {p}: header {lines[0]!r} is not a {'GEMM' if gemm else 'conv'} topology's; "
+                        f"allowed: {want}" + (" (drop --gemm for a conv topology)" if gemm else ""))
+    if len(lines) == 1:
+        raise EmpfError(f"topology {p}: no layers after the header; allowed: one row per layer")
     out = []
     for i, ln in enumerate(lines[1:], start=2):
         f = [x.strip() for x in ln.split(",")]
         try:
-            if gemm:
-                out.append(Gemm(f[0], int(f[1]), int(f[2]), int(f[3])))
+            if kind == "gemm":
+                g = Gemm(f[0], int(f[1]), int(f[2]), int(f[3]))
+                if min(g.M, g.N, g.K) < 1:
+                    raise ValueError
+                out.append(g)
                 continue
             h, w, fh, fw, c, n, s = (int(x) for x in f[1:8])
         except (ValueError, IndexError):
-            raise EmpfError(f"topology {p}, line {i}: expected {GEMM_HEADER if gemm else CONV_HEADER}") from None
+            raise EmpfError(f"topology {p}, line {i}: expected {GEMM_HEADER if kind == 'gemm' else CONV_HEADER} "
+                            "with integers >= 1") from None
         if fh > h or fw > w or min(h, w, fh, fw, c, n, s) < 1:
             raise EmpfError(f"topology {p}, line {i}: impossible layer (IFMAP {h}×{w}, filter {fh}×{fw}, "
                             f"stride {s}); allowed: filter within the IFMAP, sizes >= 1")
@@ -66,13 +79,16 @@ def read_config(path: str | Path, name: str | None = None) -> Arch:
     p = Path(path)
     cp = configparser.ConfigParser()
     try:
-        cp.read_string(p.read_text())
+        cp.read_string(p.read_text(encoding="utf-8"))
         sec = cp["architecture_presets"]
         rows, cols = int(sec["ArrayHeight"]), int(sec["ArrayWidth"])
         df = sec["Dataflow"].strip().lower()
         sizes = {k: int(sec[f"{k}SramSzkB"]) for k in ("Ifmap", "Filter", "Ofmap")}
     except (OSError, KeyError, ValueError, configparser.Error) as e:
-        raise EmpfError(f"SCALE-Sim config {p}: cannot read ({e})") from None
+        what = f"missing key {e}" if isinstance(e, KeyError) else str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise EmpfError(f"SCALE-Sim config {p}: cannot read ({what}); allowed: a SCALE-Sim .cfg with "
+                        "[architecture_presets] ArrayHeight, ArrayWidth, Dataflow and Ifmap/Filter/OfmapSramSzkB") \
+            from None
     if df not in ("ws", "os"):
         raise EmpfError(f"SCALE-Sim config {p}: Dataflow={df!r} is not supported; allowed: ws, os")
     base = load_arch("systolic-32x32-45nm").to_dict()

@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..deploy.graph import DeployGraph
+from ..deploy.graph import DeployGraph, layer_labels
 from ..sim.ops import windows
 from .mapper import synaptic_layers
 from .timing import Timing
@@ -99,7 +99,8 @@ def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
     counts = np.zeros((len(layers), len(COMPONENTS), T))
     idx = {k: i for i, k in enumerate(COMPONENTS)}
     phase_a, phase_b = np.zeros((len(layers), T), np.int64), np.zeros((len(layers), T), np.int64)
-    info = {k: [] for k in ("layer", "op", "tiles", "cores", "value_width_bits", "weight_width_bits", "slices",
+    labels = layer_labels(graph.nodes)
+    info = {k: [] for k in ("layer", "label", "op", "tiles", "cores", "value_width_bits", "weight_width_bits", "slices",
                             "busy_cycles")}
     mem_rows, pe_ops_total = [], 0.0
     for li, lay in enumerate(layers):
@@ -150,6 +151,7 @@ def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
                               + math.ceil(aux[t] / a["neuron_units"]))
             pe_ops_total += pe
         info["layer"].append(lay.name)
+        info["label"].append(labels[lay.name])
         info["op"].append(lay.node.op)
         info["tiles"].append(len(rows_f) * n_cf)
         info["cores"].append(1)

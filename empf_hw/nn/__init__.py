@@ -1,8 +1,11 @@
-"""The EM-PF and LIF/STBP model family in PyTorch: neurons, binary layers, architectures, training, data."""
+"""The EM-PF and LIF/STBP model family in PyTorch: neurons, binary layers, architectures, training, data.
 
-from .architectures import ARCHITECTURES, ModelConfig, SpikingNet, build_model
-from .checkpoint import load_checkpoint, save_checkpoint
-from .training import METHODS, evaluate, train
+Names are imported lazily, so that ``empf_hw.nn.catalog`` (the command line's choices) loads without PyTorch."""
 
-__all__ = ["ARCHITECTURES", "METHODS", "ModelConfig", "SpikingNet", "build_model", "evaluate", "load_checkpoint",
-           "save_checkpoint", "train"]
+from ..lazy import exports
+
+_NAMES = {"ARCHITECTURES": "architectures", "ModelConfig": "architectures", "SpikingNet": "architectures",
+          "build_model": "architectures", "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+          "evaluate": "training", "train": "training"}
+__all__ = sorted(_NAMES)
+__getattr__ = exports(__name__, _NAMES)

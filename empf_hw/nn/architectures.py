@@ -9,11 +9,10 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from ..errors import EmpfError, check_choice, check_range
-from .layers import ECA, WEIGHT_MODES, conv, linear
+from ..errors import EmpfError, check_bool, check_choice, check_range
+from .catalog import ARCHS, NEURONS, WEIGHT_MODES
+from .layers import ECA, conv, linear
 from .neurons import EMPFNeuron, LIFNeuron
-
-NEURONS = ("empf", "lif")
 
 
 @dataclass(frozen=True)
@@ -30,21 +29,29 @@ class ModelConfig:
     attention: bool = False
     learnable: bool = True
     lif_reset: str = "subtract"
+    num_classes: int = 0  # 0 = the architecture's default
 
     def __post_init__(self):
-        check_choice("arch", self.arch, sorted(ARCHITECTURES))
+        check_choice("arch", self.arch, sorted(ARCHS))
         check_choice("neuron", self.neuron, NEURONS)
-        check_range("timesteps", self.timesteps, 1, 1024)
+        check_range("timesteps", self.timesteps, 1, 1024, integer=True)
         if not self.weights:
             object.__setattr__(self, "weights", "binary" if self.neuron == "empf" else "full")
         check_choice("weights", self.weights, WEIGHT_MODES)
-        check_range("spike_bits", self.spike_bits, 0, 16)
+        check_range("spike_bits", self.spike_bits, 0, 16, integer=True)
+        for f in ("mem_bn", "parallel", "attention", "learnable"):
+            check_bool(f, getattr(self, f))
         check_choice("lif_reset", self.lif_reset, ("subtract", "zero"))
+        check_range("num_classes", self.num_classes, 0, 100000, integer=True)
+        if not self.num_classes:
+            object.__setattr__(self, "num_classes", ARCHS[self.arch][1])
         if self.neuron == "lif" and (self.spike_bits or self.mem_bn or self.parallel):
             raise EmpfError("spike_bits, mem_bn and parallel apply to neuron=empf only; LIF spikes are binary")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise EmpfError(f"model config must be a mapping of fields, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -56,11 +63,7 @@ class ModelConfig:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return ARCHITECTURES[self.arch][1]
-
-    @property
-    def num_classes(self) -> int:
-        return ARCHITECTURES[self.arch][2]
+        return ARCHS[self.arch][0]
 
     def neuron_module(self, channels: int) -> nn.Module:
         if self.neuron == "lif":
@@ -157,22 +160,22 @@ def _classifier(fin: int, classes: int, pool: bool = False) -> nn.Sequential:
 
 def digits_mlp(cfg):
     feats = nn.Sequential(nn.Flatten(), LinearUnit(cfg, 64, 256, "full"), LinearUnit(cfg, 256, 256))
-    return feats, nn.Linear(256, 10)
+    return feats, nn.Linear(256, cfg.num_classes)
 
 
 def digits_cnn(cfg):
     feats = nn.Sequential(ConvUnit(cfg, 1, 32, 3, 1, 1, "full"), ConvUnit(cfg, 32, 64, 3, 1, 1), nn.AvgPool2d(2),
                           ConvUnit(cfg, 64, 64, 3, 1, 1), nn.AvgPool2d(2))
-    return feats, _classifier(64 * 2 * 2, 10)
+    return feats, _classifier(64 * 2 * 2, cfg.num_classes)
 
 
 def mnist_cnn(cfg):
     feats = nn.Sequential(ConvUnit(cfg, 1, 32, 3, 1, 1, "full"), ConvUnit(cfg, 32, 64, 3, 1, 1), nn.AvgPool2d(2),
                           ConvUnit(cfg, 64, 128, 3, 1, 1), nn.AvgPool2d(2))
-    return feats, _classifier(128 * 7 * 7, 10)
+    return feats, _classifier(128 * 7 * 7, cfg.num_classes)
 
 
-def _vgg(cfg, plan, cin, head_in, classes=10):
+def _vgg(cfg, plan, cin, head_in):
     layers, first = [], True
     for v in plan:
         if v == "M":
@@ -180,11 +183,11 @@ def _vgg(cfg, plan, cin, head_in, classes=10):
         else:
             layers.append(ConvUnit(cfg, cin, v, 3, 1, 1, "full" if first else None))
             cin, first = v, False
-    return nn.Sequential(*layers), _classifier(head_in, classes)
+    return nn.Sequential(*layers), _classifier(head_in, cfg.num_classes)
 
 
 def vgg11(cfg):
-    """VGG-11 for CIFAR-10 (3×32×32): five pooling stages down to 1×1, then a 512→10 classifier."""
+    """VGG-11 for CIFAR (3×32×32): five pooling stages down to 1×1, then a 512→classes classifier."""
     return _vgg(cfg, [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], 3, 512)
 
 
@@ -193,45 +196,37 @@ def vgg_snn_dvs(cfg):
     return _vgg(cfg, [64, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], 2, 512 * 3 * 3)
 
 
-def _resnet(cfg, stem, widths, blocks, classes):
+def _resnet(cfg, stem, widths, blocks):
     layers, cin = list(stem), widths[0]
     for i, (w, n) in enumerate(zip(widths, blocks)):
         for j in range(n):
             layers.append(BasicBlock(cfg, cin, w, 2 if (j == 0 and i > 0) else 1))
             cin = w
-    return nn.Sequential(*layers), _classifier(cin, classes, pool=True)
+    return nn.Sequential(*layers), _classifier(cin, cfg.num_classes, pool=True)
 
 
 def resnet18(cfg):
-    """ResNet-18 for CIFAR-10: 3×3 stem, 64-128-256-512 basic blocks [2, 2, 2, 2]."""
-    return _resnet(cfg, [ConvUnit(cfg, 3, 64, 3, 1, 1, "full")], (64, 128, 256, 512), (2, 2, 2, 2), 10)
+    """ResNet-18 for CIFAR: 3×3 stem, 64-128-256-512 basic blocks [2, 2, 2, 2]."""
+    return _resnet(cfg, [ConvUnit(cfg, 3, 64, 3, 1, 1, "full")], (64, 128, 256, 512), (2, 2, 2, 2))
 
 
 def resnet19(cfg):
-    """ResNet-19 for CIFAR-10 (tdBN/TET layout): 3×3 stem of 128, 128-256-512 basic blocks [3, 3, 2]."""
-    return _resnet(cfg, [ConvUnit(cfg, 3, 128, 3, 1, 1, "full")], (128, 256, 512), (3, 3, 2), 10)
+    """ResNet-19 for CIFAR (tdBN/TET layout): 3×3 stem of 128, 128-256-512 basic blocks [3, 3, 2]."""
+    return _resnet(cfg, [ConvUnit(cfg, 3, 128, 3, 1, 1, "full")], (128, 256, 512), (3, 3, 2))
 
 
 def resnet34(cfg):
     """ResNet-34 for ImageNet (3×224×224): 7×7/2 stem + 3×3/2 max pool, blocks [3, 4, 6, 3], 1000 classes."""
     stem = [ConvUnit(cfg, 3, 64, 7, 2, 3, "full"), nn.MaxPool2d(3, 2, 1)]
-    return _resnet(cfg, stem, (64, 128, 256, 512), (3, 4, 6, 3), 1000)
+    return _resnet(cfg, stem, (64, 128, 256, 512), (3, 4, 6, 3))
 
 
-# name → (builder, input shape C×H×W, classes)
-ARCHITECTURES = {
-    "digits_mlp": (digits_mlp, (1, 8, 8), 10),
-    "digits_cnn": (digits_cnn, (1, 8, 8), 10),
-    "mnist_cnn": (mnist_cnn, (1, 28, 28), 10),
-    "vgg11": (vgg11, (3, 32, 32), 10),
-    "vgg_snn_dvs": (vgg_snn_dvs, (2, 48, 48), 10),
-    "resnet18": (resnet18, (3, 32, 32), 10),
-    "resnet19": (resnet19, (3, 32, 32), 10),
-    "resnet34": (resnet34, (3, 224, 224), 1000),
-}
+# name → builder; input shapes and default class counts are in ``catalog.ARCHS``
+ARCHITECTURES = {f.__name__: f for f in (digits_mlp, digits_cnn, mnist_cnn, vgg11, vgg_snn_dvs, resnet18, resnet19,
+                                         resnet34)}
 
 
 def build_model(cfg: ModelConfig) -> SpikingNet:
     """Build the network a config describes (weights freshly initialised)."""
-    features, classifier = ARCHITECTURES[cfg.arch][0](cfg)
+    features, classifier = ARCHITECTURES[cfg.arch](cfg)
     return SpikingNet(cfg, features, classifier)

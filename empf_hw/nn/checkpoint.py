@@ -10,8 +10,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
-from ..errors import EmpfError
+from ..errors import EmpfError, check_choice, check_range
+from ..resources import find, shipped
 from .architectures import ModelConfig, SpikingNet, build_model
+from .catalog import DATASETS, METHODS
 
 CARD_VERSION = 1
 REQUIRED_CARD_FIELDS = ("card_version", "config", "dataset", "training", "test_accuracy", "parameters")
@@ -22,6 +24,43 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
     p = Path(path)
     stem = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
     return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The stem of an existing checkpoint: ``path`` as given, else a shipped model of that path or name (see
+    ``empf_hw.resources``)."""
+    _, cpath = checkpoint_paths(path)
+    found = find(cpath, "models", Path.is_file)
+    if found is None:
+        names = sorted({p.stem for d in shipped("models") for p in d.glob("*.json")})
+        raise EmpfError(f"checkpoint: model card {cpath} not found; shipped models: {', '.join(names) or 'none'}")
+    return found.with_suffix("")
+
+
+def check_writable_checkpoint(path: str | Path, force: bool) -> None:
+    """Refuse to overwrite checkpoint files unless ``force`` is given and both are empf-hw's own."""
+    existing = [p for p in checkpoint_paths(path) if p.exists()]
+    if not existing:
+        return
+    if not force:
+        raise EmpfError(f"--out {path}: {existing[0]} already exists; allowed: a new path, or --force to replace an "
+                        "empf-hw checkpoint")
+    for p in existing:
+        if p.suffix == ".json":
+            load_card(p)
+        elif not p.is_file() or load_file_metadata(p).get("format") != "empf-hw":
+            raise EmpfError(f"--out {path}: {p} was not written by empf-hw; it is never overwritten")
+
+
+def load_file_metadata(path: Path) -> dict:
+    """The metadata of a safetensors file ({} when it is not one)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return f.metadata() or {}
+    except Exception:  # noqa: BLE001 - any unreadable file has no empf-hw metadata
+        return {}
 
 
 def parameter_count(model: torch.nn.Module) -> int:
@@ -53,26 +92,35 @@ def save_checkpoint(model: SpikingNet, path: str | Path, card: dict) -> tuple[Pa
 
 
 def load_card(path: str | Path) -> dict:
-    """Read and validate a model card."""
-    _, cpath = checkpoint_paths(path)
-    if not cpath.is_file():
-        raise EmpfError(f"checkpoint: model card {cpath} not found")
+    """Read and validate a model card (a path as given or a shipped model)."""
+    _, cpath = checkpoint_paths(resolve_checkpoint(path))
     try:
-        card = json.loads(cpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise EmpfError(f"checkpoint: model card {cpath} is not valid JSON ({e})") from None
+        card = json.loads(cpath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+        raise EmpfError(f"checkpoint: model card {cpath} is not valid JSON ({str(e).splitlines()[0]})") from None
     missing = [f for f in REQUIRED_CARD_FIELDS if not isinstance(card, dict) or f not in card]
     if missing:
         raise EmpfError(f"checkpoint: model card {cpath} lacks field(s) {missing}")
     if card["card_version"] != CARD_VERSION:
         raise EmpfError(f"checkpoint: card_version={card['card_version']!r} unsupported; allowed: {CARD_VERSION}")
+    try:
+        ModelConfig.from_dict(card["config"])
+        check_choice("dataset", card["dataset"], DATASETS)
+        check_range("test_accuracy", card["test_accuracy"], 0, 1)
+        check_range("parameters", card["parameters"], 0, integer=True)
+        if not isinstance(card["training"], dict):
+            raise EmpfError(f"training={card['training']!r} must be a mapping with the training method")
+        check_choice("training.method", card["training"].get("method"), METHODS)
+        check_range("seed", card.get("seed", 0), 0, integer=True)
+    except EmpfError as e:
+        raise EmpfError(f"checkpoint: model card {cpath}: {e}") from None
     return card
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[SpikingNet, dict]:
     """Rebuild the model from its card and load the weights strictly; returns (model in eval mode, card)."""
-    wpath, cpath = checkpoint_paths(path)
-    card = load_card(path)
+    wpath, cpath = checkpoint_paths(resolve_checkpoint(path))
+    card = load_card(cpath)
     model = build_model(ModelConfig.from_dict(card["config"]))
     if not wpath.is_file():
         raise EmpfError(f"checkpoint: weights file {wpath} not found")
@@ -88,5 +136,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[SpikingNet, 
         if v.shape != expected[k].shape:
             raise EmpfError(f"checkpoint: tensor {k} has shape {tuple(v.shape)}, "
                             f"the model card's architecture needs {tuple(expected[k].shape)}")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise EmpfError(f"checkpoint: tensor {k} in {wpath} holds NaN or infinite values; allowed: finite numbers")
     model.load_state_dict(state)
     return model.to(device).eval(), card

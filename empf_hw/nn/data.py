@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EmpfError, check_choice
+from .catalog import DATASETS
 
-DATASETS = ("digits", "mnist", "cifar10", "synthetic")
 DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED = 0.2, 0
 
 Split = tuple[np.ndarray, np.ndarray]

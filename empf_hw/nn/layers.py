@@ -6,8 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WEIGHT_MODES = ("binary", "ternary", "full")
-
 
 def quantize_weight(w: torch.Tensor, mode: str) -> torch.Tensor:
     """``α·sign(W)`` (binary) or TWN ternary ``α·sign(W)·[|W| > 0.7·mean|W|]``, α per output channel.

@@ -11,8 +11,7 @@ from tqdm import tqdm
 
 from ..errors import check_choice, check_range
 from .architectures import SpikingNet
-
-METHODS = ("online", "online-random", "stbp")
+from .catalog import METHODS
 
 
 def seed_everything(seed: int) -> None:

@@ -1,10 +1,25 @@
-"""All-or-nothing output directories: files are written to a hidden sibling, then moved into place."""
+"""Output directories that never lose user data.
 
+empf-hw writes into a new directory, into an existing empty one, or — with ``force`` — into a directory it wrote
+before: such a directory carries a marker (``.empf-hw-output.json``) listing every file empf-hw wrote there with
+its SHA-256. Only those files are replaced or removed, and only while they are unchanged; anything else in the
+directory is left alone. A new directory is written as a hidden sibling and moved into place at once; into an
+existing directory, files are written to a hidden subdirectory first, so bad input or a failed write leaves the
+directory as it was.
+"""
+
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
+
+from ..errors import EmpfError
+from ..paths import existing_ancestor
+
+MARKER = ".empf-hw-output.json"
 
 
 def _bytes(content) -> bytes:
@@ -13,20 +28,96 @@ def _bytes(content) -> bytes:
     return content.encode() if isinstance(content, str) else bytes(content)
 
 
-def write_outputs(out: str | Path, files: dict[str, object]) -> Path:
-    """Write ``{relative name: DataFrame | str | bytes}`` under ``out``, replacing it only once all are written."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _marker(out: Path) -> dict | None:
+    """{relative name: sha256} of the files empf-hw wrote in ``out``, or None when it carries no valid marker."""
     try:
-        for name, content in files.items():
+        d = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        files = d["files"]
+        return files if isinstance(files, dict) and all(isinstance(v, str) for v in files.values()) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _file_sha(path: Path) -> str | None:
+    try:
+        return _sha(path.read_bytes()) if path.is_file() else None
+    except OSError:
+        return None
+
+
+def check_output_dir(out: str | Path, force: bool = False) -> dict:
+    """Check that ``out`` can take empf-hw's output; returns the files empf-hw wrote there before ({} if none).
+
+    EmpfError when ``out`` is a file, lies under a file, is not writable, holds files empf-hw did not write, or
+    was written by empf-hw but ``force`` is not given."""
+    out = Path(out)
+    anc = existing_ancestor(out)
+    if not anc.is_dir():
+        where = "is" if anc == out else f"lies under {anc}, which is"
+        raise EmpfError(f"--out {out}: {where} not a directory; allowed: a new or empty directory")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise EmpfError(f"--out {out}: {anc} is not writable; allowed: a directory you can write to")
+    if anc != out:
+        return {}
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return {}
+    old = _marker(out)
+    if old is None:
+        raise EmpfError(f"--out {out}: the directory holds files empf-hw did not write ({entries[0]}, ...); "
+                        "allowed: a new or empty directory, or an empf-hw output directory with --force")
+    if not force:
+        raise EmpfError(f"--out {out}: holds earlier empf-hw output; allowed: --force to replace it (files "
+                        "empf-hw did not write are kept), or a new or empty directory")
+    for name, sha in sorted(old.items()):
+        now = _file_sha(out / name)
+        if (out / name).exists() and now != sha:
+            raise EmpfError(f"--out {out}: {name} was changed after empf-hw wrote it; it is never overwritten. "
+                            "Move it away, or choose another --out")
+    return old
+
+
+def write_outputs(out: str | Path, files: dict[str, object], force: bool = False) -> Path:
+    """Write ``{relative name: DataFrame | str | bytes}`` under ``out`` (see the module docstring)."""
+    out = Path(out)
+    old = check_output_dir(out, force)
+    data = {name: _bytes(content) for name, content in files.items()}
+    marker = json.dumps({"written_by": "empf-hw", "files": {n: _sha(b) for n, b in sorted(data.items())}},
+                        indent=1, sort_keys=True) + "\n"
+    fresh = not out.exists()
+    tmp = (out.parent / f".{out.name}.partial-{os.getpid()}") if fresh else out / f".empf-hw-partial-{os.getpid()}"
+    anc = existing_ancestor(out.parent)
+    try:
+        if fresh:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        for name, b in [*data.items(), (MARKER, marker.encode())]:
             path = tmp / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(_bytes(content))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+            path.write_bytes(b)
+        if fresh:
+            os.replace(tmp, out)
+            return out
+        for name in sorted(set(old) - set(data)):  # stale files of the earlier run (unchanged, checked above)
+            (out / name).unlink(missing_ok=True)
+        for name in [*data, MARKER]:  # the marker last
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / name, out / name)
+        for name in sorted(set(old) - set(data)):  # directories left empty by removed files
+            d = (out / name).parent
+            while d != out and d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+                d = d.parent
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        d = out.parent
+        while d != anc and d.is_dir() and not any(d.iterdir()):  # parents created for this run
+            d.rmdir()
+            d = d.parent
+        raise EmpfError(f"--out {out}: cannot write ({e.strerror or e})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

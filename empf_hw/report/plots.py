@@ -17,7 +17,7 @@ plt.rcParams.update({"figure.dpi": 100, "font.size": 9})
 def to_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    fig.savefig(buf, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
     return buf.getvalue()
 
@@ -37,37 +37,41 @@ def energy_by_component(summary: pd.DataFrame) -> bytes:
     return to_png(fig)
 
 
-def per_layer(layers: pd.DataFrame, column: str, ylabel: str, title: str, log: bool = False) -> bytes:
+def per_layer(layers: pd.DataFrame, column: str, ylabel: str, title: str, log: bool = False,
+              scale: float = 1.0) -> bytes:
+    """One bar panel per model on a shared y axis, so that the models compare by eye."""
     models = list(dict.fromkeys(layers["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False, sharey=True)
     for ax, m in zip(axes[0], models):
         df = layers[layers["model"] == m]
-        ax.bar(df["layer"], df[column])
+        ax.bar(df["label"], df[column] / scale)
         ax.set_title(m, fontsize=8)
         ax.set_xlabel("layer")
-        ax.set_ylabel(ylabel)
         ax.tick_params(axis="x", rotation=45, labelsize=7)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
         if log:
             ax.set_yscale("log")
+    axes[0, 0].set_ylabel(ylabel)
     fig.suptitle(title)
     return to_png(fig)
 
 
 def operations(layers: pd.DataFrame) -> bytes:
     models = list(dict.fromkeys(layers["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False, sharey=True)
     for ax, m in zip(axes[0], models):
         df = layers[layers["model"] == m]
         x = np.arange(len(df))
         for k, (col, label) in enumerate([("sops", "SOPs"), ("macs", "MACs"), ("neuron_updates", "neuron updates")]):
             ax.bar(x + (k - 1) * 0.27, df[col].to_numpy() + 1e-9, width=0.27, label=label)
-        ax.set_xticks(x, df["layer"], rotation=45, fontsize=7)
+        ax.set_xticks(x, df["label"], rotation=45, fontsize=7, ha="right")
         ax.set_yscale("log")
         ax.set_ylim(bottom=1)
         ax.set_xlabel("layer")
-        ax.set_ylabel("operations per inference (count)")
         ax.set_title(m, fontsize=8)
         ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("operations per inference (count)")
     fig.suptitle("SOPs, MACs and neuron updates per layer")
     return to_png(fig)
 
@@ -89,19 +93,30 @@ def memory(mem: pd.DataFrame) -> bytes:
 
 
 def core_heatmaps(sides) -> bytes:
-    fig, axes = plt.subplots(1, len(sides), figsize=(4.2 * len(sides), 3.6), squeeze=False)
+    """Per-core utilization on the mesh (cores template) or per-layer PE-array utilization (systolic template)."""
+    fig, axes = plt.subplots(1, len(sides), figsize=(4.6 * len(sides), 4.0), squeeze=False)
     for ax, s in zip(axes[0], sides):
+        arch = s.costs.arch
+        ax.set_title(f"{s.deployed.name}\non {arch.name}", fontsize=8)
+        if arch.template == "systolic":
+            info = s.costs.layer_info
+            adds = s.costs.counts[:, list(COMPONENTS).index("syn_add")].sum(axis=1)
+            pe = arch.core["rows"] * arch.core["cols"]
+            ax.barh(info["label"], np.minimum(adds / (pe * np.maximum(info["busy_cycles"], 1)), 1))
+            ax.set_xlim(0, 1)
+            ax.invert_yaxis()
+            ax.tick_params(axis="y", labelsize=7)
+            ax.set_xlabel("PE-array utilization (useful PE ops / PEs × busy cycles)")
+            continue
         df = s.costs.by_core()
-        ch = s.costs.arch.chip
-        shape = (ch["mesh_rows"], ch["mesh_cols"]) if "mesh_rows" in ch else (1, 1)
-        grid = np.full(shape, np.nan)
+        ch = arch.chip
+        grid = np.full((ch["mesh_rows"], ch["mesh_cols"]), np.nan)
         grid[df["mesh_row"], df["mesh_col"]] = df["utilization"]
         im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
-        ax.set_title(f"{s.deployed.name}\non {s.costs.arch.name}", fontsize=8)
-        ax.set_xlabel("mesh column (core)")
-        ax.set_ylabel("mesh row (core)")
-        fig.colorbar(im, ax=ax, label="utilization (busy / total cycles)")
-    fig.suptitle("Per-core utilization (blank: unused core)")
+        ax.set_xlabel("mesh column")
+        ax.set_ylabel("mesh row")
+        fig.colorbar(im, ax=ax, label="busy / total cycles", shrink=0.85)
+    fig.suptitle("Utilization: per core on the mesh (blank: unused core) or per layer on a PE array", y=1.02)
     return to_png(fig)
 
 
@@ -116,9 +131,11 @@ def timeline(sides) -> bytes:
             for t in range(T):
                 ax.barh(i, tm.finish[i, t] - tm.start[i, t], left=tm.start[i, t], color=colors[t],
                         label=f"t={t}" if i == 0 else None)
-        ax.set_yticks(range(len(tm.layers)), tm.layers, fontsize=7)
+        ax.set_yticks(range(len(tm.layers)), s.costs.layer_info["label"], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel("cycle")
-        ax.set_title(f"{s.deployed.name}: pipelined schedule, {tm.cycles} cycles", fontsize=8)
+        kind = ("layers one after another on one PE array" if s.costs.arch.template == "systolic"
+                else "pipelined schedule over the cores")
+        ax.set_title(f"{s.deployed.name} on {s.costs.arch.name}: {kind}, {tm.cycles} cycles", fontsize=8)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="timestep", title_fontsize=7)
     return to_png(fig)

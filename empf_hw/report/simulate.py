@@ -9,12 +9,14 @@ from ..hw import evaluate, load_arch
 from ..nn.checkpoint import load_card
 from ..sim.pipeline import CALIBRATION_SAMPLES, deploy, hardware_spike_bits
 from . import plots
-from .files import write_outputs
+from .files import check_output_dir, write_outputs
 from .render import ASSUMPTIONS, render_html, render_markdown
 from .tables import (
     NEUROBENCH_NOTE,
     Side,
     core_table,
+    display_energy,
+    display_summary,
     ert_table,
     layers_table,
     memory_table,
@@ -45,12 +47,16 @@ def _arch_for(card: dict, arch: str | None):
 
 
 def run(cfg: SimulateConfig) -> tuple[list[Side], dict]:
-    """Deploy both models and evaluate them; returns the sides and the exact configuration used."""
-    sides, used = [], {"empf_hw_version": __version__, "calibration_samples": CALIBRATION_SAMPLES,
-                       "request": asdict(cfg), "sides": []}
+    """Deploy both models and evaluate them; returns the sides and the exact configuration used. Both checkpoints
+    and architectures are checked before either model is deployed."""
+    used = {"empf_hw_version": __version__, "calibration_samples": CALIBRATION_SAMPLES, "request": asdict(cfg),
+            "sides": []}
+    plan = []
     for role, path, arch in (("model", cfg.model, cfg.arch), ("baseline", cfg.baseline, cfg.baseline_arch)):
         card = load_card(path)
-        hw = _arch_for(card, arch)
+        plan.append((role, path, card, _arch_for(card, arch)))
+    sides = []
+    for role, path, card, hw in plan:
         bits = hardware_spike_bits(card, cfg.spike_bits)
         d = deploy(path, spike_bits=bits, timesteps=cfg.timesteps, samples=cfg.samples, seed=cfg.seed,
                    data_dir=cfg.data_dir, mode="fixed")
@@ -72,8 +78,8 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
                    ("nb_effective_acs", "Effective_ACs"), ("nb_dense_synops", "Dense")):
         summary[col] = nb[k].to_numpy()
     figs = {"energy_by_component": plots.energy_by_component(summary),
-            "energy_by_layer": plots.per_layer(layers, "energy_pJ", "energy per inference (pJ)",
-                                               "Energy per layer", log=True),
+            "energy_by_layer": plots.per_layer(layers, "energy_pJ", "energy per inference (µJ)",
+                                               "Energy per layer", log=True, scale=1e6),
             "operations_by_layer": plots.operations(layers),
             "activity_by_layer": plots.per_layer(layers, "activity", "input activity (events / inputs)",
                                                  "Input activity per layer"),
@@ -86,17 +92,15 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
             f"{m['latency_cycles'] / b['latency_cycles']:.3g}×, total memory "
             f"{m['total_memory_bits'] / b['total_memory_bits']:.3g}× the baseline's; accuracy "
             f"{m['accuracy']:.4f} vs {b['accuracy']:.4f} on {m['samples']} test samples.")
-    layer_cols = ["model", "layer", "op", "tiles", "cores", "value_width_bits", "weight_width_bits", "input_events",
+    layer_cols = ["model", "label", "layer", "tiles", "cores", "value_width_bits", "weight_width_bits", "input_events",
                   "activity", "sops", "macs", "syn_ops_hw", "neuron_updates", "busy_cycles", "energy_pJ"]
     sections = [
-        ("Summary", [head, summary[["model", "method", "arch", "accuracy", "energy_pJ_per_inference",
-                                    "literature_energy_pJ_per_inference", "latency_cycles", "latency_us",
-                                    "total_memory_bits"]], ratios]),
+        ("Summary", [head, display_summary(summary), ratios.round(4)]),
         ("Energy", ["Energy per inference by hardware component and by layer (architectural estimate). The "
                     "literature convention is in the summary.", ("plot", "energy_by_component",
                                                                  figs["energy_by_component"]),
                     ("plot", "energy_by_layer", figs["energy_by_layer"]),
-                    summary[["model"] + [c for c in summary.columns if c.endswith("_energy_pJ")]]]),
+                    display_energy(summary)]),
         ("Latency and utilization", [("plot", "schedule", figs["schedule"]),
                                      ("plot", "core_utilization", figs["core_utilization"])]),
         ("Operations and activity", [("plot", "operations_by_layer", figs["operations_by_layer"]),
@@ -122,7 +126,10 @@ def default_out(cfg: SimulateConfig) -> Path:
     return Path("reports") / f"{Path(cfg.model).name}_vs_{Path(cfg.baseline).name}"
 
 
-def simulate(cfg: SimulateConfig, out: str | Path | None = None) -> tuple[Path, dict]:
+def simulate(cfg: SimulateConfig, out: str | Path | None = None, force: bool = False) -> tuple[Path, dict]:
+    """Build the report and write it to ``out``; without ``out``, to ``default_out`` (empf-hw's own location,
+    whose earlier report is replaced without ``force``; files empf-hw did not write are never touched)."""
+    target, force = (out, force) if out is not None else (default_out(cfg), True)
+    check_output_dir(target, force)
     files, machine = build(cfg)
-    path = write_outputs(out or default_out(cfg), files)
-    return path, machine
+    return write_outputs(target, files, force), machine

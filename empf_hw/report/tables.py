@@ -22,6 +22,18 @@ class Side:
     costs: Costs
 
 
+def spike_format(d: Deployed) -> str:
+    """How the deployed spikes are represented, in words."""
+    c = d.card["config"]
+    if c["neuron"] == "lif":
+        return "binary (LIF)"
+    bits = "/".join(map(str, sorted({n.attrs["spike_bits"] for n in d.graph.nodes if n.op == "neuron"})))
+    if c["spike_bits"] and d.spike_bits in (None, c["spike_bits"]):
+        return f"{bits}-bit (trained quantizer)"
+    trained = f"{c['spike_bits']}-bit" if c["spike_bits"] else "floating-point"
+    return f"{bits}-bit (trained with {trained} spikes; step calibrated on training samples)"
+
+
 def summary_table(sides: list[Side]) -> pd.DataFrame:
     rows = []
     for s in sides:
@@ -30,7 +42,8 @@ def summary_table(sides: list[Side]) -> pd.DataFrame:
         bits = sorted({n.attrs["spike_bits"] for n in d.graph.nodes if n.op == "neuron"})
         row = {"model": d.name, "method": d.method, **{k: c[k] for k in SUMMARY_COLUMNS[2:]},
                "role": s.role, "arch": c["arch"], "neuron": d.card["config"]["neuron"],
-               "spike_bits": "/".join(map(str, bits)), "timesteps": d.graph.timesteps, "samples": len(d.labels),
+               "spike_bits": "/".join(map(str, bits)), "spike_format": spike_format(d),
+               "timesteps": d.graph.timesteps, "samples": len(d.labels),
                "fp32_memory_bits": c["fp32_memory_bits"], "compression_vs_fp32": c["compression_vs_fp32"],
                "dynamic_energy_pJ": c["dynamic_energy_pJ"], "leakage_energy_pJ": c["leakage_energy_pJ"],
                **{f"{k}_energy_pJ": c[f"{k}_energy_pJ"] for k in sorted(set(COMPONENTS.values()))},
@@ -38,6 +51,26 @@ def summary_table(sides: list[Side]) -> pd.DataFrame:
                "tech_node_nm": c["tech_node_nm"]}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary in engineering units, for people (the CSV keeps pJ and bits)."""
+    return pd.DataFrame({
+        "model": summary["model"], "method": summary["method"], "arch": summary["arch"],
+        "spikes": summary["spike_format"], "accuracy_%": (summary["accuracy"] * 100).round(2),
+        "energy_uJ": (summary["energy_pJ_per_inference"] / 1e6).round(3),
+        "literature_energy_uJ": (summary["literature_energy_pJ_per_inference"] / 1e6).round(3),
+        "latency_cycles": summary["latency_cycles"], "latency_us": summary["latency_us"].round(1),
+        "memory_KiB": (summary["total_memory_bits"] / 8192).round(1)})
+
+
+def display_energy(summary: pd.DataFrame) -> pd.DataFrame:
+    """Energy per inference by component in µJ."""
+    cols = [c for c in summary.columns if c.endswith("_energy_pJ")]
+    out = (summary[cols] / 1e6).round(4)
+    out.columns = [c.replace("_energy_pJ", "_energy_uJ") for c in cols]
+    out.insert(0, "model", summary["model"])
+    return out
 
 
 def _stacked(sides: list[Side], table, with_method: bool) -> pd.DataFrame:

@@ -17,11 +17,19 @@ import numpy as np
 
 from ..deploy.graph import DeployGraph, Node
 from ..errors import EmpfError, check_choice, check_range
-from .ops import conv2d, eca_gate, fanout_1d, pool2d
+from .ops import conv2d_gemm, eca_gate, fanout_1d, gemm_weights, pool2d
 from .trace import COUNTS, MAX_BITS, ActivityTrace, LayerTrace
 
 MODES = ("float", "fixed")
 EXACT_FLOAT32 = 2**24  # integers below this add exactly in float32
+NEURON_BLOCK = 1 << 14  # membranes updated together (the T-step loop runs block by block)
+MIN_FRAC_BITS = 4  # membrane bits below one spike step that fixed mode keeps, at least
+
+
+def max_spike_bits(attrs: dict) -> int:
+    """Widest spike the graph's fixed-point membrane represents: it holds 8× the largest spike, a sign bit and at
+    least MIN_FRAC_BITS fraction bits below the spike step (16 bits for the default 24-bit membrane)."""
+    return attrs["membrane_bits"] - 4 - MIN_FRAC_BITS
 
 
 @dataclass
@@ -55,13 +63,25 @@ class Executor:
                 if n.op == "neuron" and (n.attrs["spike_bits"] == 0 or float(n.tensors["spike_step"]) <= 0):
                     raise EmpfError(f"node {n.name!r}: fixed mode needs a spike format; calibrate the graph "
                                     "with a spike bit width (--spike-bits) first")
+                if n.op == "neuron" and n.attrs["spike_bits"] > max_spike_bits(graph.attrs):
+                    raise EmpfError(f"node {n.name!r}: spike_bits={n.attrs['spike_bits']} does not fit the "
+                                    f"{graph.attrs['membrane_bits']}-bit membrane; allowed: 1.."
+                                    f"{max_spike_bits(graph.attrs)}")
         self.graph, self.mode, self.T = graph, mode, graph.timesteps
         self.fanouts = {n.name: self._fanout(n) for n in graph.nodes if n.op == "conv"}
+        self.weights = {n.name: self._gemm_weights(n) for n in graph.nodes if n.op in ("conv", "linear")}
 
     def _fanout(self, n: Node) -> np.ndarray:
         _, h, w = self.graph[n.inputs[0]].shape
         k, s, p = n.tensors["weight"].shape[-1], n.attrs["stride"], n.attrs["padding"]
         return np.outer(fanout_1d(h, k, s, p), fanout_1d(w, k, s, p)) * n.tensors["weight"].shape[0]
+
+    def _gemm_weights(self, n: Node) -> tuple[np.ndarray, float]:
+        """(K, O) float32 GEMM operand of a synaptic node (real weights in float mode, integer codes in fixed mode)
+        and the largest Σ|code| over its outputs (bounds the accumulator in fixed mode)."""
+        w = n.tensors["weight" if self.mode == "float" else "codes"].astype(np.float32)
+        w = gemm_weights(w) if n.op == "conv" else w.T
+        return w, float(np.abs(w).sum(axis=0).max(initial=0))
 
     def run(self, x: np.ndarray) -> ActivityTrace:
         """``x``: (N, C, H, W) or (N, F) real input in [0, 1] (direct encoding: the same frame every timestep)."""
@@ -90,65 +110,96 @@ class Executor:
         lt.counts["spike_clips"][:] = ((data < 0) | (data > 1)).sum()
         return Val(np.round(np.clip(data, 0, 1) * levels), 1.0 / levels)
 
-    def _synaptic_trace(self, n: Node, v: Val, lt: LayerTrace, real_input: bool) -> None:
-        nz = v.data != 0  # (T', N, ...)
-        reps = self.T if len(nz) == 1 else 1
-        per_pos = nz.sum(axis=1)  # (T', ...) events per input position over the batch
+    def _synaptic_trace(self, n: Node, v: Val, lt: LayerTrace, real_input: bool) -> float:
+        """Record the input side of a synaptic layer; returns the largest input magnitude."""
+        d = v.data  # (T', N, ...)
+        tn, batch = d.shape[:2]
+        reps = self.T if tn == 1 else 1
+        nz = (d != 0).view(np.uint8)
+        per_pos = np.add.reduce(nz, axis=1, dtype=np.uint8 if batch < 256 else np.int64).astype(np.int64)
         lt.event_map = np.repeat(_to_torch_order(per_pos[:, None])[:, 0], reps, axis=0).astype(np.int32)
-        events = np.repeat(per_pos.reshape(len(per_pos), -1).sum(axis=1), reps)
+        events = per_pos.reshape(tn, -1).sum(axis=1)
         w = n.tensors["weight"]
         if n.op == "conv":
-            fan = self.fanouts[n.name]
-            syn = np.repeat(np.einsum("thwc,hw->t", per_pos, fan, dtype=np.int64), reps)
+            syn = np.repeat(np.einsum("thwc,hw->t", per_pos, self.fanouts[n.name]), reps)
             dense = self.batch * w.size * n.shape[1] * n.shape[2]  # every tap, padding included
         else:
-            syn = events * w.shape[0]
+            syn = np.repeat(events * w.shape[0], reps)
             dense = self.batch * w.size
         one = 1.0 if v.scale is None else 1.0 / v.scale  # the code of a real value ±1
-        nonbinary = np.count_nonzero((v.data != 0) & (np.abs(v.data) != one), axis=tuple(range(1, v.data.ndim)))
-        lt.counts["nonbinary_inputs"][:] = np.repeat(nonbinary, reps)
-        lt.counts["input_events"][:] = events
+        binary = [np.count_nonzero(dt == one) + np.count_nonzero(dt == -one) for dt in d]
+        lt.counts["nonbinary_inputs"][:] = np.repeat(events - binary, reps)
+        lt.counts["input_events"][:] = np.repeat(events, reps)
         lt.counts["dense_ops"][:] = dense
         lt.counts["macs" if real_input else "sops"][:] = dense if real_input else syn
-        bits = np.zeros((len(nz), MAX_BITS + 1), np.int64)
-        if self.mode == "fixed":
-            codes = np.abs(v.data[nz]).astype(np.int64)
-            nbits = np.floor(np.log2(codes)).astype(np.int64) + 1
-            t_idx = np.nonzero(nz)[0]
-            np.add.at(bits, (t_idx, np.minimum(nbits, MAX_BITS)), 1)
+        lo, peak = float(d.min(initial=0)), float(d.max(initial=0))
+        bits = np.zeros((tn, MAX_BITS + 1), np.int64)
+        if self.mode == "fixed":  # events by bit length of |code|: counts of |code| ≥ 2^(b−1), differenced
+            mag = np.abs(d) if lo < 0 else d
+            peak = max(peak, -lo)
+            if peak < 256:  # comparisons with powers of two are unchanged by truncation to uint8
+                mag = mag.astype(np.uint8)
+            at_least = np.zeros((tn, MAX_BITS + 2), np.int64)
+            for b in range(1, min(int(peak).bit_length(), MAX_BITS) + 1):
+                at_least[:, b] = [np.count_nonzero(mt >= 2 ** (b - 1)) for mt in mag]
+            bits[:, 1:] = at_least[:, 1:-1] - at_least[:, 2:]
         else:
-            bits[:, 0] = per_pos.reshape(len(per_pos), -1).sum(axis=1)
+            bits[:, 0] = events
         lt.value_bits = np.repeat(bits, reps, axis=0)
+        return max(peak, -lo)
 
     def _matmul(self, n: Node, data: np.ndarray, w: np.ndarray) -> np.ndarray:
         lead = data.shape[:2]
         flat = data.reshape(-1, *data.shape[2:])
-        out = conv2d(flat, w, n.attrs["stride"], n.attrs["padding"]) if n.op == "conv" else flat @ w.T
+        if n.op == "conv":
+            out = conv2d_gemm(flat, w, n.tensors["weight"].shape[-1], n.attrs["stride"], n.attrs["padding"])
+        else:
+            out = flat @ w
         return out.reshape(*lead, *out.shape[1:])
 
     def _conv(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
         (v,) = ins
         real_input = n.inputs[0] == self.graph.nodes[0].name
-        self._synaptic_trace(n, v, lt, real_input)
+        peak = self._synaptic_trace(n, v, lt, real_input)
         t = n.tensors
+        w, code_sum = self.weights[n.name]
         if self.mode == "float":
-            return Val(self._matmul(n, v.data, t["weight"]) + t["bias"])
-        codes = t["codes"].astype(np.float32)
-        bound = float(np.abs(v.data).max(initial=0)) * float(np.abs(codes).reshape(len(codes), -1).sum(1).max())
+            out = self._matmul(n, v.data, w)
+            out += t["bias"]
+            return Val(out)
+        bound = peak * code_sum  # no accumulator sum can exceed it
         dtype = np.float32 if bound < EXACT_FLOAT32 else np.float64
-        acc = self._matmul(n, v.data.astype(dtype), codes.astype(dtype))
-        acc, sat = _saturate(acc, self.graph.attrs["accumulator_bits"])
-        lt.counts["acc_saturations"][:] = np.resize(sat, self.T) if len(sat) == 1 else sat
-        return Val(acc.astype(np.float64) * (v.scale * t["scale"].astype(np.float64)) + t["bias"])
+        acc = self._matmul(n, v.data.astype(dtype, copy=False), w.astype(dtype, copy=False))
+        bits = self.graph.attrs["accumulator_bits"]
+        if bound > 2 ** (bits - 1) - 1:
+            acc, sat = _saturate(acc, bits)
+            lt.counts["acc_saturations"][:] = np.resize(sat, self.T) if len(sat) == 1 else sat
+        out = np.multiply(acc, v.scale * t["scale"].astype(np.float64), dtype=np.float64)
+        out += t["bias"]
+        return Val(out)
 
     _linear = _conv
 
     def _neuron(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
+        """Neuron dynamics over T timesteps, in blocks of NEURON_BLOCK membranes so every step's temporaries stay
+        in cache."""
         current = ins[0].real()
+        T, shape = self.T, current.shape[1:]
+        lt.counts["neuron_updates"][:] = int(np.prod(shape))
+        cur = current.reshape(len(current), -1, shape[-1])  # channel-last: the per-channel tensors broadcast
+        out = np.empty((T, *cur.shape[1:]), np.float32)
+        rows = max(1, NEURON_BLOCK // shape[-1])
+        for r in range(0, cur.shape[1], rows):
+            self._neuron_block(n, cur[:, r:r + rows], out[:, r:r + rows], lt.counts)
+        lt.counts["output_events"][:] = [np.count_nonzero(o) for o in out]
+        fixed, step = self.mode == "fixed", float(n.tensors["spike_step"])
+        self.spike_max[n.name] = float(out.max(initial=0)) * (step if fixed else 1.0)
+        return Val(out.reshape(T, *shape), step if fixed else None)
+
+    def _neuron_block(self, n: Node, current: np.ndarray, out: np.ndarray, counts: dict) -> None:
+        """T steps of one block of membranes: ``current`` (T or 1, rows, C) → spikes into ``out`` (T, rows, C);
+        saturations and clips are added to ``counts``."""
         t, a, T = n.tensors, n.attrs, self.T
-        shape = (T, *current.shape[1:])
-        lt.counts["neuron_updates"][:] = int(np.prod(current.shape[1:]))
-        out = np.empty(shape, np.float32)
         fixed = self.mode == "fixed"
         step = float(t["spike_step"])
         frac = min(self.graph.attrs["membrane_frac_bits"], self.graph.attrs["membrane_bits"] - a["spike_bits"] - 4)
@@ -166,9 +217,11 @@ class Executor:
                 m = np.round(i / lsb)
                 if u is not None:
                     m = m + np.round(t["leak"][k].astype(np.float64) * u)
-                m, sat = _saturate(m[None], self.graph.attrs["membrane_bits"])
-                m = m[0]
-                lt.counts["membrane_saturations"][k] = sat[0]
+                hi = 2 ** (self.graph.attrs["membrane_bits"] - 1) - 1
+                if m.max(initial=0) > hi or m.min(initial=0) < -hi:
+                    m, sat = _saturate(m[None], self.graph.attrs["membrane_bits"])
+                    m = m[0]
+                    counts["membrane_saturations"][k] += sat[0]
                 theta = np.round(theta / lsb)
             else:
                 m = i if u is None else i + t["leak"][k] * u
@@ -178,8 +231,9 @@ class Executor:
                 out[k] = s
             elif fixed:
                 code = np.floor((np.maximum(m - theta, 0) + 2 ** (frac - 1)) / 2**frac)
-                lt.counts["spike_clips"][k] = int((code > levels).sum())
-                code = np.minimum(code, levels)
+                if code.max(initial=0) > levels:
+                    counts["spike_clips"][k] += np.count_nonzero(code > levels)
+                    code = np.minimum(code, levels)
                 u = m - code * 2**frac
                 out[k] = code
             else:
@@ -188,9 +242,6 @@ class Executor:
                     s = np.clip(np.round(s / step), 0, levels) * step
                 u = m - s
                 out[k] = s
-        lt.counts["output_events"][:] = np.count_nonzero(out.reshape(T, -1), axis=1)
-        self.spike_max[n.name] = float(out.max(initial=0)) * (step if fixed else 1.0)
-        return Val(out, step if fixed else None)
 
     def _pool(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
         (v,) = ins
@@ -234,7 +285,7 @@ def calibrate(graph: DeployGraph, x: np.ndarray, spike_bits: int | None = None) 
     largest float-mode spike on ``x`` divided by ``2^B − 1`` (a model trained with quantized spikes keeps its own
     step when B equals its trained width). Without B, a model whose neurons all have formats is returned as is."""
     if spike_bits is not None:
-        check_range("spike_bits", spike_bits, 1, 32)
+        check_range("spike_bits", spike_bits, 1, max_spike_bits(graph.attrs), integer=True)
     todo = [n for n in graph.nodes if n.op == "neuron" and n.attrs["model"] == "empf"
             and (spike_bits is not None and n.attrs["spike_bits"] != spike_bits or n.attrs["spike_bits"] == 0)]
     if not todo:

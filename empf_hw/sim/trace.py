@@ -24,10 +24,24 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EmpfError
+from ..paths import check_parent
 
 COUNTS = ("input_events", "sops", "dense_ops", "macs", "neuron_updates", "output_events", "other_ops",
           "acc_saturations", "membrane_saturations", "spike_clips", "nonbinary_inputs")
 MAX_BITS = 32
+
+
+def check_trace_target(path: str | Path, force: bool) -> None:
+    """Refuse to overwrite ``<path>.npz/.json`` unless ``force`` is given and both are empf-hw traces."""
+    stem = Path(path).with_suffix("")
+    existing = [p for p in (Path(f"{stem}.npz"), Path(f"{stem}.json")) if p.exists()]
+    if not existing:
+        check_parent(f"{stem}.npz", "--trace-out")
+        return
+    if not force:
+        raise EmpfError(f"--trace-out {path}: {existing[0]} already exists; allowed: a new path, or --force to "
+                        "replace an empf-hw trace")
+    ActivityTrace.load(stem)  # both files must be an empf-hw trace; anything else is never overwritten
 
 
 @dataclass

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..report.files import write_outputs
+from ..report.files import check_output_dir, write_outputs
 from ..report.plots import plt, to_png
 from .runner import RESULT_COLUMNS
 from .store import Store
@@ -69,7 +69,9 @@ def _versus(df: pd.DataFrame, x: str, xlabel: str, with_accuracy: bool) -> bytes
     return to_png(fig)
 
 
-def sweep_report(store_path, out) -> Path:
+def sweep_report(store_path, out, force: bool = False) -> Path:
+    """Write the report of a store (opened read-only) to ``out`` (see ``empf_hw.report.files``)."""
+    check_output_dir(out, force)
     store = Store(store_path)
     rows = store.rows()
     source = store.spec_source()
@@ -94,4 +96,4 @@ def sweep_report(store_path, out) -> Path:
             else:
                 lines.append(f"{label}: not swept in this store")
     files["report.md"] = "\n".join(lines) + "\n"
-    return write_outputs(out, files)
+    return write_outputs(out, files, force)

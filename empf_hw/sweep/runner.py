@@ -21,6 +21,7 @@ RESULT_COLUMNS = ("accuracy", "energy_pJ_per_inference", "literature_energy_pJ_p
                   "latency_us", "sops", "macs", "neuron_updates", "weight_memory_bits", "total_memory_bits",
                   "dynamic_energy_pJ", "leakage_energy_pJ", "cores_used", "tiles")
 TRACE_CACHE_SIZE = 8
+SCHEDULER_TIMEOUT_S = 5
 _traces: OrderedDict = OrderedDict()  # per process: trace key → Deployed
 
 
@@ -70,25 +71,30 @@ def _timed(point: dict, common: dict, reuse: bool) -> tuple[dict, float]:
 
 def run_sweep(spec: SweepSpec, store_path, workers: int = 0, scheduler: str | None = None,
               progress: bool = True, reuse_traces: bool = True) -> Store:
-    """Run every point of ``spec`` not yet in the store; returns the store."""
+    """Run every point of ``spec`` not yet in the store; returns the store. The Dask cluster is reached before the
+    store is created, so a refused scheduler leaves no file behind."""
     points = spec.points()
-    store = Store(store_path, spec)
-    done = store.done()
-    todo = [(i, p) for i, p in enumerate(points) if point_key(p) not in done]
-    common = _common(spec)
-    todo.sort(key=lambda ip: (str(trace_key(ip[1], common)), ip[0]))  # consecutive points share traces
-    bar = tqdm(total=len(points), initial=len(points) - len(todo), unit="point", disable=not progress,
-               desc=spec.name, smoothing=0)
+    client, cluster = _connect(workers, scheduler) if (scheduler or workers) else (None, None)
     try:
-        if scheduler or workers:
-            _run_dask(todo, common, store, bar, workers, scheduler, reuse_traces)
-        else:
-            for i, p in todo:
-                result, elapsed = _timed(p, common, reuse_traces)
-                store.add(point_key(p), i, p, result, elapsed)
-                bar.update()
+        store = Store(store_path, spec)
+        done = store.done()
+        todo = [(i, p) for i, p in enumerate(points) if point_key(p) not in done]
+        common = _common(spec)
+        todo.sort(key=lambda ip: (str(trace_key(ip[1], common)), ip[0]))  # consecutive points share traces
+        with tqdm(total=len(points), initial=len(points) - len(todo), unit="point", disable=not progress,
+                  desc=spec.name, smoothing=0) as bar:
+            if client is not None:
+                _run_dask(client, todo, common, store, bar, reuse_traces)
+            else:
+                for i, p in todo:
+                    result, elapsed = _timed(p, common, reuse_traces)
+                    store.add(point_key(p), i, p, result, elapsed)
+                    bar.update()
     finally:
-        bar.close()
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     return store
 
 
@@ -96,23 +102,27 @@ def _common(spec: SweepSpec) -> dict:
     return {"samples": spec.samples, "seed": spec.seed, "data_dir": spec.data_dir}
 
 
-def _run_dask(todo, common, store, bar, workers, scheduler, reuse):
-    from dask.distributed import Client, LocalCluster, as_completed
+def _connect(workers: int, scheduler: str | None):
+    """(client, cluster or None): a new LocalCluster of ``workers`` processes, or the cluster at ``scheduler``."""
+    from dask.distributed import Client, LocalCluster
 
-    if scheduler:
-        cluster, client = None, Client(scheduler)
-    else:
+    if not scheduler:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
+        return Client(cluster), cluster
     try:
-        futures = {client.submit(_timed, p, common, reuse, pure=False): (i, p) for i, p in todo}
-        for fut in as_completed(futures):
-            i, p = futures[fut]
-            result, elapsed = fut.result()
-            store.add(point_key(p), i, p, result, elapsed)
-            bar.update()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S), None
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        raise EmpfError(f"--scheduler {scheduler}: no Dask scheduler answered within {SCHEDULER_TIMEOUT_S} s "
+                        f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); allowed: the address of a "
+                        "running scheduler, tcp://HOST:PORT") from None
 
+
+def _run_dask(client, todo, common, store, bar, reuse):
+    from dask.distributed import as_completed
+
+    futures = {client.submit(_timed, p, common, reuse, pure=False): (i, p) for i, p in todo}
+    for fut in as_completed(futures):
+        i, p = futures[fut]
+        result, elapsed = fut.result()
+        store.add(point_key(p), i, p, result, elapsed)
+        bar.update()

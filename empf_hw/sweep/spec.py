@@ -19,67 +19,100 @@ Parameters are ``spike_bits`` and ``timesteps`` (they change the arithmetic, so 
 trace) and any ``chip.<field>`` / ``core.<field>`` (``array.<field>`` for systolic architectures) of the
 architecture spec (these reuse a cached trace).
 Constraints are Python-like comparisons over parameters and architecture fields (``and``/``or``/``not``,
-arithmetic); a point is kept when all hold. Every problem is reported before any work starts.
+arithmetic; at most 500 characters, powers with |exponent| <= 64 and |base| <= 2^64); a point is kept when all
+hold. A spec of more than ``max_points`` points (default 100,000) is refused before it is enumerated. Every
+problem is reported before any work starts.
 """
 
 import ast
 import hashlib
 import itertools
 import json
+import math
 import operator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from ..deploy.graph import DEFAULT_FORMATS
 from ..errors import EmpfError, check_choice, check_keys, check_range
-from ..hw.arch import ARRAY_FIELDS, CHIP_FIELDS, CORE_FIELDS, load_arch
+from ..hw.arch import ARRAY_FIELDS, CHIP_FIELDS, CORE_FIELDS, check_field, load_arch, read_yaml
+from ..resources import find
+from ..sim.executor import max_spike_bits
 
 TRACE_PARAMS = ("spike_bits", "timesteps")
 ARCH_PREFIXES = ("chip.", "core.", "array.")
+FIELDS = {"chip": CHIP_FIELDS, "core": CORE_FIELDS, "array": ARRAY_FIELDS}
 TOP_KEYS = ("name", "description", "models", "arch", "samples", "seed", "sampling", "points", "parameters",
             "constraints", "data_dir")
 SAMPLING = ("grid", "random")
+MAX_POINTS = 100_000
+MAX_CONSTRAINT_CHARS = 500
+MAX_EXPONENT, MAX_BASE = 64, 2**64
 
 
 def allowed_parameters() -> list[str]:
-    return (list(TRACE_PARAMS) + [f"chip.{f}" for f in CHIP_FIELDS] + [f"core.{f}" for f in CORE_FIELDS]
-            + [f"array.{f}" for f in ARRAY_FIELDS])
+    return list(TRACE_PARAMS) + [f"{sec}.{f}" for sec, fields in FIELDS.items() for f in fields]
+
+
+def _count(name: str, v, max_points: int) -> int:
+    """Number of values of a parameter, computed before any list is built."""
+    if isinstance(v, list):
+        n = len(v)
+    elif isinstance(v, dict) and set(v) == {"values"} and isinstance(v["values"], list):
+        n = len(v["values"])
+    elif isinstance(v, dict) and "range" in v and set(v) - {"range"} <= {"step", "num"} and len(v) == 2:
+        r = v["range"]
+        if not (isinstance(r, list) and len(r) == 2):
+            raise EmpfError(f"parameter {name}: range must be [low, high]")
+        for x in r:
+            check_range(f"parameter {name}: range", x, -1e300, 1e300)
+        lo, hi = r
+        if "step" in v:
+            check_range(f"parameter {name}: step", v["step"], 1e-300, 1e300)
+            n = int(math.floor((hi - lo) / v["step"] + 1e-9)) + 1 if hi >= lo else 0
+        else:
+            check_range(f"parameter {name}: num", v["num"], 1, max_points, integer=True)
+            n = v["num"] if hi >= lo else 0
+    else:
+        raise EmpfError(f"parameter {name}: give a list, {{values: [...]}}, {{range: [lo, hi], step: s}} or "
+                        "{range: [lo, hi], num: n}")
+    if n == 0:
+        raise EmpfError(f"parameter {name}: empty list or range; give at least one value")
+    return n
 
 
 def _values(name: str, v) -> list:
     if isinstance(v, list):
-        values = v
-    elif isinstance(v, dict) and set(v) == {"values"}:
-        values = v["values"]
-    elif isinstance(v, dict) and "range" in v and set(v) - {"range"} <= {"step", "num"} and len(v) == 2:
-        r = v["range"]
-        if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) for x in r)):
-            raise EmpfError(f"parameter {name}: range must be [low, high]")
-        lo, hi = r
-        if "step" in v:
-            step = v["step"]
-            if not isinstance(step, (int, float)) or step <= 0:
-                raise EmpfError(f"parameter {name}: step={step!r} is out of range; allowed: a number > 0")
-            n = int(np.floor((hi - lo) / step + 1e-9)) + 1 if hi >= lo else 0
-            values = [lo + i * step for i in range(n)]
-        else:
-            num = v["num"]
-            check_range(f"parameter {name}: num", num, 1)
-            values = np.linspace(lo, hi, num).tolist() if hi >= lo else []
-        if all(isinstance(x, int) for x in (lo, hi, v.get("step", 1))) and "num" not in v:
-            values = [int(x) for x in values]
+        return v
+    if "values" in v:
+        return v["values"]
+    lo, hi = v["range"]
+    if "step" in v:
+        values = [lo + i * v["step"] for i in range(int(math.floor((hi - lo) / v["step"] + 1e-9)) + 1)]
+        return [int(x) for x in values] if all(isinstance(x, int) for x in (lo, hi, v["step"])) else values
+    return np.linspace(lo, hi, v["num"]).tolist()
+
+
+def _check_value(name: str, x, where: str) -> None:
+    if name in TRACE_PARAMS:
+        check_range(f"{where}: parameter {name}", x, 1,
+                    max_spike_bits(DEFAULT_FORMATS) if name == "spike_bits" else 1024, integer=True)
     else:
-        raise EmpfError(f"parameter {name}: give a list, {{values: [...]}}, {{range: [lo, hi], step: s}} or "
-                        "{range: [lo, hi], num: n}")
-    if not values:
-        raise EmpfError(f"parameter {name}: empty list or range; give at least one value")
-    return values
+        section, _, field = name.partition(".")
+        check_field(section, field, x, FIELDS[section], f"{where}: parameter")
+
+
+def _pow(base, exp):
+    if abs(exp) > MAX_EXPONENT or abs(base) > MAX_BASE:
+        raise EmpfError(f"power {base!r} ** {exp!r} is too large; allowed: |exponent| <= {MAX_EXPONENT}, "
+                        f"|base| <= 2^64")
+    return operator.pow(base, exp)
 
 
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow, ast.Lt: operator.lt,
+        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: _pow, ast.Lt: operator.lt,
         ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Eq: operator.eq,
         ast.NotEq: operator.ne}
 
@@ -109,7 +142,20 @@ def _eval(node, env: dict):
                 return False
             left = r
         return True
-    raise EmpfError(f"constraint: unsupported expression {ast.unparse(node)!r}")
+    raise EmpfError(f"unsupported expression {ast.unparse(node)!r}; allowed: numbers, parameters, arithmetic, "
+                    "comparisons, and/or/not")
+
+
+def holds(constraint: str, tree, env: dict) -> bool:
+    """Evaluate one parsed constraint; EmpfError naming it when it cannot be evaluated."""
+    try:
+        return bool(_eval(tree, env))
+    except EmpfError as e:
+        raise EmpfError(f"constraint {constraint!r}: {e}") from None
+    except KeyError as e:
+        raise EmpfError(f"constraint {constraint!r}: {e.args[0]!r} is not a field of this architecture") from None
+    except (ArithmeticError, TypeError, ValueError) as e:
+        raise EmpfError(f"constraint {constraint!r} cannot be evaluated ({e})") from None
 
 
 def _names(tree) -> list[str]:
@@ -152,7 +198,7 @@ class SweepSpec:
             for combo in itertools.product(*(self.parameters[n] for n in names)):
                 p = dict(zip(names, combo))
                 env = {**env0, **p}
-                if all(_eval(t, env) for t in trees):
+                if all(holds(c, t, env) for c, t in zip(self.constraints, trees)):
                     out.append({"model": model, "arch": arch, **p})
         if not out:
             raise EmpfError(f"sweep {self.name!r}: the constraints exclude every point; constraints: "
@@ -167,18 +213,21 @@ def point_key(point: dict) -> str:
     return json.dumps(point, sort_keys=True)
 
 
-def parse_spec(d, where: str = "sweep spec") -> SweepSpec:
-    """Validate a parsed spec; one EmpfError naming the field and what is allowed."""
-    check_keys(where, d, TOP_KEYS, "a sweep spec")
+def _models(d: dict, where: str) -> list[tuple[str, str]]:
     base = d.get("arch", "empf-core-45nm")
+    if not isinstance(base, str):
+        raise EmpfError(f"{where}: arch={base!r} is not valid; allowed: a preset name or YAML path")
+    raw = d.get("models")
     models = []
-    for m in d.get("models") or []:
+    for m in raw if isinstance(raw, list) else [None]:
         if isinstance(m, str):
             models.append((m, base))
-        elif isinstance(m, dict) and set(m) <= {"path", "arch"} and "path" in m:
+        elif isinstance(m, dict) and set(m) <= {"path", "arch"} and isinstance(m.get("path"), str) and \
+                isinstance(m.get("arch", base), str):
             models.append((m["path"], m.get("arch", base)))
         else:
-            raise EmpfError(f"{where}: models: each entry is a checkpoint path or {{path: ..., arch: ...}}")
+            raise EmpfError(f"{where}: models: give a list whose entries are checkpoint paths or "
+                            "{path: ..., arch: ...}")
     if not models:
         raise EmpfError(f"{where}: models: give at least one checkpoint")
     from ..nn.checkpoint import load_card
@@ -186,36 +235,53 @@ def parse_spec(d, where: str = "sweep spec") -> SweepSpec:
     for path, arch in models:
         load_card(path)
         load_arch(arch)
+    return models
+
+
+def parse_spec(d, where: str = "sweep spec", max_points: int = MAX_POINTS) -> SweepSpec:
+    """Validate a parsed spec; one EmpfError naming the field and what is allowed."""
+    check_keys(where, d, TOP_KEYS, "a sweep spec")
+    for k in ("name", "description", "data_dir"):
+        if d.get(k) is not None and not isinstance(d[k], str):
+            raise EmpfError(f"{where}: {k}={d[k]!r} is not valid; allowed: text")
+    models = _models(d, where)
     sampling = d.get("sampling", "grid")
     check_choice(f"{where}: sampling", sampling, SAMPLING)
     n_points = d.get("points")
     if sampling == "random":
-        check_range(f"{where}: points", n_points, 1)
+        check_range(f"{where}: points", n_points, 1, integer=True)
     elif n_points is not None:
         raise EmpfError(f"{where}: points is only used with sampling: random")
     samples, seed = d.get("samples"), d.get("seed", 0)
     if samples is not None:
-        check_range(f"{where}: samples", samples, 1)
-    check_range(f"{where}: seed", seed, 0)
+        check_range(f"{where}: samples", samples, 1, integer=True)
+    check_range(f"{where}: seed", seed, 0, 2**32 - 1, integer=True)
     raw = d.get("parameters") or {}
     if not isinstance(raw, dict) or not raw:
         raise EmpfError(f"{where}: parameters: give at least one parameter; allowed: "
                         f"{', '.join(allowed_parameters())}")
-    params = {}
+    total = len(models)
     for name, v in raw.items():
         if name not in allowed_parameters():
             raise EmpfError(f"{where}: unknown parameter {name!r}; allowed: {', '.join(allowed_parameters())}")
+        total *= _count(name, v, max_points)
+        if total > max_points:
+            raise EmpfError(f"{where}: the spec has more than {max_points} points (models × parameter values); "
+                            "allowed: at most --max-points points")
+    params = {}
+    for name, v in raw.items():
         values = _values(name, v)
-        for x in values if name in TRACE_PARAMS else ():
-            check_range(f"{where}: parameter {name}", x, 1, 32 if name == "spike_bits" else 1024)
-            if not isinstance(x, int):
-                raise EmpfError(f"{where}: parameter {name}={x!r} must be an integer")
+        for x in values:
+            _check_value(name, x, where)
         params[name] = values
     constraints = d.get("constraints") or []
     if not isinstance(constraints, list) or not all(isinstance(c, str) for c in constraints):
         raise EmpfError(f"{where}: constraints must be a list of expressions")
     known = set(params) | {p for p in allowed_parameters() if p not in TRACE_PARAMS}
     for c in constraints:
+        if len(c) > MAX_CONSTRAINT_CHARS:
+            raise EmpfError(f"{where}: constraint {c[:40]!r}... is {len(c)} characters long; allowed: at most "
+                            f"{MAX_CONSTRAINT_CHARS}")
         try:
             tree = ast.parse(c, mode="eval")
         except SyntaxError:
@@ -237,12 +303,10 @@ def parse_spec(d, where: str = "sweep spec") -> SweepSpec:
     return spec
 
 
-def load_spec(path: str | Path) -> SweepSpec:
-    p = Path(path)
-    if not p.exists():
-        raise EmpfError(f"sweep spec {p}: no such file")
-    try:
-        d = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise EmpfError(f"sweep spec {p}: malformed YAML ({str(e).splitlines()[0]})") from None
-    return parse_spec(d, str(p))
+def load_spec(path: str | Path, max_points: int = MAX_POINTS) -> SweepSpec:
+    """A spec from a YAML path, or a shipped spec by name (``bus-x-spike-bits``; see ``empf_hw.resources``)."""
+    s = str(path)
+    found = find(s if s.endswith((".yaml", ".yml")) or "/" in s else f"{s}.yaml", "sweeps", Path.exists)
+    if found is None:
+        raise EmpfError(f"sweep spec {s}: no such file or shipped spec")
+    return parse_spec(read_yaml(found, "sweep spec"), str(path), max_points)

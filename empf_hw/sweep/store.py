@@ -10,32 +10,62 @@ from pathlib import Path
 
 from ..errors import EmpfError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS points (
-  key TEXT PRIMARY KEY, idx INTEGER NOT NULL, params TEXT NOT NULL, result TEXT NOT NULL, elapsed_s REAL NOT NULL
-);
-"""
+SCHEMA = ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+          "CREATE TABLE points (key TEXT PRIMARY KEY, idx INTEGER NOT NULL, params TEXT NOT NULL, "
+          "result TEXT NOT NULL, elapsed_s REAL NOT NULL)")
 
 
 class Store:
+    """An empf-hw sweep store. Without ``spec`` it is opened read-only; with one it is created, or an existing
+    store of the same spec is reopened. A file that is not an empf-hw store is refused and never modified."""
+
     def __init__(self, path: str | Path, spec=None):
         self.path = Path(path)
-        if spec is None and not self.path.exists():
-            raise EmpfError(f"store {self.path}: no such file")
+        if self.path.exists() or spec is None:
+            stored = self._check_existing()
+            if spec is None:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+                return
+            mine = json.dumps(spec.source, sort_keys=True)
+            if stored != mine:
+                raise EmpfError(f"store {self.path} holds results of another sweep spec "
+                                f"({json.loads(stored).get('name')!r}); use another --store")
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            return
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise EmpfError(f"store {self.path}: {parent} is not a directory")
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise EmpfError(f"store {self.path}: not a sweep store ({e})") from None
-        if spec is not None:
-            row = self.db.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()
-            mine = json.dumps(spec.source, sort_keys=True)
-            if row is None:
-                self.db.execute("INSERT INTO meta VALUES ('spec', ?)", (mine,))
-            elif row[0] != mine:
-                raise EmpfError(f"store {self.path} holds results of another sweep spec "
-                                f"({json.loads(row[0]).get('name')!r}); use another --store")
+            self.db.execute("BEGIN")  # schema and spec in one transaction: a killed start leaves no half store
+            for stmt in SCHEMA:
+                self.db.execute(stmt)
+            self.db.execute("INSERT INTO meta VALUES ('spec', ?)", (json.dumps(spec.source, sort_keys=True),))
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise EmpfError(f"store {self.path}: cannot create ({e})") from None
+
+    def _check_existing(self) -> str:
+        """The stored spec of an existing empf-hw store (read-only look); EmpfError for anything else."""
+        if not self.path.is_file():
+            raise EmpfError(f"store {self.path}: no such file")
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                row = db.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone() if "meta" in tables else None
+            finally:
+                db.close()
+        except sqlite3.Error as e:
+            raise EmpfError(f"store {self.path}: not an empf-hw sweep store ({e})") from None
+        try:
+            ok = row is not None and "points" in tables and isinstance(json.loads(row[0]), dict)
+        except json.JSONDecodeError:
+            ok = False
+        if not ok:
+            raise EmpfError(f"store {self.path}: not an empf-hw sweep store (no meta/points tables written by "
+                            "empf-hw sweep); allowed: a store written by empf-hw sweep, or a new file")
+        return row[0]
 
     def done(self) -> set[str]:
         return {k for (k,) in self.db.execute("SELECT key FROM points")}
@@ -47,8 +77,11 @@ class Store:
 
     def rows(self) -> list[dict]:
         """Finished points in spec order: parameters and results merged."""
-        return [{**json.loads(p), **json.loads(r)}
-                for p, r in self.db.execute("SELECT params, result FROM points ORDER BY idx")]
+        try:
+            return [{**json.loads(p), **json.loads(r)}
+                    for p, r in self.db.execute("SELECT params, result FROM points ORDER BY idx")]
+        except (sqlite3.Error, json.JSONDecodeError, TypeError) as e:
+            raise EmpfError(f"store {self.path}: unreadable points table ({e})") from None
 
     def spec_source(self) -> dict:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()

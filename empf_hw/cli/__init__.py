@@ -1,0 +1,34 @@
+"""Command line: ``empf-hw simulate | sweep | sweep-report | train | evaluate | run | cost | ert | scalesim | zoo``.
+
+Bad input → one ``error:`` line on stderr and exit code 2. Heavy modules are imported by the commands, so
+``--help`` stays fast."""
+
+import os
+import sys
+
+from ..errors import EmpfError
+from . import hardware, models, reports
+from .args import Parser
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="empf-hw", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (reports, models, hardware):
+        module.add_parsers(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a bad flag (already reported on one line)
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        return args.func(args)
+    except EmpfError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `empf-hw ert | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

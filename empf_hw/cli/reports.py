@@ -1,0 +1,88 @@
+"""Report commands: ``simulate`` (the main job), ``sweep``, ``sweep-report``."""
+
+from .args import add_data_dir, add_out, add_samples, add_spike_bits, integer
+
+
+def cmd_simulate(a) -> int:
+    import json
+
+    from ..report.simulate import DEFAULT_BASELINE, DEFAULT_MODEL, SimulateConfig, simulate
+
+    cfg = SimulateConfig(a.model or DEFAULT_MODEL, a.baseline or DEFAULT_BASELINE, a.arch, a.baseline_arch,
+                         a.timesteps, a.spike_bits, a.samples, a.seed, a.data_dir)
+    path, machine = simulate(cfg, a.out, a.force)
+    if a.json:
+        print(json.dumps({**machine, "report": str(path)}, sort_keys=True, default=float))
+        return 0
+    print(f"{'model':<30} {'method':<7} {'arch':<16} {'accuracy':>8} {'energy_uJ':>10} {'literature_uJ':>13} "
+          f"{'latency_cycles':>14} {'latency_us':>10} {'memory_KiB':>10}")
+    for r in machine["summary"]:
+        print(f"{r['model']:<30} {r['method']:<7} {r['arch']:<16} {r['accuracy']:>8.4f} "
+              f"{r['energy_pJ_per_inference'] / 1e6:>10.3f} {r['literature_energy_pJ_per_inference'] / 1e6:>13.3f} "
+              f"{r['latency_cycles']:>14} {r['latency_us']:>10.1f} {r['total_memory_bits'] / 8192:>10.1f}")
+    ratio = {r["metric"]: r["ratio_model_over_baseline"] for r in machine["ratios"]}
+    print(f"model / baseline: energy {ratio['energy_pJ_per_inference']:.3f}×, latency "
+          f"{ratio['latency_cycles']:.3f}×, memory {ratio['total_memory_bits']:.3f}×")
+    print(f"report: {path / 'report.html'} (also report.md, summary.csv, layers.csv, config.json)")
+    return 0
+
+
+def cmd_sweep(a) -> int:
+    from ..errors import EmpfError
+    from ..paths import check_parent
+    from ..sweep.runner import run_sweep
+    from ..sweep.spec import load_spec
+
+    if a.workers and a.scheduler:
+        raise EmpfError("give --workers (local Dask cluster) or --scheduler (existing cluster), not both")
+    check_parent(a.store, "--store")
+    spec = load_spec(a.spec, a.max_points)
+    n = len(spec.points())
+    store = run_sweep(spec, a.store, workers=a.workers, scheduler=a.scheduler, progress=not a.quiet)
+    rows = store.rows()
+    store.close()
+    ok = sum(r["status"] == "ok" for r in rows)
+    print(f"{spec.name}: {len(rows)}/{n} points in {a.store} ({ok} evaluated, {len(rows) - ok} did not fit)")
+    return 0
+
+
+def cmd_sweep_report(a) -> int:
+    from ..sweep.report import sweep_report
+
+    out = sweep_report(a.store, a.out, a.force)
+    print(f"sweep report written to {out}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    m = sub.add_parser("simulate", help="the main job: EM-PF model vs STBP baseline on their chips → report")
+    m.add_argument("--model", help="checkpoint of the model (default: the zoo's EM-PF digits model)")
+    m.add_argument("--baseline", help="checkpoint of the baseline (default: the zoo's STBP LIF digits model)")
+    m.add_argument("--arch", help="model's architecture (default: empf-core-45nm; stbp-core-45nm for LIF)")
+    m.add_argument("--baseline-arch", help="baseline's architecture (same default rule)")
+    m.add_argument("--timesteps", type=integer(1, 1024), help="run both for T timesteps (default: as trained)")
+    add_spike_bits(m, "spike width of EM-PF models (default: the model's own width; 4 for floating-point spikes)")
+    add_samples(m)
+    m.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="0: the first samples; else a seeded "
+                   "random subset (default 0)")
+    add_out(m, "report directory (default reports/<model>_vs_<baseline>, whose earlier report is replaced)")
+    m.add_argument("--json", action="store_true", help="print the machine-readable summary on stdout")
+    add_data_dir(m)
+    m.set_defaults(func=cmd_simulate)
+
+    w = sub.add_parser("sweep", help="sweep hardware / format parameters; results go to SQLite, resumable")
+    w.add_argument("spec", help="sweep spec YAML, or a shipped spec's name (see sims/sweeps/)")
+    w.add_argument("--store", required=True, help="SQLite file: a new file, or the store of an interrupted run of "
+                   "the same spec (it resumes)")
+    w.add_argument("--workers", type=integer(0, 1024), default=0, help="run on a Dask LocalCluster with N worker "
+                   "processes (default 0: in this process)")
+    w.add_argument("--scheduler", help="run on an existing Dask cluster (tcp://HOST:PORT)")
+    w.add_argument("--max-points", type=integer(1), default=100_000, help="refuse specs with more points "
+                   "(default 100000)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=cmd_sweep)
+
+    wr = sub.add_parser("sweep-report", help="CSV and plots (Pareto front, spike bits, node) of a sweep store")
+    wr.add_argument("store", help="SQLite file written by empf-hw sweep (opened read-only)")
+    add_out(wr, "output directory", required=True)
+    wr.set_defaults(func=cmd_sweep_report)

@@ -1,0 +1,19 @@
+"""Names the command line offers, without importing PyTorch: architectures (input shape, classes), neurons,
+weight modes, training methods, datasets."""
+
+NEURONS = ("empf", "lif")
+WEIGHT_MODES = ("binary", "ternary", "full")
+METHODS = ("online", "online-random", "stbp")
+DATASETS = ("digits", "mnist", "cifar10", "synthetic")
+
+# architecture → (input shape C×H×W or (F,), default number of classes)
+ARCHS = {
+    "digits_mlp": ((1, 8, 8), 10),
+    "digits_cnn": ((1, 8, 8), 10),
+    "mnist_cnn": ((1, 28, 28), 10),
+    "vgg11": ((3, 32, 32), 10),
+    "vgg_snn_dvs": ((2, 48, 48), 10),
+    "resnet18": ((3, 32, 32), 10),
+    "resnet19": ((3, 32, 32), 10),
+    "resnet34": ((3, 224, 224), 1000),
+}
