@@ -76,6 +76,11 @@ def random_trace(graph, rng, density=0.4, batch=1):
                          {"mode": "fixed", "timesteps": T, "batch": batch, "graph_attrs": graph.attrs}, graph)
 
 
+CHIP_KEYS = {"mesh_rows", "mesh_cols", "cores_per_router", "clock_MHz", "tech_node_nm", "tech_flavor", "vdd_V",
+             "noc_link_bits", "noc_hop_cycles", "noc_buffer_flits", "router_pitch_mm", "multicast", "io_row", "io_col",
+             "timestep_mode", "barrier_cycles", "dram_bits_per_cycle", "dram_spill"}
+
+
 def arch_dict(**core_over):
     core = {"crossbar_rows": 64, "crossbar_cols": 16, "weight_bits": 1, "synapse_sram_KiB": 1,
             "membrane_sram_KiB": 1, "buffer_sram_KiB": 1, "spike_bus_bits": 32, "address_bits": 12,
@@ -84,7 +89,7 @@ def arch_dict(**core_over):
     chip = {"mesh_rows": 4, "mesh_cols": 4, "clock_MHz": 100, "tech_node_nm": 45, "vdd_V": None,
             "noc_link_bits": 16, "noc_hop_cycles": 1, "dram_bits_per_cycle": 64, "dram_spill": False}
     for k, v in core_over.items():
-        (chip if k in chip else core)[k] = v
+        (chip if k in CHIP_KEYS else core)[k] = v
     return {"name": "tiny", "template": "cores", "chip": chip, "core": core}
 
 

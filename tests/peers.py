@@ -1,5 +1,5 @@
-"""Public peer tools used only by tests and benchmarks: SCALE-Sim v3 in its own virtual environment (it needs
-numpy < 2), called as a subprocess."""
+"""Public peer tools used only by tests and benchmarks, each in its own virtual environment and called as a
+subprocess: SCALE-Sim v3 (it needs numpy < 2) and SANA-FE 2.2.9 (its C++ core may abort the process on bad input)."""
 
 import csv
 import os
@@ -10,6 +10,8 @@ import venv
 from pathlib import Path
 
 VENV = Path(os.environ.get("EMPF_HW_SCALESIM_VENV", Path.home() / ".cache" / "empf-hw" / "scalesim-venv"))
+SANAFE_VENV = Path(os.environ.get("EMPF_HW_SANAFE_VENV", Path.home() / ".cache" / "empf-hw" / "sanafe-venv"))
+SANAFE_RUNNER = Path(__file__).with_name("sanafe_runner.py")
 CFG = """[general]
 run_name = run
 
@@ -51,14 +53,30 @@ UseRamulatorTrace: False
 """
 
 
-def scalesim_python() -> str:
-    """The interpreter of a virtual environment with scalesim and numpy < 2 (created once, then reused)."""
-    py = VENV / "bin" / "python"
-    if not py.exists() or subprocess.run([py, "-c", "import scalesim"], capture_output=True).returncode:
-        venv.create(VENV, with_pip=True, clear=True)
-        subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "numpy<2",
-                        "scalesim==3.0.0"], check=True)
+def _venv_python(where: Path, module: str, packages: list[str]) -> str:
+    """The interpreter of a virtual environment in which ``module`` imports (created once, then reused)."""
+    py = where / "bin" / "python"
+    if not py.exists() or subprocess.run([py, "-c", f"import {module}"], capture_output=True).returncode:
+        venv.create(where, with_pip=True, clear=True)
+        subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages], check=True)
     return str(py)
+
+
+def scalesim_python() -> str:
+    return _venv_python(VENV, "scalesim", ["numpy<2", "scalesim==3.0.0"])
+
+
+def sanafe_python() -> str:
+    return _venv_python(SANAFE_VENV, "sanafe", ["sanafe==2.2.9"])
+
+
+def run_sanafe(export_dir: Path, timing: str = "simple") -> dict:
+    """SANA-FE's results for an empf-hw export (see sanafe_runner.py)."""
+    import json
+
+    run = subprocess.run([sanafe_python(), SANAFE_RUNNER, export_dir, timing], capture_output=True, text=True,
+                         check=True, cwd=export_dir)
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def config_text(rows: int, cols: int, dataflow: str) -> str:

@@ -11,7 +11,7 @@ from empf_hw.deploy import DeployGraph, Node, export_model
 from empf_hw.errors import EmpfError
 from empf_hw.nn import ModelConfig, build_model, load_checkpoint
 from empf_hw.nn.data import load_digits_split
-from empf_hw.sim import ActivityTrace, calibrate, execute
+from empf_hw.sim import ActivityTrace, calibrate, execute, executor, ops
 
 ZOO = Path(__file__).resolve().parents[1] / "models"
 FORMATS = {"timesteps": 2, "membrane_bits": 24, "membrane_frac_bits": 8, "accumulator_bits": 32}
@@ -209,3 +209,56 @@ def test_every_architecture_exports_and_agrees(arch):
     ref = torch_logits(model, x.numpy())
     trace = execute(export_model(model), x.numpy())
     assert np.abs(trace.logits - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("k,stride,padding", [(1, 1, 0), (1, 2, 0), (1, 1, 1), (2, 3, 1), (3, 1, 1), (3, 2, 1),
+                                              (3, 2, 0), (5, 1, 2), (7, 2, 3)])
+def test_conv_kernel_matches_naive_loop(k, stride, padding, monkeypatch):
+    """Chunked im2col convolution (chunks of two images, the last one partial) of a channel-last view against a
+    loop over outputs."""
+    rng = np.random.default_rng(k * 10 + stride + padding)
+    x, w = np.moveaxis(rng.standard_normal((5, 3, 9, 7)), 1, -1), rng.standard_normal((4, 3, k, k))
+    ho, wo = (9 + 2 * padding - k) // stride + 1, (7 + 2 * padding - k) // stride + 1
+    monkeypatch.setattr(ops, "CHUNK_ROWS", ho * wo + 1)
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    ref = np.zeros((5, ho, wo, 4))
+    for oy in range(ho):
+        for ox in range(wo):
+            patch = xp[:, oy * stride:oy * stride + k, ox * stride:ox * stride + k]
+            ref[:, oy, ox] = np.einsum("nijc,ocij->no", patch, w)
+    out = ops.conv2d(x, w, stride, padding)
+    assert out.shape == ref.shape and np.allclose(out, ref)
+
+
+def test_value_bits_of_wide_codes_over_a_large_batch():
+    """12-bit spike codes (wider than a byte) over a batch of 300 (more than a byte counts): value bits, events and
+    the event map against brute force."""
+    rng = np.random.default_rng(1)
+    k = rng.integers(0, 256, (300, 8)) * (rng.random((300, 8)) < 0.5)
+    g = passthrough_graph({}, np.ones((3, 8)), spike_bits=12, step=1 / (255 * 16))
+    lin = execute(g, (k / 255).astype(np.float32), "fixed").layers[2]
+    codes = 16 * k[k > 0]  # input code k, current k/255, spike code k/255 / step
+    expected = np.bincount(np.floor(np.log2(codes)).astype(int) + 1, minlength=33)
+    assert lin.value_bits.tolist() == [expected.tolist()] * 2
+    assert lin.counts["input_events"].tolist() == [len(codes)] * 2
+    assert np.array_equal(lin.event_map[0], (k > 0).sum(axis=0))
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig("digits_cnn", timesteps=3, mem_bn=True, attention=True,
+                                             weights="ternary"), ModelConfig("resnet18", timesteps=2)],
+                         ids=["digits_membn_eca_ternary", "resnet18"])
+def test_fixed_mode_does_not_depend_on_block_sizes(cfg, monkeypatch):
+    """Convolution chunks and neuron blocks only change how the work is split: tiny ones (the last block of a
+    layer partial) give the same trace."""
+    x = torch.rand(2, *cfg.input_shape)
+    graph = calibrate(export_model(bn_calibrated(cfg, x)), x.numpy(), 6)
+    ref = execute(graph, x.numpy(), "fixed")
+    monkeypatch.setattr(ops, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(executor, "NEURON_BLOCK", 7000)  # 3 rows of 2048 (W·C) values
+    trace = execute(graph, x.numpy(), "fixed")
+    assert np.array_equal(trace.logits, ref.logits)
+    for a, b in zip(trace.layers, ref.layers):
+        assert all(np.array_equal(a.counts[c], b.counts[c]) for c in a.counts)
+        assert (a.value_bits is None) == (b.value_bits is None)
+        if a.value_bits is not None:
+            assert np.array_equal(a.value_bits, b.value_bits) and np.array_equal(a.event_map, b.event_map)

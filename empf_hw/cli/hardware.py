@@ -1,7 +1,7 @@
 """Hardware commands: ``cost``, ``ert``, ``scalesim``."""
 
 from ..errors import EmpfError
-from .args import add_data_dir, add_model, add_out, add_samples, add_spike_bits
+from .args import add_data_dir, add_model, add_out, add_samples, add_spike_bits, integer
 
 
 def default_arch(card: dict) -> str:
@@ -15,31 +15,80 @@ def cmd_ert(a) -> int:
     return 0
 
 
+def _deploy_for(a, arch, card):
+    from ..hw.evaluate import schedule_of
+    from ..sim.pipeline import deploy, hardware_spike_bits
+
+    return deploy(a.model, spike_bits=hardware_spike_bits(card, a.spike_bits), samples=a.samples,
+                  data_dir=a.data_dir, mode="fixed", schedule=schedule_of(arch))
+
+
 def cmd_cost(a) -> int:
     import json
 
     from ..hw import evaluate, load_arch
     from ..nn.checkpoint import load_card
     from ..report.files import check_output_dir, write_outputs
-    from ..sim.pipeline import deploy, hardware_spike_bits
 
     card = load_card(a.model)
     arch = load_arch(a.arch or default_arch(card))
+    if a.timing == "cycle" and arch.template != "cores":
+        raise EmpfError(f"--timing cycle simulates the cores template; {arch.name} is a {arch.template} "
+                        "architecture; allowed: --timing fast")
     if a.out:
         check_output_dir(a.out, a.force)
-    d = deploy(a.model, spike_bits=hardware_spike_bits(card, a.spike_bits), samples=a.samples,
-               data_dir=a.data_dir, mode="fixed")
-    costs = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy)
+    d = _deploy_for(a, arch, card)
+    costs = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy, lowering=a.lowering)
     summary, layers = costs.summary(), costs.by_layer()
+    files = {"summary.csv": summary, "layers.csv": layers}
+    cyc = None
+    if a.timing == "cycle":
+        from ..hw.cycle_report import cycle_runs
+
+        cyc = cycle_runs(d, arch, a.cycle_samples, a.lowering)
+        files.update({"cycle_latency.csv": cyc["latency"], "cycle_stalls.csv": cyc["stalls"],
+                      "cycle_links.csv": cyc["links"]})
+        for k, v in cyc["summary"].items():
+            summary[k] = v
     if a.out:
-        write_outputs(a.out, {"summary.csv": summary, "layers.csv": layers}, force=a.force)
+        write_outputs(a.out, files, force=a.force)
     if a.json:
         print(json.dumps(summary.iloc[0].to_dict(), sort_keys=True, default=float))
         return 0
-    cols = ["layer", "op", "tiles", "value_width_bits", "sops", "syn_ops_hw", "neuron_updates", "busy_cycles",
+    cols = ["label", "layer", "tiles", "value_width_bits", "sops", "syn_ops_hw", "neuron_updates", "busy_cycles",
             "energy_pJ"]
     print(layers[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(summary.T.to_string(header=False, float_format=lambda v: f"{v:.6g}"))
+    if cyc is not None:
+        print(f"\ncycle-level simulation of {len(cyc['latency'])} inference(s), one sample each:")
+        print(cyc["latency"].to_string(index=False))
+        print("\nstall causes (cycles per inference, summed over cores / router ports):")
+        print(cyc["stalls"].to_string(index=False))
+        print("\nbusiest links (flits per inference):")
+        print(cyc["links"].head(10).to_string(index=False))
+    return 0
+
+
+def cmd_sanafe_export(a) -> int:
+    from ..hw import evaluate, load_arch
+    from ..hw.sanafe_io import export_sanafe
+    from ..nn.checkpoint import load_card
+    from ..report.files import check_output_dir, write_outputs
+    from ..sim.executor import execute
+
+    card = load_card(a.model)
+    arch = load_arch(a.arch)
+    check_output_dir(a.out, a.force)
+    d = _deploy_for(a, arch, card)
+    traces = [execute(d.graph, d.inputs[i:i + 1], "fixed", schedule=d.schedule) for i in range(len(d.labels))]
+    first = evaluate(traces[0], arch, model=d.name, lowering=a.lowering)
+    from ..hw.cores.lowering import lower
+
+    lowered = [lower(d.graph, tr, arch, a.lowering)[1] for tr in traces]
+    files = export_sanafe(first.graph, first.mapping, lowered)
+    path = write_outputs(a.out, files, force=a.force)
+    print(f"SANA-FE workload of {d.name} on {arch.name} ({len(traces)} sample(s), {len(traces[0].logits)} steps) "
+          f"written to {path}: arch.yaml, network.yaml, inputs.json")
     return 0
 
 
@@ -47,7 +96,7 @@ def cmd_scalesim(a) -> int:
     import json
 
     from ..hw import load_arch
-    from ..hw.scalesim_io import dense_cycles, read_topology
+    from ..hw.systolic.scalesim_io import dense_cycles, read_topology
 
     arch = load_arch(a.arch)
     if arch.template != "systolic":
@@ -68,15 +117,26 @@ def cmd_scalesim(a) -> int:
     return 0
 
 
+def _add_hw_options(c) -> None:
+    c.add_argument("--lowering", choices=("parallel", "serial"), help="send spikes wider than the chip's packets as "
+                   "binary spikes on parallel axons or over serial sub-steps, folding pooling into the synapses "
+                   "(default: refuse such networks)")
+
+
 def add_parsers(sub) -> None:
     c = sub.add_parser("cost", help="energy, latency, operations and memory of one model on one architecture")
     add_model(c)
-    c.add_argument("--arch", help="preset name, YAML path or SCALE-Sim .cfg (default: stbp-core-45nm for LIF, "
-                   "else empf-core-45nm)")
+    c.add_argument("--arch", help="preset name, YAML path, SCALE-Sim .cfg or SANA-FE architecture YAML (default: "
+                   "stbp-core-45nm for LIF, else empf-core-45nm)")
     add_spike_bits(c, "spike width of EM-PF models (default: the model's own width; 4 for floating-point spikes)")
     add_samples(c)
+    c.add_argument("--timing", choices=("fast", "cycle"), default="fast", help="fast estimate over the whole "
+                   "batch, or also the cycle-level simulation of single inferences (default fast)")
+    c.add_argument("--cycle-samples", type=integer(1, 1000), default=3, help="inferences simulated cycle by cycle "
+                   "with --timing cycle (default 3)")
+    _add_hw_options(c)
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    add_out(c, "also write summary.csv and layers.csv into this directory")
+    add_out(c, "also write summary.csv and layers.csv (and the cycle-level tables) into this directory")
     add_data_dir(c)
     c.set_defaults(func=cmd_cost)
 
@@ -92,3 +152,17 @@ def add_parsers(sub) -> None:
                     "default the header decides")
     sc.add_argument("--json", action="store_true", help="print the rows as JSON")
     sc.set_defaults(func=cmd_scalesim)
+
+    sf = sub.add_parser("sanafe", help="SANA-FE interop: export a deployed LIF network for SANA-FE")
+    sfs = sf.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ex = sfs.add_parser("export", help="write the network, its mapping and the architecture in SANA-FE's formats")
+    add_model(ex)
+    ex.add_argument("--arch", default="loihi-sanafe", help="a lockstep cores architecture (default loihi-sanafe)")
+    add_spike_bits(ex, "not used: SANA-FE models LIF (binary-spike) networks")
+    ex.add_argument("--samples", type=integer(1, 1000), default=1, help="test samples whose input spikes are "
+                    "exported (default 1)")
+    ex.add_argument("--lowering", choices=("parallel",), default="parallel", help="how the multi-bit input and "
+                    "pooling are lowered to binary spikes (default parallel)")
+    add_out(ex, "export directory", required=True)
+    add_data_dir(ex)
+    ex.set_defaults(func=cmd_sanafe_export)

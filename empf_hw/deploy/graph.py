@@ -13,6 +13,8 @@ Per-sample shapes are PyTorch's (C, H, W) or (F,). Node ops, their attributes an
                 calibrated); optional ``syn_decay`` (T, C), a current-based synapse (NIR CubaLIF)
 - ``pool``      attrs ``kind (avg|max|sum), kernel, stride, padding``
 - ``flatten``, ``add`` (two inputs, residual), ``attention`` (ECA; tensor ``weight`` (k,)), ``output``
+- ``bitsplit``  attrs ``bits``: B-bit values as B binary planes, channel (or feature) c·B + j = bit j of c; only in
+                graphs lowered for binary-spike chips (``empf_hw.hw.cores.lowering``), which are costed, not executed
 
 Graph attrs: ``timesteps``, ``membrane_bits``, ``membrane_frac_bits`` (membrane LSB = spike_step / 2^frac),
 ``accumulator_bits``. Saved as ``<stem>.safetensors`` (tensors) + ``<stem>.json`` (structure), schema-versioned.
@@ -38,6 +40,7 @@ OPS = {
     "add": ((), ()),
     "attention": ((), ("weight",)),
     "output": ((), ()),
+    "bitsplit": (("bits",), ()),
 }
 DEFAULT_FORMATS = {"membrane_bits": 24, "membrane_frac_bits": 8, "accumulator_bits": 32}
 GRAPH_ATTRS = {"timesteps": (1, 1024), "membrane_bits": (2, 64), "membrane_frac_bits": (0, 32),
@@ -84,6 +87,8 @@ def infer_shape(node: Node, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
         return (x[0], conv_out(x[1], k, s, p), conv_out(x[2], k, s, p))
     if op == "flatten":
         return (int(np.prod(x)),)
+    if op == "bitsplit":
+        return (x[0] * a["bits"], *x[1:])
     if op == "add":
         need(ins[0] == ins[1], "residual add needs equal shapes")
     if op == "neuron":

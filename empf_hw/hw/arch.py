@@ -1,76 +1,130 @@
-"""Architecture spec: a grid of neuromorphic cores on a 2-D mesh NoC, loaded from YAML and validated.
+"""Architecture spec, loaded from YAML and validated.
 
-A spec file has ``name``, ``description``, ``template`` — ``cores`` (a mesh of neuromorphic cores: ``chip`` and
-``core`` sections) or ``systolic`` (a PE array: ``chip`` and ``array`` sections) — with the fields below, each
-with its unit, and an optional ``energy`` section that overrides entries of the energy reference
-table (see ``empf_hw.hw.energy``). Names without a path resolve to ``sims/hw/<name>.yaml`` (see
-``empf_hw.resources``).
+A spec file has ``name``, ``description``, ``template`` and sections of fields, each with its unit:
+
+- ``cores`` template: ``system`` (optional: chips on a board joined by chip-to-chip links), ``chip`` (a 2-D
+  mesh of routers, each serving ``cores_per_router`` neuromorphic cores) and ``core``;
+- ``systolic`` template: ``chip`` and ``array`` (a PE array);
+
+plus an optional ``energy`` section overriding entries of the energy reference table (``empf_hw.hw.energy``)
+and, for the cores template, an optional ``latency`` section giving per-event latencies in cycles (as
+SANA-FE's architecture files do). Fields with a default may be left out. Preset names resolve to
+``sims/hw/<name>.yaml`` (see ``empf_hw.resources``); ``empf_hw.hw.formats.load_arch`` also reads SCALE-Sim
+``.cfg`` files and SANA-FE architecture YAML.
 """
 
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
 from ..errors import EmpfError, check_choice, check_keys, check_range
 from ..resources import find, shipped
 
-# field → (lo, hi, unit, description); ints unless the unit says otherwise
+
+class Field(NamedTuple):
+    lo: float | None
+    hi: float | None
+    unit: str  # "bool", "choice", "table" or a physical unit; ints unless listed in FLOAT_FIELDS
+    doc: str
+    default: object = ...  # ... = required
+
+
+SYSTEM_FIELDS = {
+    "chips_rows": Field(1, 64, "chips", "rows of chips on the board", 1),
+    "chips_cols": Field(1, 64, "chips", "columns of chips on the board", 1),
+    "chip_link_bits": Field(1, 4096, "bits/cycle", "width of a chip-to-chip link (one per mesh edge crossing)", 8),
+    "chip_link_cycles": Field(0, 100000, "cycles", "latency of one chip-to-chip crossing", 100),
+    "dram": Field(None, None, "choice", "per_chip (each chip its own DRAM channel) | shared (one for the board)",
+                  "per_chip"),
+}
 CHIP_FIELDS = {
-    "mesh_rows": (1, 1024, "cores", "rows of cores on the 2-D mesh"),
-    "mesh_cols": (1, 1024, "cores", "columns of cores on the 2-D mesh"),
-    "clock_MHz": (1e-3, 1e5, "MHz", "core and NoC clock"),
-    "tech_node_nm": (7, 180, "nm", "technology node; energies are scaled from 45 nm (Stillmaker & Baas 2017)"),
-    "vdd_V": (0.3, 2.0, "V", "supply voltage (null: the node's nominal voltage)"),
-    "noc_link_bits": (1, 4096, "bits/cycle", "NoC link width; a packet is ⌈packet bits / link bits⌉ flits"),
-    "noc_hop_cycles": (0, 1000, "cycles", "router + link latency per hop"),
-    "dram_bits_per_cycle": (1, 65536, "bits/cycle", "off-chip DRAM bandwidth"),
-    "dram_spill": (0, 1, "bool", "map more tiles than cores by reloading weights from DRAM every timestep"),
+    "mesh_rows": Field(1, 1024, "routers", "rows of the 2-D mesh of routers"),
+    "mesh_cols": Field(1, 1024, "routers", "columns of the 2-D mesh of routers"),
+    "cores_per_router": Field(1, 64, "cores", "cores sharing one router (0 hops between them; Loihi: 4)", 1),
+    "clock_MHz": Field(1e-3, 1e6, "MHz", "core and NoC clock (sets the length of a cycle)"),
+    "tech_node_nm": Field(7, 180, "nm", "technology node; logic and SRAM energies scale from 45 nm"),
+    "tech_flavor": Field(None, None, "choice", "lp | hp: Stillmaker & Baas coefficient set used for node "
+                         "scaling (one flavor for every node)", "hp"),
+    "vdd_V": Field(0.3, 2.0, "V", "supply voltage (null: the node's nominal voltage)", None),
+    "noc_link_bits": Field(1, 4096, "bits/cycle", "NoC link width; a packet is ⌈packet bits / link bits⌉ flits"),
+    "noc_hop_cycles": Field(0, 1000, "cycles", "router pipeline + link latency per hop"),
+    "noc_buffer_flits": Field(1, 1 << 16, "flits", "router input buffer depth per port (credit flow control)", 8),
+    "router_pitch_mm": Field(1e-3, 100, "mm", "distance between neighbouring routers (wire length of a hop)", 1.0),
+    "multicast": Field(None, None, "bool", "one packet per spike forked along an XY tree (else one per "
+                       "destination core)", False),
+    "io_row": Field(0, 1 << 16, "router", "mesh row of the chip I/O port (inputs enter, outputs leave)", 0),
+    "io_col": Field(0, 1 << 16, "router", "mesh column of the chip I/O port", 0),
+    "timestep_mode": Field(None, None, "choice", "pipelined (a layer starts timestep t when its inputs of t "
+                           "arrived) | lockstep (a global barrier ends every step; T + depth steps)", "pipelined"),
+    "barrier_cycles": Field(0, 1 << 30, "table", "barrier latency per step (lockstep): cycles, or a table "
+                            "{routers in use: cycles} read at the largest key <= routers in use", 0),
+    "dram_bits_per_cycle": Field(1, 65536, "bits/cycle", "off-chip DRAM bandwidth per DRAM channel"),
+    "dram_spill": Field(None, None, "bool", "map more tiles than cores by reloading weights from DRAM"),
 }
 CORE_FIELDS = {
-    "crossbar_rows": (1, 1 << 20, "synapses", "crossbar inputs (axons) per core; conv: C_in·k² of a tile"),
-    "crossbar_cols": (1, 1 << 20, "synapses", "crossbar outputs per core; conv: output channels of a tile"),
-    "weight_bits": (1, 16, "bits", "bits per synapse cell; wider model weights are bit-sliced over columns"),
-    "synapse_sram_KiB": (1e-3, 1 << 20, "KiB", "synapse memory per core (holds the crossbar)"),
-    "membrane_sram_KiB": (1e-3, 1 << 20, "KiB", "neuron state memory: membrane + current accumulator"),
-    "buffer_sram_KiB": (1e-3, 1 << 20, "KiB", "input spike buffer: one timestep of the core's input window"),
-    "spike_bus_bits": (1, 4096, "bits/cycle", "input spike bus; carries (address, value) packets"),
-    "address_bits": (1, 64, "bits", "address field of a spike packet"),
-    "accumulator_lanes": (1, 65536, "lanes", "synaptic accumulations per cycle (one event at a time)"),
-    "neuron_units": (1, 65536, "units", "neuron update units"),
-    "neuron_update_cycles": (1, 1000, "cycles", "cycles per neuron update per unit"),
-    "accumulator_bits": (2, 64, "bits", "synaptic accumulator (input current) width"),
-    "membrane_bits": (2, 64, "bits", "membrane potential width"),
-    "param_bits": (1, 32, "bits", "per-channel scale / bias / leak / threshold storage"),
+    "crossbar_rows": Field(1, 1 << 20, "synapses", "crossbar inputs (axons) per core; conv: C_in·k² of a tile"),
+    "crossbar_cols": Field(1, 1 << 20, "synapses", "crossbar outputs per core; conv: output channels of a tile"),
+    "weight_bits": Field(1, 16, "bits", "bits per synapse cell; wider model weights are bit-sliced over columns"),
+    "synapse_sram_KiB": Field(1e-3, 1 << 20, "KiB", "synapse memory per core (holds the crossbar)"),
+    "membrane_sram_KiB": Field(1e-3, 1 << 20, "KiB", "neuron state memory: membrane + current accumulator"),
+    "buffer_sram_KiB": Field(1e-3, 1 << 20, "KiB", "input spike buffer: one timestep of the core's input window"),
+    "spike_bus_bits": Field(1, 4096, "bits/cycle", "input spike bus; carries (address, value) packets"),
+    "address_bits": Field(1, 64, "bits", "address field of a spike packet"),
+    "spike_payload_bits": Field(0, 32, "bits", "widest spike value a packet carries (0: binary spikes only)", 32),
+    "accumulator_lanes": Field(1, 65536, "lanes", "synaptic accumulations per cycle (one event at a time)"),
+    "synapse_banks": Field(1, 1024, "banks", "synapse SRAM banks; a weight row read occupies its bank", 1),
+    "synapse_bank_cycles": Field(1, 64, "cycles", "cycles a bank is busy per row read", 1),
+    "input_fifo_packets": Field(0, 1 << 24, "packets", "input FIFO between the router and the spike bus (0: as many "
+                                "packets as the spike buffer SRAM holds)", 0),
+    "neuron_units": Field(1, 65536, "units", "neuron update units"),
+    "neuron_update_cycles": Field(1, 1000, "cycles", "cycles per neuron update per unit"),
+    "neuron_update_mode": Field(None, None, "choice", "clock (every neuron at every timestep's end) | event "
+                                "(only neurons with input or non-zero potential take a unit's time)", "clock"),
+    "max_neurons": Field(0, 1 << 24, "neurons", "compartments per core (0: as many as the membrane SRAM holds; "
+                         "Loihi: 1024)", 0),
+    "accumulator_bits": Field(2, 64, "bits", "synaptic accumulator (input current) width"),
+    "accumulator_storage": Field(None, None, "choice", "sram (read-modify-write in the membrane SRAM per "
+                                 "synaptic op) | regfile | latch", "sram"),
+    "membrane_bits": Field(2, 64, "bits", "membrane potential width"),
+    "param_bits": Field(1, 32, "bits", "per-channel scale / bias / leak / threshold storage"),
 }
-SYSTOLIC_CHIP_FIELDS = {k: CHIP_FIELDS[k] for k in ("clock_MHz", "tech_node_nm", "vdd_V", "dram_bits_per_cycle")}
+SYSTOLIC_CHIP_FIELDS = {k: CHIP_FIELDS[k] for k in ("clock_MHz", "tech_node_nm", "tech_flavor", "vdd_V",
+                                                    "dram_bits_per_cycle")}
 ARRAY_FIELDS = {
-    "rows": (1, 4096, "PEs", "PE array rows (WS: reduction dimension; OS: output positions)"),
-    "cols": (1, 4096, "PEs", "PE array columns (output channels)"),
-    "dataflow": (None, None, "choice", "ws (weight stationary) | os (output stationary)"),
-    "mode": (None, None, "choice", "dense (every operand streamed) | event (all-zero spike vectors skipped)"),
-    "weight_bits": (1, 16, "bits", "weight bits per PE; wider model weights are bit-sliced over rows"),
-    "accumulator_bits": (2, 64, "bits", "partial-sum width"),
-    "membrane_bits": (2, 64, "bits", "membrane width of the neuron units after the array"),
-    "param_bits": (1, 32, "bits", "per-channel scale / bias / leak / threshold storage"),
-    "neuron_units": (1, 65536, "units", "neuron update units after the array"),
-    "neuron_update_cycles": (1, 1000, "cycles", "cycles per neuron update per unit"),
-    "ifmap_sram_KiB": (1e-3, 1 << 24, "KiB", "input (spike) buffer"),
-    "filter_sram_KiB": (1e-3, 1 << 24, "KiB", "weight buffer"),
-    "ofmap_sram_KiB": (1e-3, 1 << 24, "KiB", "partial sums, membranes and outputs"),
-    "ifmap_bits_per_cycle": (1, 1 << 24, "bits/cycle", "ifmap SRAM bandwidth"),
-    "filter_bits_per_cycle": (1, 1 << 24, "bits/cycle", "filter SRAM bandwidth"),
-    "ofmap_bits_per_cycle": (1, 1 << 24, "bits/cycle", "ofmap SRAM bandwidth"),
+    "rows": Field(1, 4096, "PEs", "PE array rows (WS: reduction dimension; OS: output positions)"),
+    "cols": Field(1, 4096, "PEs", "PE array columns (output channels)"),
+    "dataflow": Field(None, None, "choice", "ws (weight stationary) | os (output stationary)"),
+    "mode": Field(None, None, "choice", "dense (every operand streamed) | event (all-zero spike vectors skipped)"),
+    "weight_bits": Field(1, 16, "bits", "weight bits per PE; wider model weights are bit-sliced over rows"),
+    "accumulator_bits": Field(2, 64, "bits", "partial-sum width"),
+    "membrane_bits": Field(2, 64, "bits", "membrane width of the neuron units after the array"),
+    "param_bits": Field(1, 32, "bits", "per-channel scale / bias / leak / threshold storage"),
+    "neuron_units": Field(1, 65536, "units", "neuron update units after the array"),
+    "neuron_update_cycles": Field(1, 1000, "cycles", "cycles per neuron update per unit"),
+    "ifmap_sram_KiB": Field(1e-3, 1 << 24, "KiB", "input (spike) buffer"),
+    "filter_sram_KiB": Field(1e-3, 1 << 24, "KiB", "weight buffer"),
+    "ofmap_sram_KiB": Field(1e-3, 1 << 24, "KiB", "partial sums, membranes and outputs"),
+    "ifmap_bits_per_cycle": Field(1, 1 << 24, "bits/cycle", "ifmap SRAM bandwidth"),
+    "filter_bits_per_cycle": Field(1, 1 << 24, "bits/cycle", "filter SRAM bandwidth"),
+    "ofmap_bits_per_cycle": Field(1, 1 << 24, "bits/cycle", "ofmap SRAM bandwidth"),
 }
-CHOICES = {"dataflow": ("ws", "os"), "mode": ("dense", "event")}
+# per-event latencies (cycles) of the cores template; defaults follow from the structural fields
+LATENCY_KEYS = ("message_receive", "syn_dense", "syn_sparse", "syn_conv", "neuron_access", "spike_gen",
+                "message_send", "hop_ew", "hop_ns")
+CHOICES = {"dataflow": ("ws", "os"), "mode": ("dense", "event"), "timestep_mode": ("pipelined", "lockstep"),
+           "neuron_update_mode": ("clock", "event"), "accumulator_storage": ("sram", "regfile", "latch"),
+           "tech_flavor": ("lp", "hp"), "dram": ("per_chip", "shared")}
 FLOAT_FIELDS = {"clock_MHz", "vdd_V", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB", "tech_node_nm",
-                "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB"}
-# template → (chip fields, name of the unit section, its fields)
-TEMPLATES = {"cores": (CHIP_FIELDS, "core", CORE_FIELDS), "systolic": (SYSTOLIC_CHIP_FIELDS, "array", ARRAY_FIELDS)}
+                "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB", "router_pitch_mm"}
+# template → {section: fields}; the unit section is the last one
+TEMPLATES = {"cores": {"system": SYSTEM_FIELDS, "chip": CHIP_FIELDS, "core": CORE_FIELDS},
+             "systolic": {"chip": SYSTOLIC_CHIP_FIELDS, "array": ARRAY_FIELDS}}
 # the systolic buffers play the roles of the core memories in the energy table and the counts
 SYSTOLIC_MEMORY = {"synapse": "filter", "membrane": "ofmap", "buffer": "ifmap"}
-TOP_KEYS = ("name", "description", "template", "chip", "core", "array", "energy")
+TOP_KEYS = ("name", "description", "template", "system", "chip", "core", "array", "energy", "latency")
 
 
 @dataclass(frozen=True)
@@ -81,14 +135,22 @@ class Arch:
     chip: dict
     core: dict  # the unit section: ``core`` (cores template) or ``array`` (systolic template)
     energy: dict  # ERT overrides: entry → {"pJ": value, "source": text}
+    system: dict | None = None  # cores template only
+    latency: dict | None = None  # cores template only: action → cycles (overrides of the defaults)
 
     @property
     def section(self) -> str:
-        return TEMPLATES[self.template][1]
+        return list(TEMPLATES[self.template])[-1]
+
+    @property
+    def chips(self) -> int:
+        return self.system["chips_rows"] * self.system["chips_cols"] if self.template == "cores" else 1
 
     @property
     def cores(self) -> int:
-        return self.chip["mesh_rows"] * self.chip["mesh_cols"] if self.template == "cores" else 1
+        if self.template != "cores":
+            return 1
+        return self.chips * self.chip["mesh_rows"] * self.chip["mesh_cols"] * self.chip["cores_per_router"]
 
     def kib_bits(self, memory: str) -> int:
         """Capacity of a unit memory (``synapse``/``membrane``/``buffer``; systolic: filter/ofmap/ifmap) in bits."""
@@ -96,47 +158,73 @@ class Arch:
         return int(self.core[f"{name}_sram_KiB"] * 8192)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "description": self.description, "template": self.template,
-                "chip": dict(self.chip), self.section: dict(self.core), "energy": copy.deepcopy(self.energy)}
+        d = {"name": self.name, "description": self.description, "template": self.template}
+        for sec in TEMPLATES[self.template]:
+            d[sec] = copy.deepcopy(self.system if sec == "system" else self.chip if sec == "chip" else self.core)
+        d["energy"] = copy.deepcopy(self.energy)
+        if self.template == "cores":
+            d["latency"] = dict(self.latency)
+        return d
 
     def with_overrides(self, overrides: dict) -> "Arch":
         """A copy with ``{"core.spike_bus_bits": 64, "chip.clock_MHz": 400, ...}`` applied and validated."""
         d = self.to_dict()
         for key, value in overrides.items():
             section, _, field = key.partition(".")
-            if section not in ("chip", self.section) or not field:
+            if section not in TEMPLATES[self.template] or not field:
                 raise EmpfError(f"parameter {key!r} does not apply to {self.name} ({self.template} template); "
-                                f"allowed: chip.<field> or {self.section}.<field>")
+                                f"allowed: " + ", ".join(f"{s}.<field>" for s in TEMPLATES[self.template]))
             d[section][field] = value
         return from_dict(d, self.name)
 
 
 def check_field(section: str, f: str, v, fields: dict, where: str) -> None:
     """One field's type and range; EmpfError naming ``section.f`` and what is allowed."""
-    lo, hi, unit, _ = fields[f]
+    spec = fields[f]
     name = f"{where}: {section}.{f}"
-    if f == "vdd_V" and v is None:
+    if v is None and spec.default is None:
         return
-    if unit == "choice":
+    if spec.unit == "choice":
         check_choice(name, v, CHOICES[f])
-    elif unit == "bool":
+    elif spec.unit == "bool":
         if not isinstance(v, bool):
             raise EmpfError(f"{name}={v!r} is not valid; allowed: true, false")
+    elif spec.unit == "table" and isinstance(v, dict):
+        if not v:
+            raise EmpfError(f"{name}: an empty table; allowed: cycles, or {{routers in use: cycles}}")
+        for k, x in v.items():
+            check_range(f"{name} key", k, 1, integer=True)
+            check_range(f"{name}[{k}]", x, spec.lo, spec.hi, integer=True)
     else:
-        check_range(name, v, lo, hi, integer=f not in FLOAT_FIELDS)
+        check_range(name, v, spec.lo, spec.hi, integer=f not in FLOAT_FIELDS)
 
 
 def _check_section(section: str, d, fields: dict, where: str) -> dict:
+    if d is None and all(f.default is not ... for f in fields.values()):
+        d = {}
     if not isinstance(d, dict):
         raise EmpfError(f"{where}: '{section}' must be a mapping of fields")
     unknown = sorted(set(map(str, d)) - set(fields))
     if unknown:
         raise EmpfError(f"{where}: unknown key {section}.{unknown[0]}; allowed: {', '.join(fields)}")
-    for f, (_, _, unit, _) in fields.items():
-        if d.get(f) is None and f != "vdd_V":
-            raise EmpfError(f"{where}: missing {section}.{f} ({unit})")
-        check_field(section, f, d.get(f), fields, where)
-    return {f: d.get(f) for f in fields}
+    out = {}
+    for f, spec in fields.items():
+        if f not in d and spec.default is ...:
+            raise EmpfError(f"{where}: missing {section}.{f} ({spec.unit}: {spec.doc})")
+        out[f] = d.get(f, spec.default)
+        if out[f] is None and spec.default is not None:
+            raise EmpfError(f"{where}: missing {section}.{f} ({spec.unit}: {spec.doc})")
+        check_field(section, f, out[f], fields, where)
+    return out
+
+
+def _check_latency(d, where: str) -> dict:
+    if d is None:
+        return {}
+    check_keys(where, d, LATENCY_KEYS, "the latency section (action: cycles)")
+    for k, v in d.items():
+        check_range(f"{where}: latency.{k} (cycles)", v, 0, 1 << 30, integer=True)
+    return dict(d)
 
 
 def from_dict(d: dict, where: str = "arch") -> Arch:
@@ -144,22 +232,27 @@ def from_dict(d: dict, where: str = "arch") -> Arch:
     check_keys(where, d, TOP_KEYS, "an architecture spec")
     template = d.get("template", "cores")
     check_choice(f"{where}: template", template, tuple(TEMPLATES))
-    chip_fields, section, unit_fields = TEMPLATES[template]
-    other = next(s for t, (_, s, _) in TEMPLATES.items() if t != template)
-    if other in d:
-        raise EmpfError(f"{where}: key {other!r} does not belong to the {template} template; allowed: {section}")
-    chip = _check_section("chip", d.get("chip"), chip_fields, where)
-    unit = _check_section(section, d.get(section), unit_fields, where)
+    sections = TEMPLATES[template]
+    foreign = [k for k in ("system", "core", "array", "latency") if k in d and k not in sections
+               and not (k == "latency" and template == "cores")]
+    if foreign:
+        raise EmpfError(f"{where}: key {foreign[0]!r} does not belong to the {template} template; allowed: "
+                        f"{', '.join(sections)}, energy")
+    vals = {sec: _check_section(sec, d.get(sec), fields, where) for sec, fields in sections.items()}
     from .energy import check_overrides
 
-    energy = check_overrides(d.get("energy") or {}, where)
-    arch = Arch(str(d.get("name", where)), str(d.get("description", "")), template, chip, unit, energy)
-    if template == "cores":
-        _check_cores(unit, where)
+    energy = check_overrides(d.get("energy") or {}, where, template)
+    unit = vals[list(sections)[-1]]
+    if template == "systolic":
+        return Arch(str(d.get("name", where)), str(d.get("description", "")), template, vals["chip"], unit, energy)
+    arch = Arch(str(d.get("name", where)), str(d.get("description", "")), template, vals["chip"], unit, energy,
+                vals["system"], _check_latency(d.get("latency"), where))
+    _check_cores(arch, where)
     return arch
 
 
-def _check_cores(core: dict, where: str) -> None:
+def _check_cores(arch: Arch, where: str) -> None:
+    core, chip = arch.core, arch.chip
     bits = core["crossbar_rows"] * core["crossbar_cols"] * core["weight_bits"]
     if core["synapse_sram_KiB"] * 8192 < bits:
         raise EmpfError(f"{where}: core.synapse_sram_KiB={core['synapse_sram_KiB']} cannot hold the "
@@ -168,10 +261,22 @@ def _check_cores(core: dict, where: str) -> None:
     if core["spike_bus_bits"] < core["address_bits"]:
         raise EmpfError(f"{where}: core.spike_bus_bits={core['spike_bus_bits']} is narrower than one packet "
                         f"(address_bits={core['address_bits']}); allowed: >= {core['address_bits']}")
+    for f, n in (("io_row", "mesh_rows"), ("io_col", "mesh_cols")):
+        if chip[f] >= chip[n]:
+            raise EmpfError(f"{where}: chip.{f}={chip[f]} lies outside the {chip[n]}-router mesh; allowed: "
+                            f"0..{chip[n] - 1}")
 
 
 def presets() -> list[str]:
     return sorted({p.stem for d in shipped("presets") for p in d.glob("*.yaml")})
+
+
+def preset(name: str) -> Arch:
+    """A shipped (or ``$EMPF_HW_HOME``) preset by name."""
+    path = find(f"{name}.yaml", "presets", Path.is_file)
+    if path is None:
+        raise EmpfError(f"arch={name!r}: no such preset; presets: {', '.join(presets()) or 'none'}")
+    return from_dict(read_yaml(path, "arch"), str(path))
 
 
 def read_yaml(path: Path, what: str):
@@ -186,19 +291,3 @@ def read_yaml(path: Path, what: str):
         raise EmpfError(f"{what} {path}: cannot read ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise EmpfError(f"{what} {path}: malformed YAML ({str(e).splitlines()[0]})") from None
-
-
-def load_arch(spec: "str | Path | Arch") -> Arch:
-    """An Arch from a preset name, a YAML path, a SCALE-Sim ``.cfg`` or an Arch (returned as is)."""
-    if isinstance(spec, Arch):
-        return spec
-    s = str(spec)
-    is_path = s.endswith((".yaml", ".yml", ".cfg")) or "/" in s
-    path = find(s if is_path else f"{s}.yaml", "presets", Path.exists)
-    if path is None:
-        raise EmpfError(f"arch={s!r}: no such file or preset; presets: {', '.join(presets()) or 'none'}")
-    if path.suffix == ".cfg" and path.is_file():  # a SCALE-Sim architecture file
-        from .scalesim_io import read_config
-
-        return read_config(path)
-    return from_dict(read_yaml(path, "arch"), str(path))

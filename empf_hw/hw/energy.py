@@ -1,4 +1,4 @@
-"""Energy reference table (ERT): picojoules per action, each entry with its source.
+"""Energy reference table (ERT): picojoules per action, each entry with a range and its source.
 
 Base data (45 nm, 0.9 V): Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014.
 Interpolation rules:
@@ -7,16 +7,24 @@ Interpolation rules:
   extrapolated outside them); add ≈ b^0.87, multiply ≈ b^1.98. A comparison costs an add of the same width.
 - SRAM per bit read or written: Horowitz's 64-bit access energy at 8 KB / 32 KB / 1 MB divided by 64,
   log-log interpolated in capacity and extrapolated from the nearest segment. Reads and writes cost the same.
-- DRAM: midpoint of Horowitz's 1.3–2.6 nJ per 64 bits.
-- NoC: Loihi's mean hop energy (3.0 pJ east-west, 4.2 pJ north-south per spike message at 14 nm; Davies et al.,
-  IEEE Micro 38(1), 2018, as encoded in SANA-FE's Loihi model) for a 32-bit message (assumed), scaled to 45 nm.
+- DRAM: midpoint of Horowitz's 1.3–2.6 nJ per 64 bits (the range is the entry's range).
+- Wires: 310 pJ to move 256 bits 10 mm at 40 nm (Keckler et al., IEEE Micro 31(5) 2011), i.e. 0.121 pJ per bit
+  per mm, times the router pitch; wires do not shrink with the node, so only the supply voltage scales them (V²).
 - Leakage: SRAM leakage per bit (assumption, see the entry), integrated over the core's memories and cycle time.
 
-Technology scaling: Stillmaker & Baas, "Scaling equations for the accurate prediction of CMOS device performance
-from 180 nm to 7 nm", Integration 58 (2017): energy factor ``a·V² + b·V + c`` with their per-node coefficients,
-at the node's nominal supply unless ``chip.vdd_V`` is set (45 nm: Horowitz's 0.9 V, so its factor is 1); nodes
-between tabulated ones (28, 22 nm) are interpolated log-linearly in the feature size. Overrides from the spec's
-``energy`` section replace an entry's value (taken as already at the spec's node) and carry their own source.
+Logic and SRAM scale with the node by Stillmaker & Baas, "Scaling equations for the accurate prediction of CMOS
+device performance from 180 nm to 7 nm", Integration 58 (2017): energy factor ``a·V² + b·V + c`` with the
+coefficients of *one* flavor (``chip.tech_flavor``: ``lp`` or ``hp``; 130–65 nm have a single set), relative to
+the same flavor at 45 nm and Horowitz's 0.9 V; nodes between tabulated ones are interpolated log-linearly.
+
+The cores template's vocabulary follows a neuromorphic core's pipeline (as SANA-FE's does): the synapse stage
+(``syn_dense|sparse|conv``, ``syn_mult``), the dendrite (``dendrite_acc``, ``psum_add``), the soma
+(``neuron_access`` for every neuron visited, ``neuron_update`` for those with input or potential, ``spike_gen``,
+``aux_op``), the network (``message_send`` per packet and ``message_bit`` per bit beyond ``message_base_bits``,
+``message_receive``, ``hop_ew`` / ``hop_ns`` per packet-hop by direction, ``hop_bit`` per bit-hop,
+``chip_link_bit`` per bit crossing chips, ``barrier`` per step), memories (bits read or written) and leakage.
+Per-message and per-bit prices are separate entries: nothing per message is turned into a per-bit rate. Spec
+``energy`` overrides replace an entry (taken as already at the spec's node) with its own source and range.
 """
 
 import math
@@ -24,31 +32,45 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import EmpfError, check_range
+from ..errors import EmpfError, check_keys, check_range
 
 HOROWITZ = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
 INT_ADD = {8: 0.03, 32: 0.1}
 INT_MULT = {8: 0.2, 32: 3.1}
 SRAM_64B = {8: 10.0, 32: 20.0, 1024: 100.0}  # KiB → pJ per 64-bit access
-FP32_ADD, FP32_MULT = 0.9, 3.7
-DRAM_PJ_PER_BIT = (1300 + 2600) / 2 / 64
-LOIHI = "Davies et al., IEEE Micro 38(1) 2018 (Loihi, 14 nm)"
-LOIHI_HOP_PJ, LOIHI_MESSAGE_BITS = (3.0 + 4.2) / 2, 32
+DRAM_PJ_PER_BIT, DRAM_RANGE = (1300 + 2600) / 2 / 64, (1300 / 64, 2600 / 64)
+KECKLER = "Keckler et al., IEEE Micro 31(5) 2011 (40 nm: 310 pJ to move 256 bits 10 mm)"
+WIRE_PJ_PER_BIT_MM, WIRE_RANGE = 310 / (256 * 10), (0.08, 0.2)
 SRAM_LEAK_PW_PER_BIT = 10.0
 LITERATURE_AC_PJ, LITERATURE_MAC_PJ = 0.9, 4.6  # SNN-paper convention: fp32 add; fp32 mult + add
 
 STILLMAKER = "Stillmaker & Baas, Integration 58 (2017)"
-# node nm → (a, b, c) of the energy factor a·V² + b·V + c, and the nominal supply (V) assumed for the node
-STILLMAKER_ENERGY = {130: (7.171, -6.709, 2.904), 90: (4.762, -4.781, 2.092), 65: (3.755, -4.398, 1.975),
-                     45: (1.103, -0.362, 0.2767), 32: (0.9559, -0.7823, 0.471), 20: (0.373, -0.1582, 0.04104),
-                     16: (0.2958, -0.1241, 0.03024), 14: (0.2363, -0.09675, 0.02239),
-                     10: (0.2068, -0.09311, 0.02375), 7: (0.1776, -0.09097, 0.02447)}
+# node nm → {flavor: (a, b, c)} of the energy factor a·V² + b·V + c (130–65 nm: one set for both flavors)
+STILLMAKER_ENERGY = {
+    130: {"lp": (7.171, -6.709, 2.904), "hp": (7.171, -6.709, 2.904)},
+    90: {"lp": (4.762, -4.781, 2.092), "hp": (4.762, -4.781, 2.092)},
+    65: {"lp": (3.755, -4.398, 1.975), "hp": (3.755, -4.398, 1.975)},
+    45: {"lp": (1.103, -0.362, 0.2767), "hp": (1.018, -0.3107, 0.1539)},
+    32: {"lp": (0.9559, -0.7823, 0.471), "hp": (0.8367, -0.4341, 0.1701)},
+    20: {"lp": (0.2632, -0.14, 0.06841), "hp": (0.373, -0.1582, 0.04104)},
+    16: {"lp": (0.2139, -0.1187, 0.05639), "hp": (0.2958, -0.1241, 0.03024)},
+    14: {"lp": (0.1556, -0.06472, 0.03066), "hp": (0.2363, -0.09675, 0.02239)},
+    10: {"lp": (0.1261, -0.0518, 0.02769), "hp": (0.2068, -0.09311, 0.02375)},
+    7: {"lp": (0.09365, -0.03409, 0.02043), "hp": (0.1776, -0.09097, 0.02447)},
+}
+# nominal supply assumed per node when chip.vdd_V is null (PTM-style nominal voltages; 45 nm: Horowitz's 0.9 V)
 NOMINAL_VDD = {130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 32: 0.9, 20: 0.9, 16: 0.85, 14: 0.8, 10: 0.75, 7: 0.7}
 HOROWITZ_VDD = 0.9
 
-ENTRIES = ("syn_add", "syn_mult", "psum_add", "neuron_update", "aux_op", "synapse_read_bit", "membrane_read_bit",
-           "membrane_write_bit", "buffer_read_bit", "buffer_write_bit", "noc_bit_hop", "dram_bit",
-           "leakage_core_cycle")
+CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "dendrite_acc", "psum_add", "neuron_access",
+                 "neuron_update", "spike_gen", "aux_op", "message_send", "message_bit", "message_receive",
+                 "hop_ew", "hop_ns", "hop_bit", "chip_link_bit", "barrier", "synapse_read_bit",
+                 "acc_read_bit", "acc_write_bit", "membrane_read_bit", "membrane_write_bit", "param_read_bit",
+                 "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
+SYSTOLIC_ENTRIES = ("pe_op", "syn_mult", "neuron_update", "aux_op", "synapse_read_bit", "membrane_read_bit",
+                    "membrane_write_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
+ENTRIES = {"cores": CORES_ENTRIES, "systolic": SYSTOLIC_ENTRIES}
+ACC_STORAGE_SRAM = "sram"
 
 
 def _loglog(points: dict, x: float) -> float:
@@ -71,24 +93,36 @@ def sram_bit(kib: float) -> float:
     return _loglog(SRAM_64B, kib) / 64
 
 
-def _factor(node: float, vdd: float) -> float:
-    a, b, c = STILLMAKER_ENERGY[node]
+def _factor(node: float, flavor: str, vdd: float) -> float:
+    a, b, c = STILLMAKER_ENERGY[node][flavor]
     return a * vdd * vdd + b * vdd + c
 
 
-def node_scale(node_nm: float, vdd: float | None = None) -> float:
-    """Energy at ``node_nm``/``vdd`` relative to Horowitz's 45 nm, 0.9 V."""
+def node_scale(node_nm: float, vdd: float | None = None, flavor: str = "hp") -> float:
+    """Logic / SRAM energy at ``node_nm``/``vdd`` relative to Horowitz's 45 nm, 0.9 V, with one flavor's
+    coefficients throughout."""
     nodes = sorted(STILLMAKER_ENERGY)
     if not nodes[0] <= node_nm <= nodes[-1]:
         raise EmpfError(f"chip.tech_node_nm={node_nm} is out of range; allowed: {nodes[0]}..{nodes[-1]}")
-    base = _factor(45, HOROWITZ_VDD)
+    base = _factor(45, flavor, HOROWITZ_VDD)
     if node_nm in STILLMAKER_ENERGY:
-        return _factor(node_nm, vdd or NOMINAL_VDD[node_nm]) / base
+        return _factor(node_nm, flavor, vdd or NOMINAL_VDD[node_nm]) / base
     hi = min(n for n in nodes if n > node_nm)
     lo = max(n for n in nodes if n < node_nm)
-    f_lo, f_hi = (_factor(n, vdd or NOMINAL_VDD[n]) for n in (lo, hi))
+    f_lo, f_hi = (_factor(n, flavor, vdd or NOMINAL_VDD[n]) for n in (lo, hi))
     w = math.log(node_nm / lo) / math.log(hi / lo)
     return math.exp((1 - w) * math.log(f_lo) + w * math.log(f_hi)) / base
+
+
+def nominal_vdd(node_nm: float) -> float:
+    """The nominal supply at a node (interpolated log-linearly between tabulated nodes)."""
+    nodes = sorted(NOMINAL_VDD)
+    if node_nm in NOMINAL_VDD:
+        return NOMINAL_VDD[node_nm]
+    hi = min(n for n in nodes if n > node_nm)
+    lo = max(n for n in nodes if n < node_nm)
+    w = math.log(node_nm / lo) / math.log(hi / lo)
+    return (1 - w) * NOMINAL_VDD[lo] + w * NOMINAL_VDD[hi]
 
 
 @dataclass(frozen=True)
@@ -96,74 +130,126 @@ class Entry:
     pJ: float
     formula: str
     source: str
+    low: float  # range of the entry (pJ), for the uncertainty analysis
+    high: float
 
 
-def check_overrides(d, where: str) -> dict:
-    """Validate ``energy:`` overrides: entry → number or {pJ: number, source: text}."""
+def check_overrides(d, where: str, template: str = "cores") -> dict:
+    """Validate ``energy:`` overrides: entry → number or {pJ, source, low, high}."""
     if not isinstance(d, dict):
         raise EmpfError(f"{where}: 'energy' must be a mapping of entry: pJ")
     out = {}
     for k, v in d.items():
-        if k not in ENTRIES:
-            raise EmpfError(f"{where}: unknown energy entry {k!r}; allowed: {', '.join(ENTRIES)}")
+        if k not in ENTRIES[template]:
+            raise EmpfError(f"{where}: unknown energy entry {k!r}; allowed: {', '.join(ENTRIES[template])}")
         if isinstance(v, dict):
-            extra = set(v) - {"pJ", "source"}
-            if extra or "pJ" not in v:
-                raise EmpfError(f"{where}: energy.{k} must be a number or {{pJ: number, source: text}}")
+            check_keys(f"{where}: energy.{k}", v, ("pJ", "source", "low", "high"), "an energy entry")
+            if "pJ" not in v:
+                raise EmpfError(f"{where}: energy.{k} needs pJ: a number or {{pJ: number, source: text}}")
             value, source = v["pJ"], str(v.get("source", f"override in {where}"))
         else:
             value, source = v, f"override in {where}"
         check_range(f"{where}: energy.{k} (pJ)", value, 0)
-        out[k] = {"pJ": float(value), "source": source}
+        low, high = (v.get("low", value), v.get("high", value)) if isinstance(v, dict) else (value, value)
+        check_range(f"{where}: energy.{k}.low (pJ)", low, 0, value)
+        check_range(f"{where}: energy.{k}.high (pJ)", high, value)
+        out[k] = {"pJ": float(value), "source": source, "low": float(low), "high": float(high)}
     return out
 
 
+def _e(pJ: float, formula: str, source: str, rel: tuple[float, float] = (1.0, 1.0)) -> Entry:
+    return Entry(pJ, formula, source, pJ * rel[0], pJ * rel[1])
+
+
+def _zero(why: str) -> Entry:
+    return Entry(0.0, why, "no separate figure in the base data", 0.0, 0.0)
+
+
 def reference_table(arch) -> dict[str, Entry]:
-    """The ERT of ``arch``: entry → Entry(pJ per action at the arch's node and widths, formula, source)."""
+    """The ERT of ``arch``: entry → Entry(pJ per action at the arch's node and widths, formula, source, range)."""
     c, ch = arch.core, arch.chip
-    s = node_scale(ch["tech_node_nm"], ch["vdd_V"])
-    node = f"× {s:.3f} ({STILLMAKER}, {ch['tech_node_nm']:g} nm)"
+    flavor = ch["tech_flavor"]
+    s = node_scale(ch["tech_node_nm"], ch["vdd_V"], flavor)
+    node = f"× {s:.3f} ({STILLMAKER}, {flavor.upper()}, {ch['tech_node_nm']:g} nm)"
+    # logic scaling uncertainty: the other flavor's factor bounds the range
+    other = node_scale(ch["tech_node_nm"], ch["vdd_V"], "lp" if flavor == "hp" else "hp")
+    rel = (min(1.0, other / s), max(1.0, other / s))
     acc, mem = c["accumulator_bits"], c["membrane_bits"]
     bits = {m: arch.kib_bits(m) for m in ("synapse", "membrane", "buffer")}
     mult_bits = max(c["weight_bits"], 8)
     leak_pw = SRAM_LEAK_PW_PER_BIT * sum(bits.values()) * s
     t = {
-        "syn_add": Entry(int_add(acc) * s, f"int add {acc} b {node}", HOROWITZ),
-        "syn_mult": Entry(int_mult(mult_bits) * s, f"int mult {mult_bits} b (multi-bit value × multi-bit weight "
-                          f"slice) {node}", HOROWITZ),
-        "psum_add": Entry(int_add(acc) * s, f"int add {acc} b, merging partial sums of split rows {node}",
-                          HOROWITZ),
-        "neuron_update": Entry((int_mult(mem) + 3 * int_add(mem)) * s, f"leak mult + integrate, threshold "
-                               f"compare, reset subtract: int mult {mem} b + 3 int add {mem} b {node}", HOROWITZ),
-        "aux_op": Entry(int_add(acc) * s, f"pooling / residual / attention op as int add {acc} b {node}",
-                        HOROWITZ),
-        "noc_bit_hop": Entry(LOIHI_HOP_PJ / LOIHI_MESSAGE_BITS / node_scale(14) * s,
-                             f"{LOIHI_HOP_PJ} pJ per hop per {LOIHI_MESSAGE_BITS}-bit message at 14 nm "
-                             f"(message width assumed), rescaled {node}", f"{LOIHI}; {STILLMAKER}"),
+        "syn_mult": _e(int_mult(mult_bits) * s, f"int mult {mult_bits} b (multi-bit value × multi-bit weight "
+                       f"slice) {node}", HOROWITZ, rel),
+        "neuron_update": _e((int_mult(mem) + 3 * int_add(mem)) * s, f"leak mult + integrate, threshold compare, "
+                            f"reset subtract: int mult {mem} b + 3 int add {mem} b {node}", HOROWITZ, rel),
+        "aux_op": _e(int_add(acc) * s, f"pooling / residual / attention op as int add {acc} b {node}", HOROWITZ,
+                     rel),
         "dram_bit": Entry(DRAM_PJ_PER_BIT, "midpoint of 1.3–2.6 nJ per 64 bits (off-chip, not node-scaled)",
-                          HOROWITZ),
+                          HOROWITZ, *DRAM_RANGE),
         "leakage_core_cycle": Entry(leak_pw / ch["clock_MHz"] * 1e-6, f"{SRAM_LEAK_PW_PER_BIT} pW/bit × "
                                     f"{sum(bits.values())} SRAM bits per core {node} ÷ clock",
-                                    "assumption (no 45 nm leakage figure in the base data); override in YAML"),
+                                    "assumption (no 45 nm leakage figure in the base data); override in YAML",
+                                    leak_pw / ch["clock_MHz"] * 1e-6 * 0.1, leak_pw / ch["clock_MHz"] * 1e-6 * 10),
     }
     for m in ("synapse", "membrane", "buffer"):
         kib = bits[m] / 8192
         for op in ("read", "write"):
             if op == "write" and m == "synapse":
                 continue
-            t[f"{m}_{op}_bit"] = Entry(sram_bit(kib) * s, f"64-bit SRAM access at {kib:g} KiB ÷ 64 {node}",
-                                       HOROWITZ)
+            t[f"{m}_{op}_bit"] = _e(sram_bit(kib) * s, f"64-bit SRAM access at {kib:g} KiB ÷ 64 {node}", HOROWITZ,
+                                    rel)
+    if arch.template == "systolic":
+        t["pe_op"] = _e(int_add(acc) * s, f"PE accumulate: int add {acc} b {node}", HOROWITZ, rel)
+    else:
+        _cores_entries(arch, t, s, node, rel)
     for k, v in arch.energy.items():
-        t[k] = Entry(v["pJ"], "override", v["source"])
-    return {k: t[k] for k in ENTRIES}
+        t[k] = Entry(v["pJ"], "override", v["source"], v["low"], v["high"])
+    return {k: t[k] for k in ENTRIES[arch.template]}
+
+
+def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
+    c, ch = arch.core, arch.chip
+    acc = c["accumulator_bits"]
+    for kind in ("dense", "sparse", "conv"):
+        t[f"syn_{kind}"] = _zero("the synapse stage is its weight read (synapse_read_bit) and, for a multi-bit "
+                                 "value on a multi-bit cell, a multiply (syn_mult)")
+    t["dendrite_acc"] = _e(int_add(acc) * s, f"accumulate into the input current: int add {acc} b {node}", HOROWITZ,
+                           rel)
+    t["psum_add"] = _e(int_add(acc) * s, f"int add {acc} b, merging partial sums of split rows {node}", HOROWITZ,
+                       rel)
+    t["neuron_access"] = _zero("visiting a neuron is its state read (membrane_read_bit)")
+    t["spike_gen"] = _zero("the threshold compare is in neuron_update; the packet is written at the receiver")
+    for k in ("message_send", "message_bit", "message_receive", "hop_ew", "hop_ns"):
+        t[k] = _zero("per-message network energy is carried per bit (hop_bit, buffer_*_bit)")
+    vdd = ch["vdd_V"] or nominal_vdd(ch["tech_node_nm"])
+    wire = WIRE_PJ_PER_BIT_MM * ch["router_pitch_mm"] * (vdd / HOROWITZ_VDD) ** 2
+    t["hop_bit"] = Entry(wire, f"{WIRE_PJ_PER_BIT_MM:.4g} pJ/bit/mm × {ch['router_pitch_mm']:g} mm router pitch × "
+                         f"(Vdd/0.9 V)² (wires scale with the supply, not the node)", KECKLER,
+                         WIRE_RANGE[0] / WIRE_PJ_PER_BIT_MM * wire, WIRE_RANGE[1] / WIRE_PJ_PER_BIT_MM * wire)
+    t["chip_link_bit"] = Entry(5.0, "chip-to-chip SerDes link, per bit", "assumption: mid-range of 1–10 pJ/bit for "
+                               "short-reach SerDes links (override in YAML)", 1.0, 10.0)
+    t["barrier"] = _zero("a timestep barrier is a handful of wires; its time is in chip.barrier_cycles")
+    kib = arch.kib_bits("membrane") / 8192
+    if c["accumulator_storage"] == ACC_STORAGE_SRAM:
+        for op in ("read", "write"):
+            t[f"acc_{op}_bit"] = t[f"membrane_{op}_bit"]
+    else:
+        for op in ("read", "write"):
+            t[f"acc_{op}_bit"] = _zero(f"the accumulator is a {c['accumulator_storage']}: its access is within "
+                                       "dendrite_acc")
+    t["param_read_bit"] = _e(sram_bit(kib) * s, f"per-timestep neuron parameters read from the membrane SRAM "
+                             f"({kib:g} KiB) {node}", HOROWITZ, rel)
 
 
 def format_table(arch) -> str:
-    """The ERT as aligned text with a source for every entry."""
+    """The ERT as aligned text with a range and a source for every entry."""
     t = reference_table(arch)
     lines = [f"Energy reference table for {arch.name} ({arch.chip['tech_node_nm']:g} nm, "
-             f"{arch.chip['clock_MHz']:g} MHz)", f"{'entry':<20} {'energy_pJ':>12}  formula | source"]
-    lines += [f"{k:<20} {e.pJ:>12.5g}  {e.formula} | {e.source}" for k, e in t.items()]
+             f"{arch.chip['tech_flavor'].upper()}, {arch.chip['clock_MHz']:g} MHz)",
+             f"{'entry':<20} {'energy_pJ':>12} {'range_pJ':>21}  formula | source"]
+    lines += [f"{k:<20} {e.pJ:>12.5g} {f'{e.low:.4g}–{e.high:.4g}':>21}  {e.formula} | {e.source}"
+              for k, e in t.items()]
     lines.append(f"literature convention: AC {LITERATURE_AC_PJ} pJ, MAC {LITERATURE_MAC_PJ} pJ "
                  f"(fp32 add; fp32 mult + add, {HOROWITZ})")
     return "\n".join(lines)

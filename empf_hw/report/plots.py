@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..hw.costs import COMPONENTS  # noqa: E402
+from ..hw.result import COMPONENT_ORDER  # noqa: E402
 
 plt.rcParams.update({"figure.dpi": 100, "font.size": 9})
 
@@ -23,7 +23,7 @@ def to_png(fig) -> bytes:
 
 
 def energy_by_component(summary: pd.DataFrame) -> bytes:
-    comps = sorted(set(COMPONENTS.values()))
+    comps = [c for c in COMPONENT_ORDER if summary[f"{c}_energy_pJ"].any()]
     fig, ax = plt.subplots(figsize=(7, 3.6))
     bottom = np.zeros(len(summary))
     for c in comps:
@@ -100,7 +100,7 @@ def core_heatmaps(sides) -> bytes:
         ax.set_title(f"{s.deployed.name}\non {arch.name}", fontsize=8)
         if arch.template == "systolic":
             info = s.costs.layer_info
-            adds = s.costs.counts[:, list(COMPONENTS).index("syn_add")].sum(axis=1)
+            adds = s.costs.counts[:, s.costs.action_names.index("pe_op")].sum(axis=1)
             pe = arch.core["rows"] * arch.core["cols"]
             ax.barh(info["label"], np.minimum(adds / (pe * np.maximum(info["busy_cycles"], 1)), 1))
             ax.set_xlim(0, 1)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..hw.costs import COMPONENTS, Costs
+from ..hw.result import COMPONENT_ORDER, Costs
 from ..sim.pipeline import Deployed
 
 SUMMARY_COLUMNS = ["model", "method", "accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference",
@@ -46,7 +46,7 @@ def summary_table(sides: list[Side]) -> pd.DataFrame:
                "timesteps": d.graph.timesteps, "samples": len(d.labels),
                "fp32_memory_bits": c["fp32_memory_bits"], "compression_vs_fp32": c["compression_vs_fp32"],
                "dynamic_energy_pJ": c["dynamic_energy_pJ"], "leakage_energy_pJ": c["leakage_energy_pJ"],
-               **{f"{k}_energy_pJ": c[f"{k}_energy_pJ"] for k in sorted(set(COMPONENTS.values()))},
+               **{f"{k}_energy_pJ": c[f"{k}_energy_pJ"] for k in COMPONENT_ORDER},
                "cores_used": c["cores_used"], "tiles": c["tiles"], "clock_MHz": c["clock_MHz"],
                "tech_node_nm": c["tech_node_nm"]}
         rows.append(row)

@@ -7,8 +7,17 @@ only neurons loop over time). Tensors are channel-last internally. Values are ``
 ``float`` mode reproduces the PyTorch model in eval mode. ``fixed`` mode uses the hardware formats: the input as
 ``input_bits`` codes, synaptic layers as exact integer sums of spike codes × weight codes into a saturating
 ``accumulator_bits`` accumulator, membranes as saturating ``membrane_bits`` integers with LSB ``spike_step / 2^f``,
-``f = min(membrane_frac_bits, membrane_bits − spike_bits − 4)`` (the membrane holds 8× the largest spike),
-spikes as codes clipped to ``2^spike_bits − 1``. Every saturation is counted.
+``f = min(membrane_frac_bits, membrane_bits − spike_bits − 4)`` (the membrane holds 8× the largest spike), the
+input current rounded to the LSB and the leaked potential truncated toward zero (a multiply-shift, as Loihi and
+SANA-FE do), spikes as codes clipped to ``2^spike_bits − 1``. Every saturation is counted.
+
+Timestep semantics (``schedule``): ``pipelined`` — every layer sees its inputs of the same timestep (the trained
+model's semantics; a pipelined chip starts a layer's timestep when its inputs have arrived); ``lockstep`` — as on
+a chip whose global barrier ends every step (Loihi, SANA-FE): spikes sent in step s are delivered through the
+synapses in step s and integrated by their neurons in step s + 1; every layer runs all T + D steps (D: the neuron
+layers on the longest path) from the first one (biases integrate before the first spike arrives), the input is
+presented for the first T steps, and a shorter path into a residual add is delayed to meet the longer one
+(dendritic delays). A synaptic layer's trace row s is then the spikes delivered in step s.
 """
 
 from dataclasses import dataclass, replace
@@ -21,8 +30,9 @@ from .ops import conv2d_gemm, eca_gate, fanout_1d, gemm_weights, pool2d
 from .trace import COUNTS, MAX_BITS, ActivityTrace, LayerTrace
 
 MODES = ("float", "fixed")
+SCHEDULES = ("pipelined", "lockstep")
 EXACT_FLOAT32 = 2**24  # integers below this add exactly in float32
-NEURON_BLOCK = 1 << 14  # membranes updated together (the T-step loop runs block by block)
+NEURON_BLOCK = 1 << 17  # values per block of a neuron's T-step loop or of a pending affine: temporaries stay in cache
 MIN_FRAC_BITS = 4  # membrane bits below one spike step that fixed mode keeps, at least
 
 
@@ -34,11 +44,57 @@ def max_spike_bits(attrs: dict) -> int:
 
 @dataclass
 class Val:
-    data: np.ndarray  # (T or 1, N, ...) channel-last
-    scale: float | None = None
+    """A node's output, (T or 1, N, ...) channel-last. A synaptic layer leaves its per-channel output affine
+    ``(gain, offset)`` pending on its accumulator ``raw``: a following neuron applies it block by block, in cache;
+    reading ``data`` applies it once."""
+    raw: np.ndarray
+    scale: float | None = None  # real value of one code; None: real values
+    affine: tuple | None = None
+    stats: tuple | None = None  # what synaptic layers record of this value as their input (Executor._input_stats)
+
+    @property
+    def data(self) -> np.ndarray:
+        if self.affine is not None:  # block by block, in cache
+            row = _row(self.raw.shape)
+            x = self.raw.reshape(-1, row)
+            gain, offset = (_tile(a, row) for a in self.affine)
+            out = np.empty(x.shape, np.result_type(x, offset))
+            step = max(1, NEURON_BLOCK // row)
+            for r in range(0, len(x), step):
+                _affine(x[r:r + step], gain, offset, out[r:r + step])
+            self.raw, self.affine = out.reshape(self.raw.shape), None
+        return self.raw
 
     def real(self) -> np.ndarray:
         return self.data if self.scale is None else self.data * np.float32(self.scale)
+
+
+def _active(i: np.ndarray, u: np.ndarray | None) -> int:
+    """Neurons with input current or a non-zero potential (the previous step's, before the leak)."""
+    return int(np.count_nonzero(i) if u is None else np.count_nonzero((i != 0) | (u != 0)))
+
+
+def _row(shape: tuple) -> int:
+    """Values per row of channel-last data: W·C of (T', N, H, W, C), F of (T', N, F). Per-channel vectors are tiled
+    to a row (``_tile``) so that NumPy's inner loops run over a row, not over C values at a time."""
+    return shape[-1] * (shape[-2] if len(shape) == 5 else 1)
+
+
+def _tile(v: np.ndarray | None, row: int) -> np.ndarray | None:
+    """Per-channel (..., C) → (..., row), repeated along the last axis."""
+    return None if v is None else np.tile(v, row // v.shape[-1])
+
+
+def _affine(x: np.ndarray, gain: np.ndarray | None, offset: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``x·gain + offset`` (into ``out``); fixed mode: float64 ``gain`` and ``offset``, exact integer sums ``x``."""
+    if gain is None:
+        return np.add(x, offset, out=out)
+    if out is None:
+        out = np.empty(x.shape, np.float64)
+    out[...] = x
+    out *= gain
+    out += offset
+    return out
 
 
 def _saturate(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,11 +109,27 @@ def _to_torch_order(a: np.ndarray) -> np.ndarray:
     return a.transpose(0, 1, 4, 2, 3) if a.ndim == 5 else a
 
 
+def _plane_order(planes: np.ndarray) -> np.ndarray:
+    """(T, B, H, W, C) bit planes → (T, B, C, H, W) (feature maps: unchanged)."""
+    return planes.transpose(0, 1, 4, 2, 3) if planes.ndim == 5 else planes
+
+
+def depths(graph: DeployGraph) -> dict[str, int]:
+    """Per node, the neuron layers between the input and it (itself included): on a lockstep chip a neuron
+    integrates one step after its inputs were sent (a residual add waits for its deeper input)."""
+    d: dict[str, int] = {}
+    for n in graph.nodes:
+        ins = [d[i] for i in n.inputs]
+        d[n.name] = 0 if n.op == "input" else max(ins) + (1 if n.op == "neuron" else 0)
+    return d
+
+
 class Executor:
     """Executes one graph; ``run(x)`` returns the ActivityTrace (logits included)."""
 
-    def __init__(self, graph: DeployGraph, mode: str = "float"):
+    def __init__(self, graph: DeployGraph, mode: str = "float", schedule: str = "pipelined"):
         check_choice("mode", mode, MODES)
+        check_choice("schedule", schedule, SCHEDULES)
         if mode == "fixed":
             for n in graph.nodes:
                 if n.op == "neuron" and (n.attrs["spike_bits"] == 0 or float(n.tensors["spike_step"]) <= 0):
@@ -68,8 +140,10 @@ class Executor:
                                     f"{graph.attrs['membrane_bits']}-bit membrane; allowed: 1.."
                                     f"{max_spike_bits(graph.attrs)}")
         self.graph, self.mode, self.T = graph, mode, graph.timesteps
+        self.lockstep = schedule == "lockstep"
+        self.depth = depths(graph)
+        self.steps = self.T + (max(self.depth.values()) if self.lockstep else 0)  # rows of the time axis
         self.fanouts = {n.name: self._fanout(n) for n in graph.nodes if n.op == "conv"}
-        self.weights = {n.name: self._gemm_weights(n) for n in graph.nodes if n.op in ("conv", "linear")}
 
     def _fanout(self, n: Node) -> np.ndarray:
         _, h, w = self.graph[n.inputs[0]].shape
@@ -77,66 +151,73 @@ class Executor:
         return np.outer(fanout_1d(h, k, s, p), fanout_1d(w, k, s, p)) * n.tensors["weight"].shape[0]
 
     def _gemm_weights(self, n: Node) -> tuple[np.ndarray, float]:
-        """(K, O) float32 GEMM operand of a synaptic node (real weights in float mode, integer codes in fixed mode)
+        """(O, K) float32 GEMM operand of a synaptic node (real weights in float mode, integer codes in fixed mode)
         and the largest Σ|code| over its outputs (bounds the accumulator in fixed mode)."""
-        w = n.tensors["weight" if self.mode == "float" else "codes"].astype(np.float32)
-        w = gemm_weights(w) if n.op == "conv" else w.T
-        return w, float(np.abs(w).sum(axis=0).max(initial=0))
+        w = n.tensors["weight" if self.mode == "float" else "codes"].astype(np.float32, copy=False)
+        w = gemm_weights(w) if n.op == "conv" else w
+        return w, float(np.abs(w).sum(axis=1).max(initial=0)) if self.mode == "fixed" else 0.0
 
     def run(self, x: np.ndarray) -> ActivityTrace:
         """``x``: (N, C, H, W) or (N, F) real input in [0, 1] (direct encoding: the same frame every timestep)."""
-        g, T = self.graph, self.T
+        g, T = self.graph, self.steps
         want = tuple(g.nodes[0].shape)
         if x.ndim < 2 or tuple(x.shape[1:]) != want:
             raise EmpfError(f"input shape {tuple(x.shape[1:])} does not match the graph input {want}")
         self.batch, self.spike_max = len(x), {}
-        vals, traces = {}, []
-        for n in g.nodes:
+        last = {i: k for k, n in enumerate(g.nodes) for i in n.inputs}  # a value is freed after its last reader
+        vals, self.traces = {}, {}
+        for k, n in enumerate(g.nodes):
             lt = LayerTrace(n.name, n.op, tuple(n.shape), {c: np.zeros(T, np.int64) for c in COUNTS})
+            self.traces[n.name] = lt
             ins = [vals[i] for i in n.inputs]
             vals[n.name] = getattr(self, f"_{n.op}")(n, ins, lt) if n.op != "input" else self._input(n, x, lt)
-            traces.append(lt)
+            for i in n.inputs:
+                if last[i] == k:
+                    del vals[i]
         logits = vals[g.nodes[-1].name].real().astype(np.float32)
-        meta = {"mode": self.mode, "timesteps": T, "batch": self.batch, "graph_attrs": g.attrs}
-        return ActivityTrace(traces, logits, meta, g)
+        meta = {"mode": self.mode, "timesteps": T, "batch": self.batch, "graph_attrs": g.attrs,
+                "schedule": "lockstep" if self.lockstep else "pipelined", "logical_timesteps": self.T}
+        return ActivityTrace(list(self.traces.values()), logits, meta, g)
+
+    def _delay(self, v: "Val", steps: int) -> "Val":
+        """``v`` ``steps`` steps later (zeros first; a pending output affine still applies at every step)."""
+        if steps == 0:
+            return v
+        raw = v.raw if len(v.raw) > 1 else np.broadcast_to(v.raw, (self.steps, *v.raw.shape[1:]))
+        shifted = np.concatenate([np.zeros((steps, *raw.shape[1:]), raw.dtype), raw[:-steps]])
+        return Val(shifted, v.scale, v.affine)
 
     # --- nodes ---------------------------------------------------------------------------------------------
     def _input(self, n: Node, x: np.ndarray, lt: LayerTrace) -> Val:
         x = x.astype(np.float32)
         data = x.transpose(0, 2, 3, 1)[None] if x.ndim == 4 else x[None]
+        if self.lockstep:  # presented for the first T steps
+            data = np.concatenate([np.repeat(data, self.T, axis=0),
+                                   np.zeros((self.steps - self.T, *data.shape[1:]), data.dtype)])
         if self.mode == "float":
             return Val(data)
         levels = 2 ** n.attrs["input_bits"] - 1
-        lt.counts["spike_clips"][:] = ((data < 0) | (data > 1)).sum()
+        lt.counts["spike_clips"][:] = ((data < 0) | (data > 1)).reshape(len(data), -1).sum(axis=1)
         return Val(np.round(np.clip(data, 0, 1) * levels), 1.0 / levels)
 
-    def _synaptic_trace(self, n: Node, v: Val, lt: LayerTrace, real_input: bool) -> float:
-        """Record the input side of a synaptic layer; returns the largest input magnitude."""
-        d = v.data  # (T', N, ...)
+    def _input_stats(self, v: Val) -> tuple:
+        """What a synaptic layer records of its input ``v`` (T', N, ...), computed once per value: events per
+        position over the batch (T', ...), events, non-binary events and events by bit length per timestep
+        (T', 33), largest magnitude and, for multi-bit codes, set bits per plane and position (T', B, ...) (fixed
+        mode)."""
+        d = v.data
         tn, batch = d.shape[:2]
-        reps = self.T if tn == 1 else 1
         nz = (d != 0).view(np.uint8)
-        per_pos = np.add.reduce(nz, axis=1, dtype=np.uint8 if batch < 256 else np.int64).astype(np.int64)
-        lt.event_map = np.repeat(_to_torch_order(per_pos[:, None])[:, 0], reps, axis=0).astype(np.int32)
-        events = per_pos.reshape(tn, -1).sum(axis=1)
-        w = n.tensors["weight"]
-        if n.op == "conv":
-            syn = np.repeat(np.einsum("thwc,hw->t", per_pos, self.fanouts[n.name]), reps)
-            dense = self.batch * w.size * n.shape[1] * n.shape[2]  # every tap, padding included
-        else:
-            syn = np.repeat(events * w.shape[0], reps)
-            dense = self.batch * w.size
+        per_pos = np.add.reduce(nz, axis=1, dtype=np.uint8 if batch < 256 else np.int64)
+        events = per_pos.reshape(tn, -1).sum(axis=1, dtype=np.int64)
+        lo = float(d.min(initial=0))
         one = 1.0 if v.scale is None else 1.0 / v.scale  # the code of a real value ±1
-        binary = [np.count_nonzero(dt == one) + np.count_nonzero(dt == -one) for dt in d]
-        lt.counts["nonbinary_inputs"][:] = np.repeat(events - binary, reps)
-        lt.counts["input_events"][:] = np.repeat(events, reps)
-        lt.counts["dense_ops"][:] = dense
-        lt.counts["macs" if real_input else "sops"][:] = dense if real_input else syn
-        lo, peak = float(d.min(initial=0)), float(d.max(initial=0))
+        binary = [np.count_nonzero(dt == one) + (np.count_nonzero(dt == -one) if lo < 0 else 0) for dt in d]
         bits = np.zeros((tn, MAX_BITS + 1), np.int64)
+        peak = 0.0  # needed in fixed mode only
         if self.mode == "fixed":  # events by bit length of |code|: counts of |code| ≥ 2^(b−1), differenced
+            peak = max(float(d.max(initial=0)), -lo)
             mag = np.abs(d) if lo < 0 else d
-            peak = max(peak, -lo)
             if peak < 256:  # comparisons with powers of two are unchanged by truncation to uint8
                 mag = mag.astype(np.uint8)
             at_least = np.zeros((tn, MAX_BITS + 2), np.int64)
@@ -145,8 +226,34 @@ class Executor:
             bits[:, 1:] = at_least[:, 1:-1] - at_least[:, 2:]
         else:
             bits[:, 0] = events
+        planes = None
+        if self.mode == "fixed" and peak > 1:
+            codes = np.abs(d).astype(np.int64)
+            planes = np.stack([np.add.reduce((codes >> j) & 1, axis=1) for j in range(int(peak).bit_length())], 1)
+        return per_pos, events, events - binary, bits, peak, planes
+
+    def _synaptic_trace(self, n: Node, v: Val, lt: LayerTrace, real_input: bool) -> float:
+        """Record the input side of a synaptic layer; returns the largest input magnitude (fixed mode)."""
+        if v.stats is None:  # a value read by several layers (a block's conv and its shortcut) is counted once
+            v.stats = self._input_stats(v)
+        per_pos, events, nonbinary, bits, peak, planes = v.stats
+        reps = self.steps if len(per_pos) == 1 else 1
+        lt.event_map = np.repeat(_to_torch_order(per_pos[:, None])[:, 0], reps, axis=0).astype(np.int32)
+        if planes is not None:
+            lt.bit_maps = np.repeat(_plane_order(planes), reps, axis=0).astype(np.int32)
+        w = n.tensors["weight"]
+        if n.op == "conv":
+            syn = np.einsum("thwc,hw->t", per_pos, self.fanouts[n.name], dtype=np.int64)
+            dense = self.batch * w.size * n.shape[1] * n.shape[2]  # every tap, padding included
+        else:
+            syn = events * w.shape[0]
+            dense = self.batch * w.size
+        lt.counts["nonbinary_inputs"][:] = np.repeat(nonbinary, reps)
+        lt.counts["input_events"][:] = np.repeat(events, reps)
+        lt.counts["dense_ops"][:] = dense
+        lt.counts["macs" if real_input else "sops"][:] = dense if real_input else np.repeat(syn, reps)
         lt.value_bits = np.repeat(bits, reps, axis=0)
-        return max(peak, -lo)
+        return peak
 
     def _matmul(self, n: Node, data: np.ndarray, w: np.ndarray) -> np.ndarray:
         lead = data.shape[:2]
@@ -154,97 +261,151 @@ class Executor:
         if n.op == "conv":
             out = conv2d_gemm(flat, w, n.tensors["weight"].shape[-1], n.attrs["stride"], n.attrs["padding"])
         else:
-            out = flat @ w
+            out = flat @ w.T
         return out.reshape(*lead, *out.shape[1:])
 
     def _conv(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
-        (v,) = ins
+        v = ins[0]
         real_input = n.inputs[0] == self.graph.nodes[0].name
         peak = self._synaptic_trace(n, v, lt, real_input)
         t = n.tensors
-        w, code_sum = self.weights[n.name]
+        w, code_sum = self._gemm_weights(n)
         if self.mode == "float":
-            out = self._matmul(n, v.data, w)
-            out += t["bias"]
-            return Val(out)
+            return Val(self._matmul(n, v.data, w), affine=(None, t["bias"]))
         bound = peak * code_sum  # no accumulator sum can exceed it
         dtype = np.float32 if bound < EXACT_FLOAT32 else np.float64
         acc = self._matmul(n, v.data.astype(dtype, copy=False), w.astype(dtype, copy=False))
         bits = self.graph.attrs["accumulator_bits"]
         if bound > 2 ** (bits - 1) - 1:
             acc, sat = _saturate(acc, bits)
-            lt.counts["acc_saturations"][:] = np.resize(sat, self.T) if len(sat) == 1 else sat
-        out = np.multiply(acc, v.scale * t["scale"].astype(np.float64), dtype=np.float64)
-        out += t["bias"]
-        return Val(out)
+            lt.counts["acc_saturations"][:] = np.resize(sat, self.steps) if len(sat) == 1 else sat
+        return Val(acc, affine=(v.scale * t["scale"].astype(np.float64), t["bias"].astype(np.float64)))
 
     _linear = _conv
 
     def _neuron(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
-        """Neuron dynamics over T timesteps, in blocks of NEURON_BLOCK membranes so every step's temporaries stay
-        in cache."""
-        current = ins[0].real()
-        T, shape = self.T, current.shape[1:]
-        lt.counts["neuron_updates"][:] = int(np.prod(shape))
-        cur = current.reshape(len(current), -1, shape[-1])  # channel-last: the per-channel tensors broadcast
-        out = np.empty((T, *cur.shape[1:]), np.float32)
-        rows = max(1, NEURON_BLOCK // shape[-1])
-        for r in range(0, cur.shape[1], rows):
-            self._neuron_block(n, cur[:, r:r + rows], out[:, r:r + rows], lt.counts)
-        lt.counts["output_events"][:] = [np.count_nonzero(o) for o in out]
-        fixed, step = self.mode == "fixed", float(n.tensors["spike_step"])
-        self.spike_max[n.name] = float(out.max(initial=0)) * (step if fixed else 1.0)
-        return Val(out.reshape(T, *shape), step if fixed else None)
-
-    def _neuron_block(self, n: Node, current: np.ndarray, out: np.ndarray, counts: dict) -> None:
-        """T steps of one block of membranes: ``current`` (T or 1, rows, C) → spikes into ``out`` (T, rows, C);
-        saturations and clips are added to ``counts``."""
-        t, a, T = n.tensors, n.attrs, self.T
+        """Neuron dynamics over T timesteps, run on blocks of about NEURON_BLOCK membranes so each step's temporaries
+        stay in cache. Every value is computed with the same floating-point operations as the unblocked formulas."""
+        v = self._delay(ins[0], 1) if self.lockstep else ins[0]  # lockstep: integrate the previous step's input
+        current, affine = (v.raw, v.affine) if v.affine is not None else (v.real(), None)
+        t, a, T = n.tensors, n.attrs, self.steps
+        # per-step parameters: step k of a lockstep chip computes logical timestep k − depth (clipped to 0..T−1)
+        idx = np.clip(np.arange(T) - (self.depth[n.name] if self.lockstep else 0) + (1 if self.lockstep else 0),
+                      0, self.T - 1)
+        t = {k: (x[idx] if k in ("leak", "threshold", "in_scale", "in_bias", "syn_decay") else x) for k, x in t.items()}
+        lt.counts["neuron_updates"][:] = int(np.prod(current.shape[1:]))
         fixed = self.mode == "fixed"
         step = float(t["spike_step"])
         frac = min(self.graph.attrs["membrane_frac_bits"], self.graph.attrs["membrane_bits"] - a["spike_bits"] - 4)
         lsb = step / 2**frac if fixed else 1.0
-        levels = 2 ** a["spike_bits"] - 1
-        u = syn = None
-        for k in range(T):
-            i = t["in_scale"][k] * current[k if len(current) > 1 else 0]
-            if "syn_decay" in t:  # current-based synapse (NIR CubaLIF)
-                syn = i if syn is None else t["syn_decay"][k] * syn + i
-                i = syn
-            i = i + t["in_bias"][k]
-            theta = float(t["threshold"][k])
+        row = _row(current.shape)
+        cur = current.reshape(len(current), -1, row)
+        # per-channel tensors tiled to a row: input gain and offset per timestep (None where 1 and 0: skipping them
+        # changes no value), leak per timestep, the synaptic layer's pending output affine
+        gain = None if np.all(t["in_scale"] == 1) else t["in_scale"]
+        offset = t["in_bias"] if np.any(t["in_bias"]) else None
+        p = {"gain": _tile(gain, row), "offset": _tile(offset, row),
+             "leak": _tile(t["leak"].astype(np.float64) if fixed else t["leak"], row),
+             "affine": affine and tuple(_tile(y, row) for y in affine), "decay": _tile(t.get("syn_decay"), row)}
+        thetas = [np.round(float(th) / lsb) if fixed else float(th) for th in t["threshold"]]
+        out = np.empty((T, *cur.shape[1:]), np.float32)
+        rows = max(1, NEURON_BLOCK // row)
+        for r in range(0, cur.shape[1], rows):
+            c = cur[:, r:r + rows]
             if fixed:
-                m = np.round(i / lsb)
-                if u is not None:
-                    m = m + np.round(t["leak"][k].astype(np.float64) * u)
-                hi = 2 ** (self.graph.attrs["membrane_bits"] - 1) - 1
-                if m.max(initial=0) > hi or m.min(initial=0) < -hi:
-                    m, sat = _saturate(m[None], self.graph.attrs["membrane_bits"])
-                    m = m[0]
-                    counts["membrane_saturations"][k] += sat[0]
-                theta = np.round(theta / lsb)
+                self._neuron_fixed(n, p, thetas, c, out[:, r:r + rows], lt.counts, frac, lsb)
             else:
-                m = i if u is None else i + t["leak"][k] * u
+                self._neuron_float(n, p, thetas, c, out[:, r:r + rows], lt.counts)
+        lt.counts["output_events"][:] = [np.count_nonzero(o) for o in out]
+        self.spike_max[n.name] = float(out.max(initial=0)) * (step if fixed else 1.0)
+        return Val(out.reshape(T, *current.shape[1:]), step if fixed else None)
+
+    def _synapse(self, n: Node, p: dict, current: np.ndarray, k: int, syn):
+        """Input current of step ``k`` (synaptic layer's affine, gain, current-based synapse, offset) and the
+        synaptic state."""
+        i = current[k if len(current) > 1 else 0]
+        if p["affine"]:
+            i = _affine(i, *p["affine"])
+        if p["gain"] is not None:
+            i = p["gain"][k] * i
+        if p["decay"] is not None:  # current-based synapse (NIR CubaLIF)
+            syn = i if syn is None else p["decay"][k] * syn + i
+            i = syn
+        return (i if p["offset"] is None else i + p["offset"][k]), syn
+
+    def _neuron_float(self, n: Node, p: dict, thetas: list, current: np.ndarray, out: np.ndarray,
+                      counts: dict) -> None:
+        """Float-mode membranes of one block: ``current`` (T or 1, rows, row) → spikes into ``out`` (T, rows, row)."""
+        a = n.attrs
+        step, levels = float(n.tensors["spike_step"]), 2 ** a["spike_bits"] - 1
+        u = syn = None
+        for k, theta in enumerate(thetas):
+            i, syn = self._synapse(n, p, current, k, syn)
+            counts["active_neurons"][k] += _active(i, u)
+            if u is None:
+                m = i
+            else:
+                u *= p["leak"][k]
+                m = np.add(i, u, out=u)
+            if a["model"] == "lif":
+                s = (m - theta >= 0).astype(m.dtype)
+                u = m - s * theta if a["reset"] == "threshold" else m * (1 - s)
+            else:
+                s = np.subtract(m, theta, out=out[k] if m.dtype == out.dtype else None)
+                np.clip(s, 0, np.inf, out=s)  # max(s, 0), faster
+                if a["spike_bits"] and step > 0:
+                    s = np.clip(np.round(s / step), 0, levels) * step
+                u = m - s
+            if not np.may_share_memory(s, out):
+                out[k] = s
+
+    def _neuron_fixed(self, n: Node, p: dict, thetas: list, current: np.ndarray, out: np.ndarray, counts: dict,
+                      frac: int, lsb: float) -> None:
+        """Fixed-mode membranes of one block (integers in units of ``lsb``, saturating): ``m = round(i/lsb) +
+        trunc(λ·u)``; EM-PF spike code ``⌊(max(m − θ, 0) + 2^(f−1)) / 2^f⌋`` clipped to ``levels``, here as
+        ``clip(⌊(m − θ + 2^(f−1)) · 2^−f⌋, 0, levels)`` (equal: every term is an exact integer), reset ``u = m −
+        code·2^f``; LIF spikes at ``m ≥ θ``. Counts saturations and clips."""
+        a = n.attrs
+        bits, levels = self.graph.attrs["membrane_bits"], 2 ** a["spike_bits"] - 1
+        hi = 2 ** (bits - 1) - 1
+        u = syn = None
+        for k, theta in enumerate(thetas):
+            i, syn = self._synapse(n, p, current, k, syn)
+            counts["active_neurons"][k] += _active(i, u)
+            m = np.divide(i, lsb)
+            np.round(m, out=m)
+            if u is not None:
+                r = np.multiply(p["leak"][k], u)
+                np.trunc(r, out=r)
+                m = np.add(m, r, out=r)
+            if m.max(initial=0) > hi or m.min(initial=0) < -hi:
+                m, sat = _saturate(m[None], bits)
+                m = m[0]
+                counts["membrane_saturations"][k] += sat[0]
             if a["model"] == "lif":
                 s = (m - theta >= 0).astype(m.dtype)
                 u = m - s * theta if a["reset"] == "threshold" else m * (1 - s)
                 out[k] = s
-            elif fixed:
-                code = np.floor((np.maximum(m - theta, 0) + 2 ** (frac - 1)) / 2**frac)
-                if code.max(initial=0) > levels:
-                    counts["spike_clips"][k] += np.count_nonzero(code > levels)
-                    code = np.minimum(code, levels)
-                u = m - code * 2**frac
-                out[k] = code
-            else:
-                s = np.maximum(m - theta, 0)
-                if a["spike_bits"] and step > 0:
-                    s = np.clip(np.round(s / step), 0, levels) * step
-                u = m - s
-                out[k] = s
+                continue
+            u = m - (theta - 2 ** (frac - 1))
+            u *= 2.0**-frac
+            np.floor(u, out=u)
+            if u.max(initial=0) > levels:
+                counts["spike_clips"][k] += np.count_nonzero(u > levels)
+            np.clip(u, 0, levels, out=u)
+            out[k] = u  # the codes, exact in float32
+            u *= 2.0**frac
+            np.subtract(m, u, out=u)
 
     def _pool(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
         (v,) = ins
+        if v.stats is None:  # what a chip without pooling hardware receives: the unpooled spikes and their bits
+            v.stats = self._input_stats(v)
+        per_pos, planes = v.stats[0], v.stats[5]
+        reps = self.steps if len(per_pos) == 1 else 1
+        lt.event_map = np.repeat(_to_torch_order(per_pos[:, None])[:, 0], reps, axis=0).astype(np.int32)
+        if planes is not None:
+            lt.bit_maps = np.repeat(_plane_order(planes), reps, axis=0).astype(np.int32)
         a = n.attrs
         k = a["kernel"]
         lead = v.data.shape[:2]
@@ -265,6 +426,8 @@ class Executor:
 
     def _add(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
         lt.counts["other_ops"][:] = self.batch * int(np.prod(n.shape))
+        if self.lockstep:  # the shallower input is delayed to meet the deeper one
+            ins = [self._delay(v, self.depth[n.name] - self.depth[i]) for v, i in zip(ins, n.inputs)]
         return Val(ins[0].real() + ins[1].real())
 
     def _attention(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
@@ -277,7 +440,9 @@ class Executor:
 
     def _output(self, n: Node, ins: list[Val], lt: LayerTrace) -> Val:
         logits = ins[0].real()
-        return Val(np.broadcast_to(logits, (self.T, *logits.shape[1:])))
+        logits = np.broadcast_to(logits, (self.steps, *logits.shape[1:]))
+        self.traces[n.inputs[0]].counts["active_neurons"][:] = [np.count_nonzero(x) for x in logits]
+        return Val(logits)
 
 
 def calibrate(graph: DeployGraph, x: np.ndarray, spike_bits: int | None = None) -> DeployGraph:
@@ -312,13 +477,26 @@ def _float_spike_maxima(graph: DeployGraph, x: np.ndarray) -> dict[str, float]:
     return ex.spike_max
 
 
-def execute(graph: DeployGraph, x: np.ndarray, mode: str = "float", batch_size: int | None = None) -> ActivityTrace:
-    """Run ``x`` through ``graph``; with ``batch_size``, in chunks whose traces are summed."""
-    ex = Executor(graph, mode)
+def execute(graph: DeployGraph, x: np.ndarray, mode: str = "float", batch_size: int | None = None,
+            schedule: str = "pipelined") -> ActivityTrace:
+    """Run ``x`` through ``graph`` with the given timestep semantics; with ``batch_size``, in chunks whose traces
+    are summed."""
+    ex = Executor(graph, mode, schedule)
     if not batch_size or batch_size >= len(x):
         return ex.run(x)
     parts = [ex.run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     return merge(parts)
+
+
+def _sum_maps(maps: list) -> np.ndarray | None:
+    """Sum of per-chunk maps; bit planes of chunks whose codes needed fewer bits are padded with zero planes."""
+    if all(m is None for m in maps):
+        return None
+    maps = [m for m in maps if m is not None]
+    if maps[0].ndim >= 2 and len({m.shape for m in maps}) > 1:
+        b = max(m.shape[1] for m in maps)
+        maps = [np.pad(m, [(0, 0), (0, b - m.shape[1])] + [(0, 0)] * (m.ndim - 2)) for m in maps]
+    return sum(maps)
 
 
 def merge(parts: list[ActivityTrace]) -> ActivityTrace:
@@ -328,8 +506,7 @@ def merge(parts: list[ActivityTrace]) -> ActivityTrace:
     for i, lt in enumerate(first.layers):
         same = [p.layers[i] for p in parts]
         counts = {c: sum(s.counts[c] for s in same) for c in COUNTS}
-        vb = sum(s.value_bits for s in same) if lt.value_bits is not None else None
-        em = sum(s.event_map for s in same) if lt.event_map is not None else None
-        layers.append(LayerTrace(lt.name, lt.op, lt.shape, counts, vb, em))
+        maps = [_sum_maps([getattr(s, k) for s in same]) for k in ("value_bits", "event_map", "bit_maps")]
+        layers.append(LayerTrace(lt.name, lt.op, lt.shape, counts, *maps))
     meta = {**first.meta, "batch": sum(p.batch for p in parts)}
     return ActivityTrace(layers, np.concatenate([p.logits for p in parts], axis=1), meta, first.graph)

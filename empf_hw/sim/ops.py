@@ -12,44 +12,42 @@ def windows(x: np.ndarray, k: int, stride: int, padding: int, fill: float = 0.0)
     return sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]
 
 
-CHUNK_BYTES = 4 << 20  # im2col buffer per GEMM call: small enough to stay in cache
+CHUNK_ROWS = 1024  # output positions per GEMM, at least: efficient for BLAS, an im2col buffer that stays in cache
 
 
 def gemm_weights(w: np.ndarray) -> np.ndarray:
-    """(O, C, k, k) → (k·k·C, O): the weight matrix in the column order of ``conv2d_gemm``'s im2col."""
-    return np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0]))
-
-
-def _tap(size: int, out: int, i: int, stride: int, padding: int) -> tuple[int, int, int]:
-    """Output positions ``[o0, o1)`` whose kernel tap ``i`` reads a real (not padding) input, and that input's start."""
-    o0 = max(0, -((i - padding) // stride))
-    o1 = min(out, (size - 1 + padding - i) // stride + 1)
-    return o0, max(o0, o1), o0 * stride - padding + i
+    """(O, C, k, k) → (O, k·k·C): the weight matrix in the column order of ``conv2d_gemm``'s im2col."""
+    return np.ascontiguousarray(w.transpose(0, 2, 3, 1).reshape(len(w), -1))
 
 
 def conv2d_gemm(x: np.ndarray, wmat: np.ndarray, k: int, stride: int, padding: int) -> np.ndarray:
-    """``x`` (N, H, W, C) ⊛ ``wmat`` (k·k·C, O) from ``gemm_weights`` → (N, Ho, Wo, O).
+    """``x`` (N, H, W, C) ⊛ ``wmat`` (O, k·k·C) from ``gemm_weights`` → (N, Ho, Wo, O).
 
-    im2col in chunks of whole images into one small zeroed buffer (columns tap-major, channel-minor, so every tap
-    is a copy of C-long runs; padding taps are never written and stay zero), then one GEMM per chunk into the
-    output. No padded copy of ``x`` and no full-size im2col matrix are made."""
+    im2col in chunks of whole images (CHUNK_ROWS output positions or more), then one GEMM per chunk into the
+    output. A chunk is copied into a zero-bordered padded buffer; with channels last, the k taps of one kernel row
+    of an output are k·C consecutive values of a padded row, so each kernel row is one copy of such runs. No padded
+    copy of all of ``x`` and no full-size im2col matrix are made."""
     n, h, w, c = x.shape
-    o = wmat.shape[1]
+    o, kc = wmat.shape
+    wt = wmat.T
     ho, wo = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
     dtype = np.result_type(x, wmat)
     if k == 1 and stride == 1 and not padding:
-        return (x.reshape(-1, c) @ wmat.astype(dtype, copy=False)).reshape(n, h, w, o)
+        return (x.reshape(-1, c) @ wt).reshape(n, h, w, o)
     out = np.empty((n, ho, wo, o), dtype)
-    nb = int(np.clip(CHUNK_BYTES // (ho * wo * wmat.shape[0] * dtype.itemsize), 1, n))
-    buf = np.zeros((nb, ho, wo, k, k, c), dtype)
-    taps = [(i, j, _tap(h, ho, i, stride, padding), _tap(w, wo, j, stride, padding))
-            for i in range(k) for j in range(k)]
+    nb = max(1, min(n, -(-CHUNK_ROWS // (ho * wo))))  # images per chunk
+    hp, wp = h + 2 * padding, w + 2 * padding
+    padded = np.zeros((nb, hp, wp, c), dtype) if padding else None
+    cols = np.empty((nb, ho, wo, k, k * c), dtype)
     for b0 in range(0, n, nb):
-        b1 = min(n, b0 + nb)
-        for i, j, (y0, y1, ys), (x0, x1, xs) in taps:
-            buf[:b1 - b0, y0:y1, x0:x1, i, j] = x[b0:b1, ys:ys + (y1 - y0 - 1) * stride + 1:stride,
-                                                  xs:xs + (x1 - x0 - 1) * stride + 1:stride]
-        np.matmul(buf[:b1 - b0].reshape(-1, wmat.shape[0]), wmat, out=out[b0:b1].reshape(-1, o))
+        m = min(nb, n - b0)
+        if padding:
+            padded[:m, padding:padding + h, padding:padding + w] = x[b0:b0 + m]
+        src = padded[:m] if padding else x[b0:b0 + m]
+        runs = sliding_window_view(src.reshape(m, hp, wp * c), k * c, axis=2)  # (m, Hp, ·, k·C)
+        for i in range(k):
+            cols[:m, :, :, i] = runs[:, i:i + (ho - 1) * stride + 1:stride, :wo * stride * c:stride * c]
+        np.matmul(cols[:m].reshape(-1, kc), wt, out=out[b0:b0 + m].reshape(-1, o))
     return out
 
 

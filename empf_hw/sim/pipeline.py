@@ -19,6 +19,8 @@ class Deployed:
     labels: np.ndarray
     mode: str
     spike_bits: int | None  # the width used (None: the model's own formats)
+    inputs: np.ndarray | None = None  # the test samples executed (N, ...)
+    schedule: str = "pipelined"  # timestep semantics the trace was executed with (see empf_hw.sim.executor)
 
     @property
     def accuracy(self) -> float:
@@ -38,9 +40,11 @@ def hardware_spike_bits(card: dict, bits: int | None) -> int | None:
 
 
 def deploy(path, *, spike_bits: int | None = None, timesteps: int | None = None, samples: int | None = None,
-           seed: int = 0, data_dir: str | None = None, mode: str | None = None, batch_size: int = 128) -> Deployed:
+           seed: int = 0, data_dir: str | None = None, mode: str | None = None, batch_size: int = 128,
+           schedule: str = "pipelined") -> Deployed:
     """Load a checkpoint, export it (optionally re-timed to ``timesteps``), calibrate spike formats on training
-    samples and execute the test split (the first ``samples``, or a seeded random subset when ``seed`` != 0)."""
+    samples and execute the test split (the first ``samples``, or a seeded random subset when ``seed`` != 0) with
+    the timestep semantics of the target chip (``schedule``: pipelined | lockstep)."""
     from ..deploy import export_model
     from ..nn import load_checkpoint
     from ..nn.checkpoint import checkpoint_paths
@@ -66,5 +70,5 @@ def deploy(path, *, spike_bits: int | None = None, timesteps: int | None = None,
     mode = mode or ("fixed" if formatted else "float")
     if mode == "fixed":
         graph = calibrate(graph, train_set[0][:CALIBRATION_SAMPLES], spike_bits)
-    trace = execute(graph, x, mode, batch_size=batch_size)
-    return Deployed(checkpoint_paths(path)[1].stem, card, graph, trace, y, mode, spike_bits)
+    trace = execute(graph, x, mode, batch_size=batch_size, schedule=schedule)
+    return Deployed(checkpoint_paths(path)[1].stem, card, graph, trace, y, mode, spike_bits, x, schedule)

@@ -7,14 +7,19 @@ Counts are totals over the executed batch (divide by ``batch`` for one inference
 - ``dense_ops``      operations of a dense evaluation, ``C_out·H_out·W_out·C_in·k²`` (padding taps included)
 - ``macs``           multiply-accumulates of layers with real-valued input (the stem): their dense count, ``sops`` 0
 - ``neuron_updates`` membrane updates; ``output_events`` non-zero spikes emitted
+- ``active_neurons`` neurons with input current or a non-zero potential in the step (the rest only need a state
+  check on event-driven hardware); for the classifier, its outputs with a non-zero current
 - ``other_ops``      pooling adds/compares, residual adds, attention arithmetic
 - ``acc_saturations``, ``membrane_saturations``, ``spike_clips`` (fixed mode only)
 - ``nonbinary_inputs`` inputs of a synaptic layer whose value is not in {−1, 0, 1} (NeuroBench counts a layer's
   operations as MACs, not ACs, when any input is such a value)
 
 Synaptic layers also carry ``value_bits`` (T, 33): events by the bits needed for their integer code (fixed mode;
-in float mode every event is filed under 0), and ``event_map`` (T, *input shape): per input position, in how many
-samples of the batch it produced an event. Saved as ``.npz`` (no pickle) + ``.json``.
+in float mode every event is filed under 0), ``event_map`` (T, *input shape): per input position, in how many
+samples of the batch it produced an event, and, for multi-bit codes in fixed mode, ``bit_maps`` (T, B, *input
+shape): in how many samples bit j of the code was set. Pooling nodes keep the same two maps of their *input*
+(what a chip without pooling hardware receives, see ``empf_hw.hw.cores.lowering``). With ``lockstep`` timesteps
+(``meta["schedule"]``) the time axis is the chip's T + depth steps. Saved as ``.npz`` (no pickle) + ``.json``.
 """
 
 import json
@@ -26,7 +31,8 @@ import numpy as np
 from ..errors import EmpfError
 from ..paths import check_parent
 
-COUNTS = ("input_events", "sops", "dense_ops", "macs", "neuron_updates", "output_events", "other_ops",
+COUNTS = ("input_events", "sops", "dense_ops", "macs", "neuron_updates", "active_neurons", "output_events",
+          "other_ops",
           "acc_saturations", "membrane_saturations", "spike_clips", "nonbinary_inputs")
 MAX_BITS = 32
 
@@ -52,6 +58,7 @@ class LayerTrace:
     counts: dict[str, np.ndarray] = field(default_factory=dict)  # field → (T,) int64
     value_bits: np.ndarray | None = None  # (T, 33)
     event_map: np.ndarray | None = None  # (T, *input shape)
+    bit_maps: np.ndarray | None = None  # (T, B, *input shape): per position, samples with bit j of the code set
 
 
 @dataclass
@@ -84,9 +91,9 @@ class ActivityTrace:
         arrays = {"logits": self.logits}
         for lt in self.layers:
             arrays.update({f"{lt.name}/{k}": v for k, v in lt.counts.items()})
-            if lt.value_bits is not None:
-                arrays[f"{lt.name}/value_bits"] = lt.value_bits
-                arrays[f"{lt.name}/event_map"] = lt.event_map
+            for k in ("value_bits", "event_map", "bit_maps"):
+                if getattr(lt, k) is not None:
+                    arrays[f"{lt.name}/{k}"] = getattr(lt, k)
         np.savez_compressed(str(stem) + ".npz", **arrays)
         layers = [{"name": lt.name, "op": lt.op, "shape": list(lt.shape)} for lt in self.layers]
         Path(str(stem) + ".json").write_text(json.dumps({"meta": self.meta, "layers": layers}, indent=1,
@@ -104,6 +111,7 @@ class ActivityTrace:
         layers = []
         for d in info["layers"]:
             n = d["name"]
-            layers.append(LayerTrace(n, d["op"], tuple(d["shape"]), {c: arrays[f"{n}/{c}"] for c in COUNTS},
-                                     arrays.get(f"{n}/value_bits"), arrays.get(f"{n}/event_map")))
+            counts = {c: arrays[f"{n}/{c}"] for c in COUNTS if f"{n}/{c}" in arrays}
+            layers.append(LayerTrace(n, d["op"], tuple(d["shape"]), counts, arrays.get(f"{n}/value_bits"),
+                                     arrays.get(f"{n}/event_map"), arrays.get(f"{n}/bit_maps")))
         return cls(layers, arrays["logits"], info["meta"])

@@ -12,10 +12,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..deploy.graph import SYNAPTIC, DeployGraph
-from ..errors import EmpfError
-from .arch import Arch, from_dict
-from .systolic import gemm_cycles
+from ...deploy.graph import SYNAPTIC, DeployGraph
+from ...errors import EmpfError
+from ..arch import Arch, from_dict, preset
+from .model import gemm_cycles
 
 CONV_HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"
 GEMM_HEADER = "Layer, M, N, K,"
@@ -74,8 +74,6 @@ def read_topology(path: str | Path, gemm: bool | None = None) -> list[Gemm]:
 def read_config(path: str | Path, name: str | None = None) -> Arch:
     """A systolic Arch from a SCALE-Sim ``.cfg`` (array shape, dataflow, SRAM sizes); the fields SCALE-Sim does not
     have take the ``systolic-32x32-45nm`` preset's values (200 MHz, 45 nm, binary PEs, 8-bit words)."""
-    from .arch import load_arch
-
     p = Path(path)
     cp = configparser.ConfigParser()
     try:
@@ -91,7 +89,7 @@ def read_config(path: str | Path, name: str | None = None) -> Arch:
             from None
     if df not in ("ws", "os"):
         raise EmpfError(f"SCALE-Sim config {p}: Dataflow={df!r} is not supported; allowed: ws, os")
-    base = load_arch("systolic-32x32-45nm").to_dict()
+    base = preset("systolic-32x32-45nm").to_dict()
     base["name"] = name or p.stem
     base["description"] = f"imported from SCALE-Sim config {p.name}"
     base["array"].update(rows=rows, cols=cols, dataflow=df, mode="dense", ifmap_sram_KiB=sizes["Ifmap"],

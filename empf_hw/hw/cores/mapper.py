@@ -11,9 +11,10 @@ that neuron. Tiles:
 Model weights wider than ``core.weight_bits`` are bit-sliced over ⌈model bits / cell bits⌉ columns. Tiles that
 split the input rows keep partial sums; all but the first send them (``accumulator_bits`` per output) to the
 first, which merges them (``psum_add``) and updates the neurons. Tiles are placed in layer order along a
-serpentine path over the mesh, so consecutive tiles and producer/consumer layers are mesh neighbours. With more
-tiles than cores, ``chip.dram_spill`` folds tiles onto cores round-robin; all but the first tile of a core reload
-their weights from DRAM every timestep; otherwise the mapper refuses, naming the layer and the shortfall.
+serpentine path over the routers of the whole board (chips side by side), ``cores_per_router`` cores per router,
+so consecutive tiles and producer/consumer layers are neighbours. With more tiles than cores, ``chip.dram_spill``
+folds tiles onto cores round-robin; all but the first tile of a core reload their weights from DRAM every
+timestep; otherwise the mapper refuses, naming the layer and the shortfall.
 """
 
 import math
@@ -22,16 +23,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..deploy.graph import SYNAPTIC, DeployGraph, Node
-from ..errors import EmpfError
+from ...deploy.graph import SYNAPTIC, DeployGraph, Node
+from ...errors import EmpfError
 
 
 @dataclass(slots=True)
 class Tile:
     layer: str
     index: int  # position in the global tile order
-    core: int  # physical core
-    xy: tuple[int, int]  # (mesh row, mesh col)
+    core: int  # physical core (its index along the placement path)
+    xy: tuple[int, int]  # (row, col) of its router on the board's router grid
     inputs: tuple[int, int]  # input channel (conv) / feature (linear) range
     outputs: tuple[int, int]  # output channel / feature range
     rows: tuple[int, int]  # output rows (conv); (0, 1) for linear
@@ -92,7 +93,7 @@ class Mapping:
                 r["layers"].append(t.layer)
             if t.resident:
                 r["synapse_bits"] = max(r["synapse_bits"], t.synapse_bits)
-            r["neurons"] = max(r["neurons"], t.neurons)
+            r["neurons"] += t.neurons  # every tile's state persists across timesteps
             r["buffer_bits"] = max(r["buffer_bits"], t.buffer_bits)
         df = pd.DataFrame([rows[k] for k in sorted(rows)])
         df["layers"] = df["layers"].map(" ".join)
@@ -103,9 +104,17 @@ class Mapping:
 
 
 def neuron_capacity(arch) -> int:
-    """Neurons per core: each keeps a membrane and an input-current accumulator in the membrane SRAM."""
+    """Neurons per core: each keeps a membrane and an input-current accumulator in the membrane SRAM, up to the
+    core's compartment limit (``core.max_neurons``, 0 = none)."""
     c = arch.core
-    return arch.kib_bits("membrane") // (c["membrane_bits"] + c["accumulator_bits"])
+    n = arch.kib_bits("membrane") // (c["membrane_bits"] + c["accumulator_bits"])
+    return min(n, c["max_neurons"]) if c["max_neurons"] else n
+
+
+def grid(arch) -> tuple[int, int]:
+    """(rows, cols) of the board's router grid: chips side by side, each a mesh of routers."""
+    s, ch = arch.system, arch.chip
+    return s["chips_rows"] * ch["mesh_rows"], s["chips_cols"] * ch["mesh_cols"]
 
 
 def serpentine(k: int, cols: int) -> tuple[int, int]:
@@ -113,13 +122,27 @@ def serpentine(k: int, cols: int) -> tuple[int, int]:
     return r, c if r % 2 == 0 else cols - 1 - c
 
 
+def core_xy(arch, core: int) -> tuple[int, int]:
+    """Router position of a core along the default (serpentine) placement path."""
+    return serpentine(core // arch.chip["cores_per_router"], grid(arch)[1])
+
+
+def io_xy(arch) -> tuple[int, int]:
+    """Router position of the board's I/O port (on the first chip)."""
+    return arch.chip["io_row"], arch.chip["io_col"]
+
+
 def _spike_source(g: DeployGraph, name: str) -> tuple[str, int]:
-    """Walk back through pooling / flatten to the neuron or input; returns (node, largest input code)."""
-    n, mult = g[name], 1
-    while n.op in ("pool", "flatten"):
+    """Walk back through pooling / flatten / bit planes to the neuron or input; returns (node, largest input
+    code)."""
+    n, mult, planes = g[name], 1, False
+    while n.op in ("pool", "flatten", "bitsplit"):
         if n.op == "pool" and n.attrs["kind"] != "max":
             mult *= n.attrs["kernel"] ** 2
+        planes |= n.op == "bitsplit"
         n = g[n.inputs[0]]
+    if planes:
+        return n.name, mult
     if n.op == "input":
         return n.name, (2 ** n.attrs["input_bits"] - 1) * mult
     if n.op != "neuron":
@@ -129,6 +152,12 @@ def _spike_source(g: DeployGraph, name: str) -> tuple[str, int]:
         raise EmpfError(f"neuron {n.name!r} emits floating-point spikes, which no spike bus carries; calibrate "
                         "the graph with a spike bit width (spike_bits 1..32) and run it in fixed mode")
     return n.name, (2 ** n.attrs["spike_bits"] - 1) * mult
+
+
+def spike_value_bits(g: DeployGraph, node: Node) -> int:
+    """Value bits of the packets a synaptic node receives (0: binary spikes)."""
+    _, maxcode = _spike_source(g, node.inputs[0])
+    return 0 if maxcode <= 1 else math.ceil(math.log2(maxcode + 1))
 
 
 def _current_sources(g: DeployGraph, neuron: Node) -> list[str]:
@@ -163,11 +192,10 @@ def synaptic_layers(g: DeployGraph) -> list[Layer]:
     for n in g.nodes:
         if n.op not in SYNAPTIC:
             continue
-        src, maxcode = _spike_source(g, n.inputs[0])
+        src, _ = _spike_source(g, n.inputs[0])
         sources = [host[_spike_source(g, s)[0]] for s in spikes.get(n.name, [])]
-        layers.append(Layer(n.name, n, neuron_of.get(n.name), host.get(src, "input"),
-                            0 if maxcode <= 1 else math.ceil(math.log2(maxcode + 1)), 1, [],
-                            psums.get(n.name, []), sources, tuple(g[n.inputs[0]].shape)))
+        layers.append(Layer(n.name, n, neuron_of.get(n.name), host.get(src, "input"), spike_value_bits(g, n), 1,
+                            [], psums.get(n.name, []), sources, tuple(g[n.inputs[0]].shape)))
     by_name = {lay.name: lay for lay in layers}
     for n in g.nodes:  # aux ops: add / attention on the neuron's layer, pooling on the upstream neuron's layer
         if n.op in ("add", "attention"):
@@ -291,26 +319,27 @@ def map_graph(graph: DeployGraph, arch) -> Mapping:
     cores = arch.cores
     if order > cores and not ch["dram_spill"]:
         first = next(t for t in (t for lay in layers for t in lay.tiles) if t.index == cores)
-        raise EmpfError(f"the network needs {order} cores but the {ch['mesh_rows']}×{ch['mesh_cols']} mesh has "
-                        f"{cores}: layer {first.layer!r} and later do not fit (shortfall {order - cores} cores); "
-                        "allowed: a larger mesh, larger crossbars, or chip.dram_spill: true")
+        raise EmpfError(f"the network needs {order} cores but {arch.name} has {cores}: layer {first.layer!r} and "
+                        f"later do not fit (shortfall {order - cores} cores); allowed: a larger mesh or board, "
+                        "larger crossbars, or chip.dram_spill: true")
     for lay in layers:
         for t in lay.tiles:
             t.core = t.index % cores
-            t.xy = serpentine(t.core, ch["mesh_cols"])
+            t.xy = core_xy(arch, t.core)
             t.resident = t.index < cores
     return Mapping(arch, graph, layers)
-
-
-def hops(a: tuple[int, int], b: tuple[int, int]) -> int:
-    """XY-routing hop count on the mesh."""
-    return abs(a[0] - b[0]) + abs(a[1] - b[1])
 
 
 def tile_xy(tiles: list[Tile]) -> np.ndarray:
     return np.array([t.xy for t in tiles], dtype=np.int64).reshape(-1, 2)
 
 
-def hop_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) XY-routing hops between two arrays of mesh positions."""
-    return np.abs(a[:, None, 0] - b[None, :, 0]) + np.abs(a[:, None, 1] - b[None, :, 1])
+def hop_matrices(arch, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(len(a), len(b)) XY-routing hops between two arrays of router positions: on-chip north-south hops,
+    on-chip east-west hops, and chip-to-chip crossings (which replace on-chip hops at chip edges)."""
+    mr, mc = arch.chip["mesh_rows"], arch.chip["mesh_cols"]
+    dy = np.abs(a[:, None, 0] - b[None, :, 0])
+    dx = np.abs(a[:, None, 1] - b[None, :, 1])
+    cy = np.abs(a[:, None, 0] // mr - b[None, :, 0] // mr)
+    cx = np.abs(a[:, None, 1] // mc - b[None, :, 1] // mc)
+    return dy - cy, dx - cx, cy + cx

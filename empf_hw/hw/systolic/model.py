@@ -25,10 +25,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..deploy.graph import DeployGraph, layer_labels
-from ..sim.ops import windows
-from .mapper import synaptic_layers
-from .timing import Timing
+from ...deploy.graph import DeployGraph, layer_labels
+from ...sim.ops import windows
+from ..cores.mapper import synaptic_layers
+from ..energy import SYSTOLIC_ENTRIES, reference_table
+from ..result import Costs, Timing, memory_frame, param_count, trace_summary
 
 
 def gemm_cycles(M: int, N: int, K: int, rows: int, cols: int, dataflow: str) -> int:
@@ -83,21 +84,18 @@ def _fold_sizes(total: int, size: int) -> np.ndarray:
 
 
 def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
-    """Costs of a trace on a systolic architecture (same Costs, tables and action vocabulary as the core template)."""
-    from .costs import COMPONENTS, Costs, _params, _trace_summary
-    from .energy import reference_table
-
+    """Costs of a trace on a systolic architecture (the same Costs and tables as the cores template)."""
     a = arch.core
     R, C, df, event = a["rows"], a["cols"], a["dataflow"], a["mode"] == "event"
     layers = synaptic_layers(graph)
     by = {lt.name: lt for lt in trace.layers}
-    T, batch = graph.timesteps, trace.batch
+    T, batch = len(trace.logits), trace.batch
     acc_bits, mem_bits = a["accumulator_bits"], a["membrane_bits"]
     stored = [lay.node.tensors["weight"].size * math.ceil(lay.weight_bits / a["weight_bits"]) * a["weight_bits"]
               for lay in layers]
     weights_from_dram = sum(stored) > arch.kib_bits("synapse")
-    counts = np.zeros((len(layers), len(COMPONENTS), T))
-    idx = {k: i for i, k in enumerate(COMPONENTS)}
+    counts = np.zeros((len(layers), len(SYSTOLIC_ENTRIES), T))
+    idx = {k: i for i, k in enumerate(SYSTOLIC_ENTRIES)}
     phase_a, phase_b = np.zeros((len(layers), T), np.int64), np.zeros((len(layers), T), np.int64)
     labels = layer_labels(graph.nodes)
     info = {k: [] for k in ("layer", "label", "op", "tiles", "cores", "value_width_bits", "weight_width_bits", "slices",
@@ -124,7 +122,7 @@ def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
                 compute = dense
             pe = float((act * rows_f).sum() * N)  # useful MAC slots: vectors × rows × columns
             c = counts[li, :, t]
-            c[idx["syn_add"]] = pe
+            c[idx["pe_op"]] = pe
             c[idx["syn_mult"]] = pe if (lay.value_bits > 1 and a["weight_bits"] > 1) else 0.0
             if_bits = float((act * rows_f).sum()) * n_cf * vb  # every streamed vector, once per column fold
             if df == "ws":
@@ -159,11 +157,12 @@ def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
         info["weight_width_bits"].append(lay.weight_bits)
         info["slices"].append(slices)
         info["busy_cycles"].append(int(phase_a[li].sum() + phase_b[li].sum()))
-        params = _params(graph, lay)
-        mem_rows.append({"layer": lay.name, "weights": lay.node.tensors["weight"].size,
-                         "weight_memory_bits": lay.node.tensors["weight"].size * lay.weight_bits,
+        params = param_count(lay)
+        nw = lay.node.tensors["weight"].size
+        mem_rows.append({"layer": lay.name, "weights": nw, "weight_memory_bits": nw * lay.weight_bits,
                          "synapse_sram_bits": stored[li], "param_memory_bits": params * a["param_bits"],
-                         "state_memory_bits": neurons * (mem_bits + acc_bits), "buffer_memory_bits": in_bits})
+                         "state_memory_bits": neurons * (mem_bits + acc_bits), "buffer_memory_bits": in_bits,
+                         "fp32_values": nw + params + 2 * neurons + in_bits // vb})
     start, finish = np.zeros_like(phase_a), np.zeros_like(phase_a)
     now = 0
     for t in range(T):  # one array: layers one after another, timestep by timestep
@@ -171,17 +170,13 @@ def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
             start[li, t] = now
             now += phase_a[li, t] + phase_b[li, t]
             finish[li, t] = now
-    timing = Timing(info["layer"], phase_a, phase_b, start, finish, {0: int(now)}, arch.chip["clock_MHz"])
+    timing = Timing(info["layer"], phase_a, phase_b, start, finish, {0: int(now)}, arch.chip["clock_MHz"],
+                    "sequential")
     windows = timing.windows.astype(np.float64)
     counts[0, idx["leakage_core_cycle"]] = windows  # one array leaks for the whole inference
     ert = reference_table(arch)
-    energies = counts * np.array([ert[k].pJ for k in COMPONENTS])[None, :, None]
-    memory = pd.DataFrame(mem_rows)
-    memory["total_memory_bits"] = memory[["weight_memory_bits", "param_memory_bits", "state_memory_bits",
-                                          "buffer_memory_bits"]].sum(axis=1)
-    memory["fp32_memory_bits"] = (memory["weights"] + memory["param_memory_bits"] // a["param_bits"]
-                                  + 2 * memory["state_memory_bits"] // (mem_bits + acc_bits)
-                                  + memory["buffer_memory_bits"] // np.maximum(info["value_width_bits"], 1)) * 32
+    energies = counts * np.array([ert[k].pJ for k in SYSTOLIC_ENTRIES])[None, :, None]
+    memory = memory_frame(mem_rows)
 
     def cores() -> pd.DataFrame:
         busy = int(timing.cycles)
@@ -194,5 +189,5 @@ def evaluate_systolic(trace, graph: DeployGraph, arch, model: str, accuracy):
                               "utilization": pe_ops_total / max(R * C * busy, 1)}])
 
     by_trace = {lay.name: by[lay.name] for lay in layers}
-    return Costs(model, arch, info, cores, 1, timing, counts, energies, memory, _trace_summary(trace, by_trace),
-                 accuracy, None, trace, graph)
+    return Costs(model, arch, info, cores, 1, timing, SYSTOLIC_ENTRIES, counts, energies, memory,
+                 trace_summary(trace, by_trace), accuracy, None, trace, graph)

@@ -1,0 +1,91 @@
+"""The ``cores`` template: a board of chips, each a mesh of routers serving neuromorphic cores.
+
+``evaluate_cores`` lowers spike formats the chip cannot carry (``lowering``), maps the layers onto cores
+(``mapper``), derives per-tile activity from the trace (``work``), times it (``fast`` estimate or the ``cycle``
+simulator) and counts actions (``counts``); energy = counts × the energy reference table.
+"""
+
+import numpy as np
+import pandas as pd
+
+from ...deploy.graph import layer_labels
+from ...errors import check_choice
+from ..energy import CORES_ENTRIES, reference_table
+from ..result import Costs, memory_frame, param_count, trace_summary
+from .counts import layer_counts, soma_activity
+from .fast import schedule
+from .lowering import lower
+from .mapper import Mapping, map_graph
+from .work import check_trace, layer_work
+
+TIMINGS = ("fast", "cycle")
+
+
+def _memory(mapping: Mapping) -> pd.DataFrame:
+    c = mapping.arch.core
+    rows = []
+    for lay in mapping.layers:
+        nw = lay.node.tensors["weight"].size
+        params = param_count(lay)
+        neurons = sum(t.neurons for t in lay.tiles)
+        buffer_bits = sum(t.buffer_bits for t in lay.tiles)
+        positions = buffer_bits / max(lay.value_bits, 1)
+        rows.append({"layer": lay.name, "weights": nw, "weight_memory_bits": nw * lay.weight_bits,
+                     "synapse_sram_bits": sum(t.synapse_bits for t in lay.tiles),
+                     "param_memory_bits": params * c["param_bits"],
+                     "state_memory_bits": neurons * (c["membrane_bits"] + c["accumulator_bits"]),
+                     "buffer_memory_bits": buffer_bits, "fp32_values": int(nw + params + 2 * neurons + positions)})
+    return memory_frame(rows)
+
+
+def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast",
+                   lowering: str | None = None) -> Costs:
+    """Costs of a trace on a cores architecture; ``timing``: ``fast`` (estimate) or ``cycle`` (cycle-level
+    simulation of a batch-1 trace); ``lowering``: how spikes wider than the chip's packets are sent (see
+    ``empf_hw.hw.cores.lowering``)."""
+    check_choice("timing", timing, TIMINGS)
+    graph, trace = lower(graph, trace, arch, lowering)
+    mapping = map_graph(graph, arch)
+    by = check_trace(mapping, trace)
+    T = len(trace.logits)
+    works = {}
+    for lay in mapping.layers:
+        aux = sum((by[a].counts["other_ops"] for a in lay.aux), np.zeros(T, np.int64))
+        works[lay.name] = layer_work(mapping, lay, by[lay.name], aux, trace.batch, works, trace.cache)
+    soma = soma_activity(mapping, works, by, trace.batch)
+    if timing == "cycle":
+        from .cycle import simulate
+
+        tm = simulate(mapping, trace, works, soma)
+    else:
+        tm = schedule(mapping, works, soma)
+    ert = reference_table(arch)
+    seen: set[int] = set()
+    counts = []
+    for i, lay in enumerate(mapping.layers):
+        w = works[lay.name]
+        own = {int(cr) for cr in w.cores} - seen
+        seen |= own
+        counts.append(layer_counts(mapping, lay, w, soma[lay.name], tm.windows, len(own),
+                                   tm.mode == "lockstep" and i == 0))
+    arr = np.stack(counts)  # (layers, actions, T)
+    energies = arr * np.array([ert[k].pJ for k in CORES_ENTRIES])[None, :, None]
+    lays = mapping.layers
+    busy = (tm.phase_a + tm.phase_b).sum(axis=1).tolist()
+    labels = layer_labels(graph.nodes)
+    info = {"layer": [lay.name for lay in lays], "label": [labels[lay.name] for lay in lays],
+            "op": [lay.node.op for lay in lays], "tiles": [len(lay.tiles) for lay in lays],
+            "cores": [len(set(works[lay.name].cores.tolist())) for lay in lays],
+            "value_width_bits": [lay.value_bits for lay in lays],
+            "weight_width_bits": [lay.weight_bits for lay in lays], "slices": [lay.slices for lay in lays],
+            "busy_cycles": [int(b) for b in busy]}
+
+    def cores() -> pd.DataFrame:
+        df = mapping.utilization()
+        df["busy_cycles"] = df["core"].map(tm.core_busy).fillna(0).astype(int)
+        df["idle_cycles"] = tm.cycles - df["busy_cycles"]
+        df["utilization"] = df["busy_cycles"] / max(tm.cycles, 1)
+        return df
+
+    return Costs(model, arch, info, cores, len(seen), tm, CORES_ENTRIES, arr, energies, _memory(mapping),
+                 trace_summary(trace, {lay.name: by[lay.name] for lay in lays}), accuracy, mapping, trace, graph)

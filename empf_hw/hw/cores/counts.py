@@ -1,0 +1,114 @@
+"""Action counts of the cores template, per layer and timestep (per inference), in the vocabulary of
+``empf_hw.hw.energy.CORES_ENTRIES``.
+
+- synapse stage: ``syn_<kind>`` per synaptic event (event × connection × weight slice; kind: ``conv`` for shared
+  kernels, ``dense`` for crossbars), ``syn_mult`` where a multi-bit value meets a multi-bit cell;
+- dendrite: ``dendrite_acc`` per synaptic event and slice, ``psum_add`` per partial sum merged;
+- soma: ``neuron_access`` per neuron visited per timestep, ``neuron_update`` per neuron updated (all neurons with
+  ``neuron_update_mode: clock``; those with input or non-zero potential with ``event``), ``spike_gen`` per spike,
+  ``aux_op`` per pooling / residual / attention op;
+- network: ``message_send`` and ``message_receive`` per packet (one per spike and destination core, and per
+  partial-sum packet; the network's input is sent from the I/O port), ``message_bit`` per value bit a packet
+  carries beyond its address, ``hop_ns`` / ``hop_ew`` per packet-hop, ``hop_bit`` per bit-hop on chip,
+  ``chip_link_bit`` per bit crossing between chips, ``barrier`` per lockstep step;
+- memories: weight reads (``synapse_read_bit``: every used cell), accumulator read-modify-write per synaptic event
+  and partial sum (``acc_*``; the accumulator is read once more by the neuron update), membrane read per neuron
+  visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written
+  and read once per packet, DRAM weight reloads of spilled tiles, and leakage of every used core for the whole
+  inference (a layer is charged its cores × each timestep window).
+
+Network actions are charged to the layer that receives the packets; partial-sum packets to the layer that sends
+them.
+"""
+
+import numpy as np
+
+from ..energy import CORES_ENTRIES
+from .fast import syn_kind
+from .mapper import Layer, Mapping
+from .work import LayerWork, psum_bits
+
+
+def _share(total: np.ndarray, neurons: np.ndarray) -> np.ndarray:
+    """(T,) layer totals split over tiles in proportion to their neurons → (T, n)."""
+    return np.outer(total, neurons / max(neurons.sum(), 1))
+
+
+def soma_activity(mapping: Mapping, works: dict[str, LayerWork], by: dict, batch: int) -> dict[str, tuple]:
+    """Per layer: (updated, spikes, sent) per tile and timestep — neurons with input or potential, spikes emitted,
+    packets the tile sends (spikes to every consumer core, partial sums)."""
+    sent = {lay.name: works[lay.name].psum_out.copy() for lay in mapping.layers}
+    for lay in mapping.layers:
+        w = works[lay.name]
+        if lay.producer != "input":
+            per_src = w.flows.sum(axis=2)  # (T, P) packets from each producer tile
+            sent[lay.producer][:, w.src_tiles] += per_src
+    out = {}
+    for lay in mapping.layers:
+        w = works[lay.name]
+        T = w.packets.shape[0]
+        node = lay.neuron if lay.neuron is not None else lay.node
+        c = by[node.name].counts
+        # traces without per-step activity (older files) count every neuron as active
+        active = c.get("active_neurons", c["neuron_updates"]) / batch if w.neurons.any() else np.zeros(T)
+        if lay.neuron is None:  # the classifier's integrators
+            active = np.full(T, float(w.neurons.sum())) if "active_neurons" not in c else active
+        spikes = c["output_events"] / batch if lay.neuron is not None else np.zeros(T)
+        out[lay.name] = (_share(active, w.neurons), _share(spikes, w.neurons), sent[lay.name])
+    return out
+
+
+def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, windows: np.ndarray, leak_cores: int,
+                 lockstep_first: bool) -> np.ndarray:
+    """(actions, T) counts of one layer in CORES_ENTRIES order."""
+    arch = mapping.arch
+    c = arch.core
+    acc, mem, pb = c["accumulator_bits"], c["membrane_bits"], c["param_bits"]
+    updated, spikes, _ = soma
+    T = w.packets.shape[0]
+    syn = w.syn_ops.sum(axis=1)
+    slices = syn * lay.slices
+    neurons = np.full(T, float(w.neurons.sum()))
+    upd = updated.sum(axis=1) if c["neuron_update_mode"] == "event" else neurons
+    psums = w.psum_in.sum(axis=1)
+    packets = w.packets.sum(axis=1)
+    psum_pk = w.psum_out.sum(axis=1)
+    ns = w.hops_ns.sum(axis=1) + w.psum_hops[:, 0].sum(axis=1)
+    ew = w.hops_ew.sum(axis=1) + w.psum_hops[:, 1].sum(axis=1)
+    pbits = psum_bits(arch)
+    on_chip_bits = (w.hops_ns + w.hops_ew).sum(axis=1) * w.packet_bits + w.psum_hops[:, :2].sum(axis=(1, 2)) * pbits
+    cross_bits = w.crossings.sum(axis=1) * w.packet_bits + w.psum_hops[:, 2].sum(axis=1) * pbits
+    heads = [t for t in lay.tiles if t.merges]
+    per_channel = 3 + (2 if lay.neuron is not None and not (np.all(lay.neuron.tensors["in_scale"] == 1)
+                                                            and np.all(lay.neuron.tensors["in_bias"] == 0)) else 0)
+    params = sum((t.outputs[1] - t.outputs[0]) * per_channel + 1 for t in heads) * pb
+    kind = syn_kind(lay.node)
+    counts = {
+        f"syn_{kind}": slices,
+        "syn_mult": slices * (lay.value_bits > 1 and c["weight_bits"] > 1),
+        "dendrite_acc": slices,
+        "psum_add": psums,
+        "neuron_access": neurons,
+        "neuron_update": upd,
+        "spike_gen": spikes.sum(axis=1),
+        "aux_op": w.aux.sum(axis=1),
+        "message_send": packets + psum_pk,
+        "message_bit": packets * lay.value_bits,
+        "message_receive": packets + psum_pk,
+        "hop_ew": ew,
+        "hop_ns": ns,
+        "hop_bit": on_chip_bits,
+        "chip_link_bit": cross_bits,
+        "barrier": np.full(T, 1.0 if lockstep_first else 0.0),
+        "synapse_read_bit": slices * c["weight_bits"],
+        "acc_read_bit": syn * acc + psums * acc + upd * acc,
+        "acc_write_bit": syn * acc + psums * acc,
+        "membrane_read_bit": neurons * mem,
+        "membrane_write_bit": upd * mem,
+        "param_read_bit": np.full(T, float(params)),
+        "buffer_read_bit": packets * w.packet_bits,
+        "buffer_write_bit": packets * w.packet_bits,
+        "dram_bit": np.full(T, float(w.dram_bits.sum())),
+        "leakage_core_cycle": leak_cores * windows.astype(np.float64),
+    }
+    return np.stack([np.broadcast_to(np.asarray(counts.get(k, 0.0), np.float64), (T,)) for k in CORES_ENTRIES])

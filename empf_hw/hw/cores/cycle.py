@@ -1,0 +1,648 @@
+"""Cycle-level simulation of one inference (a batch-1 trace) on the cores template.
+
+Every spike becomes packets — one per destination tile whose input window contains it; a split tile sends one
+partial sum per neuron — that leave the router of the core holding the spiking neuron (the network's input: the I/O
+port) while that neuron's tile runs its neuron phase, and cross the board flit by flit:
+
+- routers: five input ports (local injection, one per neighbour) with ``noc_buffer_flits``-deep buffers, XY
+  dimension-order routing, one flit per link and cycle (``noc_link_bits`` wide; a chip-to-chip link passes a flit
+  every ⌈noc_link_bits / chip_link_bits⌉ cycles, ``chip_link_cycles`` late), the direction's per-hop latency
+  (``latency.hop_ew`` / ``hop_ns``), wormhole switching (an output is held from a packet's head to its tail),
+  round-robin arbitration and credit back-pressure (a flit moves only into a free buffer slot);
+- cores: a spike packet is ejected into the core's input FIFO (``input_fifo_packets``; full → it waits in the
+  router; by default the FIFO is the spike buffer SRAM); one synapse engine takes the packets in order: spike bus
+  (1 / packets per bus word) +
+  ``latency.message_receive`` + lane rows × ``latency.syn_<kind>`` × max(1, ``synapse_bank_cycles`` /
+  ``synapse_banks``) (a row read occupies its bank; fewer banks than busy cycles stall); the ``neuron_units`` then
+  run the tile's neuron phase (psum merge, access, update, spike generation, ``latency.message_send`` per packet,
+  auxiliary ops: the fast model's phase B) and emit the spikes in order over it;
+- timesteps, ``pipelined``: a tile opens timestep t when it finished t−1; its neuron phase starts when it processed
+  every packet of t, its partial sums arrived, every producer finished t (a sideband signal after the hop
+  latency) and every consumer opened t (back-pressure: no packet is ever sent for a timestep its destination has
+  not opened, so FIFOs cannot deadlock); the input is injected once the input layer opened the timestep.
+  ``lockstep``: in step s every neuron phase starts at once (per core one tile after another), the packets they
+  send are delivered and processed (the trace's synaptic rows of the step), and ``barrier_cycles`` end the step.
+
+Time advances cycle by cycle while flits are in flight, vectorized over the routers' ports, and jumps over idle
+stretches. Energy counts are the fast model's (the same packets); the simulation adds timing, stalls by cause
+(router ports: link busy, queue full; cores: bank conflicts, waiting for producers, for consumers and for neuron
+units; lockstep barriers), flits per link and the peak occupancy of every router buffer.
+"""
+
+import heapq
+import math
+from collections import deque
+
+import numpy as np
+
+from ...errors import EmpfError
+from ...sim.ops import fanout_1d
+from ..result import Timing
+from .fast import barrier_cycles, bus_cycles, syn_kind
+from .mapper import Mapping, grid, hop_matrices, io_xy, tile_xy
+from .work import _connected_rows, flits, hop_latency, latencies, owner_ids, psum_bits
+
+_IN_FROM = {1: 2, 2: 1, 3: 4, 4: 3}  # output north (1) enters the neighbour's port "from south" (2), ...
+DIRS = ("local", "north", "south", "east", "west")
+
+
+class Network:
+    """Flit-level mesh of routers, vectorized over input ports."""
+
+    def __init__(self, arch):
+        self.R, self.C = grid(arch)
+        ch = arch.chip
+        self.depth = ch["noc_buffer_flits"]
+        lat = latencies(arch)
+        mr, mc = ch["mesh_rows"], ch["mesh_cols"]
+        n = self.R * self.C
+        P = n * 5
+        self.buf = np.zeros((P, self.depth), np.int64)  # flit = packet id × 64 + flit index
+        self.ready = np.zeros((P, self.depth), np.int64)
+        self.head = np.zeros(P, np.int64)
+        self.cnt = np.zeros(P, np.int64)
+        self.lock = np.full(P, -1, np.int64)  # output port → input port whose packet holds it
+        self.route_of = np.full(P, -1, np.int64)  # input port → output direction of the packet in passage
+        self.rr = np.zeros(P, np.int64)
+        self.link_free = np.zeros(P, np.int64)
+        r, c = np.divmod(np.arange(n), self.C)
+        self.rc = np.stack([r, c], 1)
+        nb = {1: np.where(r > 0, (r - 1) * self.C + c, -1), 2: np.where(r < self.R - 1, (r + 1) * self.C + c, -1),
+              3: np.where(c < self.C - 1, r * self.C + c + 1, -1), 4: np.where(c > 0, r * self.C + c - 1, -1)}
+        self.nb_port = np.full(P, -1, np.int64)
+        for d, v in nb.items():
+            ok = v >= 0
+            self.nb_port[np.arange(n)[ok] * 5 + d] = v[ok] * 5 + _IN_FROM[d]
+        cross = np.zeros((n, 5), bool)  # output links leaving a chip
+        cross[:, 1] = (r % mr == 0) & (r > 0)
+        cross[:, 2] = (r % mr == mr - 1) & (r < self.R - 1)
+        cross[:, 3] = (c % mc == mc - 1) & (c < self.C - 1)
+        cross[:, 4] = (c % mc == 0) & (c > 0)
+        cross = cross.ravel()
+        hop = np.tile(np.array([0, lat["hop_ns"], lat["hop_ns"], lat["hop_ew"], lat["hop_ew"]]), n)
+        self.lat = np.where(cross, arch.system["chip_link_cycles"], hop)
+        self.period = np.where(cross, math.ceil(ch["noc_link_bits"] / arch.system["chip_link_bits"]), 1)
+        self.p_dst = np.zeros(1 << 16, np.int64)  # destination router per packet (grown on demand)
+        self.p_flits = np.zeros(1 << 16, np.int64)
+        self.n_packets = 0
+        self.inject: dict[int, deque] = {}
+        self.flits_moved = np.zeros(P, np.int64)
+        self.peak = np.zeros(P, np.int64)
+        self.stall_link = np.zeros(n, np.int64)
+        self.stall_full = np.zeros(n, np.int64)
+        self.in_flight = 0
+
+    def send(self, router: int, dst: int, nflits: int) -> int:
+        """Queue one packet for injection at ``router``; returns its id."""
+        pid = self.n_packets
+        if pid == len(self.p_dst):
+            self.p_dst = np.concatenate([self.p_dst, np.zeros_like(self.p_dst)])
+            self.p_flits = np.concatenate([self.p_flits, np.zeros_like(self.p_flits)])
+        self.p_dst[pid], self.p_flits[pid] = dst, nflits
+        self.n_packets += 1
+        self.inject.setdefault(router, deque()).append([pid, 0])
+        self.in_flight += 1
+        return pid
+
+    def next_event(self, now: int) -> int:
+        """After a cycle in which nothing moved: the next cycle at which a buffered flit may move."""
+        if self.inject:
+            return now + 1
+        act = np.flatnonzero(self.cnt)
+        if not len(act):
+            return now + 1
+        ready = self.ready[act, self.head[act]]
+        return int(max(now + 1, min(ready.min(), max(now + 1, self.link_free.max(initial=0)))))
+
+    def step(self, now: int, accept) -> np.ndarray:
+        """Advance one cycle. ``accept(packets) → mask``: which packets (head flits reaching their router's local
+        output) their core takes. Returns the packets whose tail was ejected."""
+        D = self.depth
+        for r in list(self.inject):  # one flit per router and cycle into the local input port
+            port = r * 5
+            if self.cnt[port] >= D:
+                continue
+            q = self.inject[r]
+            pid, k = q[0]
+            slot = (self.head[port] + self.cnt[port]) % D
+            self.buf[port, slot] = pid * 64 + k
+            self.ready[port, slot] = now
+            self.cnt[port] += 1
+            if k + 1 == self.p_flits[pid]:
+                q.popleft()
+                if not q:
+                    del self.inject[r]
+            else:
+                q[0][1] = k + 1
+        self.moved = 0
+        act = np.flatnonzero(self.cnt)
+        if not len(act):
+            return np.zeros(0, np.int64)
+        np.maximum.at(self.peak, act, self.cnt[act])
+        h = self.head[act]
+        rdy = self.ready[act, h] <= now
+        act = act[rdy]
+        flit = self.buf[act, h[rdy]]
+        pid, k = flit // 64, flit % 64
+        router = act // 5
+        is_head = k == 0
+        d = self.rc[self.p_dst[pid]] - self.rc[router]
+        route = np.where(d[:, 1] > 0, 3, np.where(d[:, 1] < 0, 4, np.where(d[:, 0] > 0, 2,
+                                                                              np.where(d[:, 0] < 0, 1, 0))))
+        out_dir = np.where(is_head, route, self.route_of[act])
+        outp = router * 5 + out_dir
+        holder = self.lock[outp]
+        cand = np.flatnonzero(np.where(is_head, holder == -1, holder == act))
+        win = np.zeros(len(act), bool)
+        if len(cand):  # round-robin: one winner per output port
+            prio = (act[cand] % 5 - self.rr[outp[cand]]) % 5
+            order = cand[np.lexsort((prio, outp[cand]))]
+            _, first = np.unique(outp[order], return_index=True)
+            win[order[first]] = True
+        eject = out_dir == 0
+        nbp = self.nb_port[outp]
+        take = win & (self.link_free[outp] <= now) & (eject | (self.cnt[np.maximum(nbp, 0)] < D))
+        sel = np.flatnonzero(take & eject & is_head)
+        if len(sel):
+            take[sel[~accept(pid[sel])]] = False
+        np.add.at(self.stall_full, router[win & ~take], 1)
+        np.add.at(self.stall_link, router[~win], 1)
+        mv = np.flatnonzero(take)
+        self.moved = len(mv)
+        if not len(mv):
+            return np.zeros(0, np.int64)
+        a, o, dm = act[mv], outp[mv], out_dir[mv]
+        self.head[a] = (self.head[a] + 1) % D
+        self.cnt[a] -= 1
+        self.flits_moved[o] += 1
+        self.link_free[o] = now + self.period[o]
+        fwd = dm != 0
+        nb = nbp[mv][fwd]
+        slot = (self.head[nb] + self.cnt[nb]) % D
+        self.buf[nb, slot] = flit[mv][fwd]
+        self.ready[nb, slot] = now + self.lat[o[fwd]]
+        self.cnt[nb] += 1
+        last = k[mv] + 1 == self.p_flits[pid[mv]]
+        hd = is_head[mv]
+        hold = hd & ~last  # a multi-flit packet holds its output from head to tail
+        self.lock[o[hold]] = a[hold]
+        self.route_of[a[hold]] = dm[hold]
+        self.rr[o[hd]] = a[hd] % 5 + 1
+        rel = last & ~hd
+        self.lock[o[rel]] = -1
+        self.route_of[a[rel]] = -1
+        out = pid[mv][~fwd & last]
+        self.in_flight -= len(out)
+        return out
+
+
+def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
+    """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows, event rank) of every input
+    packet of a layer, from a batch-1 trace."""
+    lanes = mapping.arch.core["accumulator_lanes"]
+    ins, outs, rws = lay.splits
+    ni, no, nr = len(ins), len(outs), len(rws)
+    co, ri, ci = np.unravel_index(np.arange(ni * no * nr), (no, nr, ni))
+    cg = np.array([b - a for a, b in outs])[co]
+    em = lt.event_map
+    if em.max(initial=0) > 1:
+        raise EmpfError("the cycle-level simulation takes a batch-1 trace (one inference); use one sample, or the "
+                        "fast timing for batches")
+    owners = owner_ids(mapping, lay)
+    if lay.node.op == "conv":
+        k = lay.node.tensors["weight"].shape[-1]
+        _, h, w = lay.in_shape
+        s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
+        rowfan = np.add.reduceat(_connected_rows(h, k, s, p, lay.node.shape[1]).astype(np.int64),
+                                 [a for a, _ in rws], axis=0)  # (nr, H)
+        colfan = fanout_1d(w, k, s, p)
+    out = []
+    for t in range(T):
+        pos = np.argwhere(em[t] > 0)
+        if not len(pos):
+            out.append(None)
+            continue
+        grp = np.searchsorted([b for _, b in ins], pos[:, 0], side="right")
+        if lay.node.op == "conv":
+            f = rowfan[ri][:, pos[:, 1]] * colfan[pos[:, 2]][None, :] * cg[:, None]
+            src = owners[0][pos[:, 0], pos[:, 1]] if owners is not None else np.full(len(pos), -1)
+        else:
+            f = np.broadcast_to(cg[:, None], (len(cg), len(pos)))
+            src = owners[0][pos[:, 0]] if owners is not None else np.full(len(pos), -1)
+        tiles, ev = np.nonzero((f > 0) & (ci[:, None] == grp[None, :]))
+        out.append((src[ev], tiles, -(-f[tiles, ev] // lanes) * lay.slices, ev))
+    return out
+
+
+class Tile:
+    __slots__ = ("layer", "j", "core", "router", "head", "t_open", "expected", "processed", "psum_expected",
+                 "psum_got", "a_start", "a_done", "b_start", "finish", "waiting")
+
+    def __init__(self, layer: str, j: int, core: int, router: int, head: bool, T: int):
+        self.layer, self.j, self.core, self.router, self.head = layer, j, core, router, head
+        self.t_open = 0
+        self.expected = np.zeros(T, np.int64)
+        self.processed = np.zeros(T, np.int64)
+        self.psum_expected = np.zeros(T, np.int64)
+        self.psum_got = np.zeros(T, np.int64)
+        self.a_start = np.full(T, -1, np.int64)
+        self.a_done = np.full(T, -1, np.int64)
+        self.b_start = np.full(T, -1, np.int64)
+        self.finish = np.full(T, -1, np.int64)
+        self.waiting = False  # a neuron phase is scheduled or running for t_open
+
+
+def _overlap(a, b) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def simulate(mapping: Mapping, trace, works: dict, soma: dict) -> Timing:
+    """Cycle-level timing of one inference (batch-1 trace); see the module docstring."""
+    if trace.batch != 1:
+        raise EmpfError(f"the cycle-level simulation takes a batch-1 trace (one inference); got batch {trace.batch}")
+    return _Sim(mapping, trace, works, soma).run()
+
+
+class _Sim:
+    def __init__(self, mapping: Mapping, trace, works: dict, soma: dict):
+        self.m, self.arch, self.works, self.soma = mapping, mapping.arch, works, soma
+        arch = self.arch
+        c = arch.core
+        self.lat = latencies(arch)
+        self.net = Network(arch)
+        self.lockstep = arch.chip["timestep_mode"] == "lockstep"
+        self.layers = mapping.layers
+        self.idx = {lay.name: i for i, lay in enumerate(self.layers)}
+        self.T = T = len(trace.logits)
+        by = {lt.name: lt for lt in trace.layers}
+        self.tiles = {}
+        for lay in self.layers:
+            for j, t in enumerate(lay.tiles):
+                self.tiles[(lay.name, j)] = Tile(lay.name, j, t.core, t.xy[0] * self.net.C + t.xy[1], t.merges, T)
+        self.packets = {lay.name: layer_packets(mapping, lay, by[lay.name], T) for lay in self.layers}
+        for lay in self.layers:
+            for t, pk in enumerate(self.packets[lay.name]):
+                if pk is not None:
+                    cnt = np.bincount(pk[1], minlength=len(lay.tiles))
+                    for j in np.flatnonzero(cnt):
+                        self.tiles[(lay.name, int(j))].expected[t] += int(cnt[j])
+        self.psum_route = {}  # (layer, tile) → [(destination tile key, packets per active timestep)]
+        for lay in self.layers:
+            ni = len(lay.splits[0])
+            for j, t in enumerate(lay.tiles):
+                if not t.merges:
+                    self.psum_route[(lay.name, j)] = [((lay.name, j - j % ni), t.neurons)]
+            width = lay.node.shape[2] if len(lay.node.shape) == 3 else 1
+            for src in lay.psum_sources:
+                for k, st in enumerate(mapping.layer(src).tiles):
+                    if st.merges:
+                        self.psum_route.setdefault((src, k), []).extend(
+                            ((lay.name, j), _overlap(st.outputs, t.outputs) * _overlap(st.rows, t.rows) * width)
+                            for j, t in enumerate(lay.tiles) if t.merges)
+        for key, routes in self.psum_route.items():
+            active = self.tiles[key].expected > 0
+            for dst, m in routes:
+                self.tiles[dst].psum_expected += active * m
+        self.consumers = {lay.name: [x.name for x in self.layers if lay.name in
+                                     ([x.producer] + x.psum_sources + x.spike_sources)] for lay in self.layers}
+        self.sig_lat = {}  # (producer layer, consumer tile key) → sideband latency of "finished t"
+        for lay in self.layers:
+            for dep in ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources:
+                heads = tile_xy([t for t in mapping.layer(dep).tiles if t.merges])
+                for j, t in enumerate(lay.tiles):
+                    ns, ew, cr = hop_matrices(arch, heads, np.array([t.xy]))
+                    self.sig_lat[(dep, (lay.name, j))] = max(hop_latency(arch, a, b, x, 1) for a, b, x in
+                                                             zip(ns.ravel(), ew.ravel(), cr.ravel()))
+        kind = {lay.name: syn_kind(lay.node) for lay in self.layers}
+        bank = max(1.0, c["synapse_bank_cycles"] / c["synapse_banks"])
+        self.row_cycles = {n: self.lat[f"syn_{k}"] * bank for n, k in kind.items()}
+        self.pkt_overhead = {lay.name: float(bus_cycles(np.ones(1), works[lay.name].packet_bits,
+                                                        c["spike_bus_bits"])[0]
+                                             if c["spike_bus_bits"] < works[lay.name].packet_bits
+                                             else 1 / (c["spike_bus_bits"] // works[lay.name].packet_bits))
+                             + self.lat["message_receive"] for lay in self.layers}
+        self.flits = {lay.name: flits(works[lay.name].packet_bits, arch.chip["noc_link_bits"]) for lay in self.layers}
+        self.psum_flits = flits(psum_bits(arch), arch.chip["noc_link_bits"])
+        self.io_router = io_xy(arch)[0] * self.net.C + io_xy(arch)[1]
+        self.fifo_cap = {}  # core → FIFO capacity in packets
+        for lay in self.layers:
+            cap = c["input_fifo_packets"] or arch.kib_bits("buffer") // works[lay.name].packet_bits
+            for t in lay.tiles:
+                self.fifo_cap[t.core] = min(self.fifo_cap.get(t.core, cap), max(cap, 1))
+        self.fifo: dict[int, deque] = {}
+        self.fifo_reserved: dict[int, int] = {}
+        self.engine_free: dict[int, float] = {}
+        self.engine_busy: dict[int, bool] = {}
+        self.units_free: dict[int, int] = {}
+        self.pkt = {}  # packet id → (tile key, t, rows) for spikes, or (tile key, t, None) for partial sums
+        self.heap: list = []
+        self.seq = 0
+        self.busy_cycles: dict[int, float] = {}
+        self.stall = {"bank_conflict": 0.0, "waiting_producers": 0, "waiting_consumers": 0, "neuron_units_busy": 0,
+                      "barrier": 0}
+        self.layer_start = np.full((len(self.layers), T), -1, np.int64)
+        self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
+        self.bank_factor = bank
+        self.pending_inject = 0
+        self.opened = {}
+        self.pending = 0
+        self.outstanding = 0
+
+    # --- bookkeeping ------------------------------------------------------------------------------------------
+    def push(self, time, kind: str, *payload) -> None:
+        heapq.heappush(self.heap, (int(math.ceil(time)), self.seq, kind, payload))
+        self.seq += 1
+
+    def accept(self, pids: np.ndarray) -> np.ndarray:
+        """A core takes a spike packet into its FIFO if there is room (partial sums go to its accumulators)."""
+        ok = np.ones(len(pids), bool)
+        for i, p in enumerate(pids.tolist()):
+            key, _, rows = self.pkt[p]
+            if rows is None:
+                continue
+            core = self.tiles[key].core
+            if len(self.fifo.get(core, ())) + self.fifo_reserved.get(core, 0) >= self.fifo_cap[core]:
+                ok[i] = False
+            else:
+                self.fifo_reserved[core] = self.fifo_reserved.get(core, 0) + 1
+        return ok
+
+    def deliver(self, pid: int, now: int) -> None:
+        key, t, rows = self.pkt.pop(pid)
+        tile = self.tiles[key]
+        if rows is None:
+            tile.psum_got[t] += 1
+            if self.lockstep:
+                self.maybe_end_step(now)
+            else:
+                self.check(key, now)
+            return
+        core = tile.core
+        self.fifo_reserved[core] -= 1
+        self.fifo.setdefault(core, deque()).append((key, t, rows))
+        self.start_engine(core, now)
+
+    def start_engine(self, core: int, now: int) -> None:
+        if self.engine_busy.get(core) or not self.fifo.get(core):
+            return
+        key, t, rows = self.fifo[core].popleft()
+        layer = key[0]
+        tile = self.tiles[key]
+        if tile.a_start[t] < 0:
+            tile.a_start[t] = now
+        service = self.pkt_overhead[layer] + rows * self.row_cycles[layer]
+        self.stall["bank_conflict"] += rows * self.lat[f"syn_{syn_kind(self.m.layer(layer).node)}"] * (
+            self.bank_factor - 1)
+        start = max(float(now), self.engine_free.get(core, 0.0))
+        end = start + service
+        self.engine_free[core] = end
+        self.engine_busy[core] = True
+        self.busy_cycles[core] = self.busy_cycles.get(core, 0.0) + service
+        self.push(end, "engine", core, key, t)
+
+    # --- the neuron phase ---------------------------------------------------------------------------------------
+    def b_cycles(self, key, t) -> tuple[int, int]:
+        """(neuron-phase cycles, cycles before the first spike leaves) of a tile at timestep t."""
+        c = self.arch.core
+        lay = self.m.layer(key[0])
+        w = self.works[key[0]]
+        j = key[1]
+        upd, spk, sent = (x[t, j] for x in self.soma[key[0]])
+        units = c["neuron_units"]
+        n = w.neurons[j]
+        updated = upd if c["neuron_update_mode"] == "event" else n
+        psums = w.psum_in[t - 1, j] if self.lockstep and t else (0 if self.lockstep else w.psum_in[t, j])
+        merge = math.ceil(psums / c["accumulator_lanes"])
+        body = (math.ceil(n / units) * self.lat["neuron_access"] + math.ceil(math.ceil(updated) / units)
+                * c["neuron_update_cycles"] + math.ceil(math.ceil(spk) / units) * self.lat["spike_gen"]
+                + math.ceil(sent) * self.lat["message_send"])
+        del lay
+        return int(merge + body + math.ceil(w.aux[t, j] / units)), int(merge)
+
+    def start_b(self, key, t: int, at: int) -> None:
+        tile = self.tiles[key]
+        core = tile.core
+        start = max(at, self.units_free.get(core, 0))
+        if start > at:
+            self.stall["neuron_units_busy"] += start - at
+        dur, merge = self.b_cycles(key, t)
+        self.units_free[core] = start + dur
+        self.busy_cycles[core] = self.busy_cycles.get(core, 0.0) + dur
+        tile.b_start[t] = start
+        self.emit(key, t, start + merge, start + dur)
+        self.push(start + dur, "b_done", key, t)
+
+    def emit(self, key, t: int, first: int, end: int) -> None:
+        """Spikes of a head tile at timestep t leave in order between ``first`` and ``end``."""
+        name, tn = key[0], t
+        for cons in self.consumers[name]:
+            lay = self.m.layer(cons)
+            if lay.producer != name:
+                continue
+            pk = self.packets[cons][tn]
+            if pk is None:
+                continue
+            src_tiles = np.array(self.works[cons].src_tiles + [-1])
+            self.send(cons, tn, pk, np.flatnonzero(src_tiles[pk[0]] == key[1]), self.tiles[key].router, first, end)
+
+    def send(self, layer: str, t: int, pk, sel: np.ndarray, router: int, first: int, end: int) -> None:
+        if not len(sel):
+            return
+        span = max(end - first, 0)
+        self.pending_inject += len(sel)
+        for r, i in enumerate(sel.tolist()):
+            self.push(first + (span * r) // len(sel), "inject", layer, t, int(pk[1][i]), int(pk[2][i]), router)
+
+    # --- readiness --------------------------------------------------------------------------------------------
+    def ready_at(self, key, t: int) -> int | None:
+        """The earliest cycle the tile's neuron phase of t may start (None: not yet known)."""
+        tile = self.tiles[key]
+        if tile.processed[t] < tile.expected[t] or tile.psum_got[t] < tile.psum_expected[t]:
+            return None
+        at = int(tile.a_done[t])
+        lay = self.m.layer(key[0])
+        for dep in ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources:
+            f = [self.tiles[(dep, j)].finish[t] for j, x in enumerate(self.m.layer(dep).tiles) if x.merges]
+            if min(f) < 0:
+                return None
+            at = max(at, max(f) + self.sig_lat[(dep, key)])
+        for cons in self.consumers[key[0]]:  # back-pressure: consumers must have opened t
+            for j in range(len(self.m.layer(cons).tiles)):
+                ct = self.tiles[(cons, j)]
+                if ct.t_open < t:
+                    return None
+        return at
+
+    def check(self, key, now: int) -> None:
+        """Start the tile's work for its open timestep if it can (pipelined)."""
+        tile = self.tiles[key]
+        t = tile.t_open
+        if self.lockstep or t >= self.T or tile.waiting:
+            return
+        if tile.processed[t] >= tile.expected[t] and tile.a_done[t] < 0:
+            tile.a_done[t] = now
+        at = self.ready_at(key, t)
+        if at is None:
+            return
+        tile.waiting = True
+        start = max(now, at)
+        if start > tile.a_done[t]:
+            self.stall["waiting_producers"] += start - tile.a_done[t]
+        if tile.head and self.works[key[0]].neurons[key[1]] > 0:
+            self.start_b(key, t, start)
+        else:
+            self.push(start, "b_done", key, t)  # split tiles and shortcut layers: partial sums, sent below
+
+    def open_timestep(self, key, t: int, now: int) -> None:
+        tile = self.tiles[key]
+        tile.t_open = t
+        tile.waiting = False
+        self.check(key, now)
+        lay = self.m.layer(key[0])
+        self.opened[(lay.name, t)] = self.opened.get((lay.name, t), 0) + 1
+        if lay.producer == "input" and self.opened[(lay.name, t)] == len(lay.tiles):  # the host streams input t
+            pk = self.packets[lay.name][t]
+            if pk is not None:
+                self.send(lay.name, t, pk, np.arange(len(pk[1])), self.io_router, now, now)
+        for dep in ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources:
+            for j in range(len(self.m.layer(dep).tiles)):
+                self.check((dep, j), now)
+
+    # --- events -------------------------------------------------------------------------------------------------
+    def handle(self, now: int, kind: str, payload) -> None:
+        if kind == "inject":
+            layer, t, j, rows, router = payload
+            self.pending_inject -= 1
+            key = (layer, j)
+            pid = self.net.send(router, self.tiles[key].router, self.flits[layer])
+            self.pkt[pid] = (key, t, rows)
+        elif kind == "engine":
+            core, key, t = payload
+            self.engine_busy[core] = False
+            tile = self.tiles[key]
+            tile.processed[t] += 1
+            self.start_engine(core, now)
+            if self.lockstep:
+                self.outstanding -= 1
+                self.step_progress(key, t, now)
+            else:
+                self.check(key, now)
+        elif kind == "b_done":
+            key, t = payload
+            tile = self.tiles[key]
+            tile.finish[t] = now
+            if not self.lockstep:
+                for dst, m in self.psum_route.get(key, []):
+                    if tile.expected[t] > 0 and m:
+                        for _ in range(m):
+                            pid = self.net.send(tile.router, self.tiles[dst].router, self.psum_flits)
+                            self.pkt[pid] = (dst, t, None)
+                lay = self.m.layer(key[0])
+                for cons in self.consumers[key[0]]:
+                    for j in range(len(self.m.layer(cons).tiles)):
+                        self.push(now + self.sig_lat[(key[0], (cons, j))], "signal", (cons, j))
+                if t + 1 < self.T:
+                    self.open_timestep(key, t + 1, now)
+                del lay
+            else:
+                self.pending -= 1
+                self.maybe_end_step(now)
+        elif kind == "signal":
+            self.check(payload[0], now)
+        elif kind == "step":
+            self.begin_step(payload[0], now)
+
+    # --- lockstep ------------------------------------------------------------------------------------------------
+    def begin_step(self, s: int, now: int) -> None:
+        self.step, self.step_start = s, now
+        self.pending = 0
+        by_core = {}
+        for key, tile in self.tiles.items():
+            if tile.head and self.works[key[0]].neurons[key[1]] > 0:
+                by_core.setdefault(tile.core, []).append(key)
+        for core in sorted(by_core):
+            for key in sorted(by_core[core], key=lambda k: (self.idx[k[0]], k[1])):
+                self.pending += 1
+                self.start_b(key, s, now)
+        self.outstanding = int(sum(t.expected[s] for t in self.tiles.values()))
+        for lay in self.layers:
+            pk = self.packets[lay.name][s]
+            if lay.producer == "input" and pk is not None:
+                self.send(lay.name, s, pk, np.arange(len(pk[1])), self.io_router, now, now)
+        self.maybe_end_step(now)
+
+    def step_progress(self, key, t: int, now: int) -> None:
+        tile = self.tiles[key]
+        if tile.processed[t] == tile.expected[t]:
+            for dst, m in self.psum_route.get(key, []):
+                for _ in range(m):
+                    pid = self.net.send(tile.router, self.tiles[dst].router, self.psum_flits)
+                    self.pkt[pid] = (dst, t, None)
+        self.maybe_end_step(now)
+
+    def maybe_end_step(self, now: int) -> None:
+        s = self.step
+        if s < 0 or self.pending or self.outstanding or self.pending_inject or self.pkt:
+            return
+        bar = barrier_cycles(self.arch, len({t.xy for t in self.m.tiles}))  # every step ends with the barrier
+        self.stall["barrier"] += bar
+        for i in range(len(self.layers)):
+            self.layer_start[i, s] = self.step_start
+            self.layer_finish[i, s] = now + bar
+        if s + 1 < self.T:
+            self.push(now + bar, "step", s + 1)
+        self.step = -1
+
+    # --- main loop -------------------------------------------------------------------------------------------
+    def run(self) -> Timing:
+        now = 0
+        self.step = -1
+        if self.lockstep:
+            self.push(0, "step", 0)
+        else:
+            for key in self.tiles:
+                self.open_timestep(key, 0, 0)
+        while self.heap or self.net.in_flight:
+            while self.heap and self.heap[0][0] <= now:
+                _, _, kind, payload = heapq.heappop(self.heap)
+                self.handle(now, kind, payload)
+            if self.net.in_flight:
+                for pid in self.net.step(now, self.accept).tolist():
+                    self.deliver(pid, now)
+                nxt = now + 1 if self.net.moved else self.net.next_event(now)
+                now = min(nxt, self.heap[0][0]) if self.heap else nxt
+                now = max(now, 1 if now == 0 else now)
+            elif self.heap:
+                now = max(now, self.heap[0][0])
+        return self.timing()
+
+    def timing(self) -> Timing:
+        if not self.lockstep:
+            for i, lay in enumerate(self.layers):
+                tiles = [self.tiles[(lay.name, j)] for j in range(len(lay.tiles))]
+                fin = np.array([t.finish for t in tiles])
+                if (fin < 0).any():
+                    raise EmpfError(f"cycle-level simulation stalled: layer {lay.name!r} did not finish every "
+                                    "timestep (a deadlock in the modelled protocol)")
+                self.layer_finish[i] = fin.max(axis=0)
+                starts = np.array([np.where(t.a_start >= 0, np.minimum(t.a_start, np.where(t.b_start >= 0, t.b_start,
+                                                                                              t.finish)),
+                                            np.where(t.b_start >= 0, t.b_start, t.finish)) for t in tiles])
+                self.layer_start[i] = starts.min(axis=0)
+        busy = {int(k): int(round(v)) for k, v in self.busy_cycles.items()}
+        phase = np.maximum(self.layer_finish - self.layer_start, 0)
+        net = self.net
+        n = net.R * net.C
+        ports = np.arange(n * 5)
+        links = [{"router_row": int(p // 5 // net.C), "router_col": int(p // 5 % net.C), "direction": DIRS[p % 5],
+                  "flits": int(net.flits_moved[p])} for p in ports[net.flits_moved > 0]]
+        stats = {"stalls": {"router_link_busy": int(net.stall_link.sum()),
+                            "router_queue_full": int(net.stall_full.sum()), **{k: int(round(v)) for k, v in
+                                                                                self.stall.items()}},
+                 "links": links, "buffer_peak_flits": int(net.peak.max(initial=0)),
+                 "buffer_depth_flits": net.depth, "packets": int(net.n_packets),
+                 "router_stalls": {"link_busy": net.stall_link.reshape(net.R, net.C),
+                                   "queue_full": net.stall_full.reshape(net.R, net.C)}}
+        return Timing([lay.name for lay in self.layers], phase, np.zeros_like(phase), self.layer_start.copy(),
+                      self.layer_finish.copy(), busy, self.arch.chip["clock_MHz"],
+                      "lockstep" if self.lockstep else "pipelined", "cycle", stats)

@@ -1,0 +1,249 @@
+"""Fast timing estimate of the cores template: closed-form phase lengths per tile and timestep, vectorized over the
+trace, with link load and the timestep barrier as lower bounds. ``empf_hw.hw.cores.cycle`` simulates the same
+hardware cycle by cycle; the error of this estimate against it is measured by the tests and published.
+
+Per tile and timestep (``L`` = per-event latencies, see ``work.latencies``):
+
+- phase A (input and synapse stages): DRAM weight reload ⌈bits / dram_bits_per_cycle⌉ (spilled tiles) + spike bus
+  ⌈packets / packets per bus word⌉ + packets × ``L.message_receive`` + lane rows × ``L.syn_<kind>``;
+- phase B (soma): partial-sum merge ⌈psums / lanes⌉ + ⌈neurons / units⌉ × ``L.neuron_access`` + ⌈updated /
+  units⌉ × ``neuron_update_cycles`` (updated: every neuron, or with ``neuron_update_mode: event`` those with input or
+  potential) + ⌈spikes / units⌉ × ``L.spike_gen`` + packets sent × ``L.message_send`` + ⌈aux ops / units⌉.
+
+Tiles folded onto one core add up. ``pipelined``: a layer's timestep lasts ``max(max_core A, busiest link) + psum
+latency + max_core B``; it starts when each producer finished that timestep plus the NoC latency of its farthest
+packet, when it finished the previous timestep, and when its (shared) cores are free; its neuron phase (which sends
+timestep t) waits until every consumer finished t − 1 (back-pressure: a core's spike buffer holds one
+timestep). A link or router port carries a flit per cycle, fewer when credits limit it (``credit_period``).
+``lockstep``: every step
+lasts ``max(max_core A, max_core B, busiest link) + barrier`` over all layers at once (as SANA-FE's ``simple``
+timing model adds the busiest core's generation and processing times to the barrier).
+"""
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..result import Timing
+from .mapper import Mapping, grid, hop_matrices, tile_xy
+from .work import LayerWork, flits, hop_latency, latencies, psum_bits
+
+
+def bus_cycles(packets: np.ndarray, bits: int, bus: int) -> np.ndarray:
+    """Spike-bus cycles for (already whole) packet counts."""
+    ppc = bus // bits
+    return np.ceil(packets / ppc) if ppc >= 1 else packets * math.ceil(bits / bus)
+
+
+def syn_kind(node) -> str:
+    """Synapse kind of a synaptic node: ``conv`` (shared kernel) or ``dense``."""
+    return "conv" if node.op == "conv" else "dense"
+
+
+def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, sent: np.ndarray):
+    """(T, n) phase A and phase B cycles per tile. ``updated``/``spikes``: (T, n) neurons updated and spikes emitted;
+    ``sent``: (T, n) packets the tile's neurons send."""
+    c, ch = arch.core, arch.chip
+    lat = latencies(arch)
+    units = c["neuron_units"]
+    a = (np.ceil(work.dram_bits / ch["dram_bits_per_cycle"])[None]
+         + bus_cycles(np.ceil(work.packets), work.packet_bits, c["spike_bus_bits"])
+         + np.ceil(work.packets) * lat["message_receive"] + np.ceil(work.lane_rows) * lat[f"syn_{syn_kind(lay.node)}"])
+    upd = updated if c["neuron_update_mode"] == "event" else np.broadcast_to(work.neurons, updated.shape)
+    psums = work.psum_in
+    if ch["timestep_mode"] == "lockstep":  # partial sums delivered in step s are merged by the neurons in s + 1
+        psums = np.concatenate([np.zeros_like(psums[:1]), psums[:-1]])
+    b = (np.ceil(psums / c["accumulator_lanes"])
+         + (np.ceil(work.neurons / units) * lat["neuron_access"])[None]
+         + np.ceil(np.ceil(upd) / units) * c["neuron_update_cycles"]
+         + np.ceil(np.ceil(spikes) / units) * lat["spike_gen"] + np.ceil(sent) * lat["message_send"]
+         + np.ceil(work.aux / units))
+    return a, b
+
+
+def _paths(arch, src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
+    """(pairs, links) incidence of XY routes from every source to every destination (pairs in P×n order). Links are
+    directed: east, west, south, north out of each router of the board's grid."""
+    R, C = grid(arch)
+    P, n = len(src), len(dst)
+    s = np.repeat(src, n, axis=0)
+    d = np.tile(dst, (P, 1))
+    rows, cols = [], []
+    pair = np.arange(P * n)
+    dc, dr = d[:, 1] - s[:, 1], d[:, 0] - s[:, 0]
+    for sign, base in ((1, 0), (-1, 1)):  # x segment along the source row: east (+1) or west (−1)
+        sel = np.sign(dc) == sign
+        k = np.abs(dc[sel])
+        p = np.repeat(pair[sel], k)
+        step = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+        col = np.repeat(s[sel, 1], k) + sign * step
+        rows.append(p)
+        cols.append(base * R * C + np.repeat(s[sel, 0], k) * C + col)
+    for sign, base in ((1, 2), (-1, 3)):  # y segment along the destination column: south (+1) or north (−1)
+        sel = np.sign(dr) == sign
+        k = np.abs(dr[sel])
+        p = np.repeat(pair[sel], k)
+        step = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+        row = np.repeat(s[sel, 0], k) + sign * step
+        rows.append(p)
+        cols.append(base * R * C + row * C + np.repeat(d[sel, 1], k))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(P * n, 4 * R * C))
+
+
+def credit_period(arch) -> float:
+    """Cycles per flit a link sustains: a buffer slot downstream is free again one cycle after its flit moved on,
+    at least a hop latency later, so ``noc_buffer_flits`` slots carry that many flits per hop latency + 1."""
+    lat = latencies(arch)
+    return max(1.0, (max(lat["hop_ew"], lat["hop_ns"]) + 1) / arch.chip["noc_buffer_flits"])
+
+
+def _router_sums(arch, values: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(T, routers of the board) sums of (T, n) values over the entries at each router position."""
+    R, C = grid(arch)
+    out = np.zeros((values.shape[0], R * C))
+    np.add.at(out, (slice(None), xy[:, 0] * C + xy[:, 1]), values)
+    return out
+
+
+def link_loads(mapping: Mapping, work: LayerWork) -> tuple[np.ndarray, np.ndarray]:
+    """Flits carried by one layer's incoming packets in each timestep: (T, links) per directed mesh link, and
+    (T, 2 × routers) through every router's injection and ejection port (one flit per cycle each)."""
+    arch = mapping.arch
+    lay = mapping.layer(work.name)
+    xy = tile_xy(lay.tiles)
+    M = _paths(arch, work.src_xy, xy)
+    T = work.flows.shape[0]
+    f = flits(work.packet_bits, arch.chip["noc_link_bits"]) * credit_period(arch)
+    mesh = (M.T @ work.flows.reshape(T, -1).T).T * f
+    ports = np.concatenate([_router_sums(arch, work.flows.sum(axis=2), work.src_xy),
+                            _router_sums(arch, work.flows.sum(axis=1), xy)], axis=1) * f
+    return mesh, ports
+
+
+def psum_ports(mapping: Mapping, work: LayerWork) -> np.ndarray:
+    """(T, 2 × routers) flits of the layer's partial sums through every router's injection (split tiles send them)
+    and ejection port (head tiles merge them) in each timestep."""
+    arch = mapping.arch
+    xy = tile_xy(mapping.layer(work.name).tiles)
+    f = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch)
+    return np.concatenate([_router_sums(arch, work.psum_out, xy), _router_sums(arch, work.psum_in, xy)], 1) * f
+
+
+def _deps(mapping: Mapping, works: dict[str, LayerWork]) -> list[list[tuple[int, int]]]:
+    """Per layer: (producer index, NoC latency of its farthest packet)."""
+    arch = mapping.arch
+    idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
+    out = []
+    for lay in mapping.layers:
+        w = works[lay.name]
+        d = []
+        for src, bits in ([(lay.producer, w.packet_bits)] if lay.producer != "input" else []) + \
+                [(s, psum_bits(arch)) for s in lay.psum_sources] + [(s, w.packet_bits) for s in lay.spike_sources]:
+            heads = tile_xy([t for t in mapping.layer(src).tiles if t.merges])
+            ns, ew, cr = hop_matrices(arch, heads, tile_xy(lay.tiles))
+            far = max(hop_latency(arch, a, b, c, bits) for a, b, c in zip(ns.ravel(), ew.ravel(), cr.ravel()))
+            d.append((idx[src], far))
+        out.append(d)
+    return out
+
+
+def _per_core(values: np.ndarray, cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, unique cores) sums of (T, n) per-tile values over the tiles of each core."""
+    uniq = np.unique(cores)
+    out = np.zeros((values.shape[0], len(uniq)))
+    np.add.at(out, (slice(None), np.searchsorted(uniq, cores)), values)
+    return uniq, out
+
+
+def barrier_cycles(arch, routers_used: int) -> int:
+    b = arch.chip["barrier_cycles"]
+    if isinstance(b, dict):
+        keys = [k for k in sorted(b) if k <= routers_used]
+        return int(b[keys[-1]]) if keys else int(b[min(b)])
+    return int(b)
+
+
+def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tuple]) -> Timing:
+    """Fast timing of every layer and timestep. ``soma``: layer → (updated, spikes, sent) per tile, (T, n) each."""
+    arch = mapping.arch
+    names = [lay.name for lay in mapping.layers]
+    L = len(names)
+    T = works[names[0]].packets.shape[0] if L else 0
+    pa, pb, links = np.zeros((L, T), np.int64), np.zeros((L, T), np.int64), np.zeros((L, T), np.int64)
+    busy: dict[int, int] = {}
+    a_cores, b_cores = [], []
+    step = {"mesh": 0, "ports": 0, "psums": 0}  # lockstep: every layer's traffic of a step shares the network
+    psum_lat = np.zeros((L, T), np.int64)
+    for i, lay in enumerate(mapping.layers):
+        w = works[lay.name]
+        a, b = phases(arch, lay, w, *soma[lay.name])
+        cores, a_c = _per_core(a, w.cores)
+        _, b_c = _per_core(b, w.cores)
+        loads, ports = link_loads(mapping, w)
+        pp = psum_ports(mapping, w)
+        links[i] = np.ceil(np.maximum(loads.max(axis=1, initial=0), ports.max(axis=1, initial=0)))
+        for k, v in (("mesh", loads), ("ports", ports), ("psums", pp)):
+            step[k] = step[k] + v
+        stream = pp.max(axis=1, initial=0)
+        psum_lat[i] = np.where(stream > 0, w.psum_latency + np.maximum(stream - 1, 0), 0)
+        # head tiles work while split tiles work; the head then waits for the split tiles' partial sums
+        heads = np.array([t.merges for t in lay.tiles])
+        split_a = a[:, ~heads].max(axis=1, initial=0) + psum_lat[i]
+        pa[i] = np.maximum(np.maximum(a_c.max(axis=1), links[i]), np.where(psum_lat[i] > 0, split_a, 0))
+        pb[i] = b_c.max(axis=1)
+        a_cores.append((cores, a_c))
+        b_cores.append((cores, b_c))
+        for core, cycles in zip(cores.tolist(), (a_c + b_c).sum(axis=0).tolist()):
+            busy[core] = busy.get(core, 0) + int(cycles)
+    if arch.chip["timestep_mode"] == "lockstep":
+        return _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, busy)
+    deps = _deps(mapping, works)
+    start, finish = np.zeros((L, T), np.int64), np.zeros((L, T), np.int64)
+    # cores shared by several layers (DRAM spill) serialize them; otherwise "finished t−1" already covers it
+    layer_cores = [np.unique(works[n].cores) for n in names]
+    used, times = np.unique(np.concatenate(layer_cores), return_counts=True) if L else ([], [])
+    shared = used[times > 1]
+    tile_cores = [np.intersect1d(cs, shared).tolist() for cs in layer_cores]
+    core_free: dict[int, int] = {}
+    consumers = [[j for j in range(L) if any(p == i for p, _ in deps[j])] for i in range(L)]
+    for t in range(T):
+        for i in range(L):
+            ready = max([finish[p, t] + lat for p, lat in deps[i]] + [finish[i, t - 1] if t else 0]
+                        + [core_free.get(c, 0) for c in tile_cores[i]])
+            start[i, t] = ready
+            # back-pressure: the neuron phase sends timestep t only once every consumer finished t − 1
+            opened = max([finish[j, t - 1] for j in consumers[i]], default=0) if t else 0
+            finish[i, t] = max(ready + pa[i, t], opened) + pb[i, t]
+            for c in tile_cores[i]:
+                core_free[c] = finish[i, t]
+    return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
+                  {"link_flits": links})
+
+
+def _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, busy) -> Timing:
+    """Every layer works in every step: step s runs the neuron phases of trace row s and delivers the packets they
+    send (the synaptic rows s); it ends when the busiest core, link and router port are done, then the barrier."""
+    arch = mapping.arch
+    L, T = pa.shape
+    every = np.unique(np.concatenate([c for c, _ in a_cores])) if L else np.zeros(0, np.int64)
+    gen, proc = np.zeros((T, len(every))), np.zeros((T, len(every)))
+    for (cores, a_c), (_, b_c) in zip(a_cores, b_cores):
+        pos = np.searchsorted(every, cores)
+        np.add.at(proc, (slice(None), pos), a_c)
+        np.add.at(gen, (slice(None), pos), b_c)
+    routers = len({t.xy for t in mapping.tiles})
+    bar = barrier_cycles(arch, routers)
+
+    net = np.maximum(np.max(np.atleast_2d(step["mesh"]), axis=1, initial=0),
+                     np.max(np.atleast_2d(step["ports"]), axis=1, initial=0))
+    psums = np.max(np.atleast_2d(step["psums"]), axis=1, initial=0)
+    work = np.maximum.reduce([gen.max(axis=1, initial=0), proc.max(axis=1, initial=0) + psum_lat.T.max(axis=1,
+                              initial=0), net, psums])
+    length = np.ceil(work).astype(np.int64) + bar
+    ends = np.cumsum(length)
+    start = np.broadcast_to(ends - length, (L, T)).copy()
+    finish = np.broadcast_to(ends, (L, T)).copy()
+    return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "lockstep", "fast",
+                  {"link_flits": links, "barrier_cycles": np.full(T, bar), "step_cycles": length})

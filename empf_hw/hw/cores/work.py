@@ -1,0 +1,259 @@
+"""Per-tile activity of one layer from an ActivityTrace and a Mapping, vectorized over the trace.
+
+Per tile and timestep (activity of the mean inference: batch totals ÷ batch): input packets received (one per
+event whose fan-out reaches the tile: a spike is sent to every core that needs it), synaptic events (event ×
+connection in the tile) and lane-row cycles ``Σ_events ⌈fan-out in the tile / lanes⌉``, packet-hops of the
+received packets split into on-chip north-south and east-west hops and chip-to-chip crossings (from the core
+holding the neuron behind the input, or from the I/O port for the network's input), partial sums merged and sent,
+auxiliary ops, DRAM reloads. A packet is ``address_bits + value bits``; value bits are the spike width (0 for
+binary spikes).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import EmpfError
+from ...sim.ops import fanout_1d
+from .mapper import Layer, Mapping, hop_matrices, io_xy, tile_xy
+
+
+@dataclass
+class LayerWork:
+    """Per-tile activity of one layer; (T, tiles) arrays are per timestep of the mean inference."""
+
+    name: str
+    packet_bits: int
+    packets: np.ndarray  # (T, n) input packets received (= messages, one per event and destination tile)
+    syn_ops: np.ndarray  # (T, n) synaptic events (event × connected neuron)
+    lane_rows: np.ndarray  # (T, n) Σ events ⌈fan-out / lanes⌉ (× weight slices)
+    hops_ns: np.ndarray  # (T, n) on-chip north-south packet-hops of the packets received
+    hops_ew: np.ndarray  # (T, n) on-chip east-west packet-hops
+    crossings: np.ndarray  # (T, n) chip-to-chip crossings
+    aux: np.ndarray  # (T, n) auxiliary ops
+    neurons: np.ndarray  # (n,) neurons per timestep on the tile (0 for tiles without neurons)
+    psum_in: np.ndarray  # (T, n) partial sums merged
+    psum_out: np.ndarray  # (T, n) partial-sum packets sent
+    psum_hops: np.ndarray  # (T, 3, n) partial-sum packet-hops sent: north-south, east-west, crossings
+    dram_bits: np.ndarray  # (n,) weight bits reloaded from DRAM per timestep
+    cores: np.ndarray  # (n,) physical core of each tile
+    psum_latency: int  # cycles from the farthest split tile to its merging tile
+    flows: np.ndarray  # (T, P, n) packets from each source (producer tile holding neurons, or the I/O port)
+    src_xy: np.ndarray  # (P, 2) router positions of the sources
+    src_tiles: list  # (P,) indices of the sources among the producer's tiles ([] for the I/O port)
+
+
+def packet_bits(arch, value_bits: int) -> int:
+    return arch.core["address_bits"] + value_bits
+
+
+def bus_cycles(packets: np.ndarray, bits: int, bus: int) -> np.ndarray:
+    """Spike-bus cycles for (already whole) packet counts."""
+    ppc = bus // bits
+    return np.ceil(packets / ppc) if ppc >= 1 else packets * math.ceil(bits / bus)
+
+
+def flits(bits: int, link: int) -> int:
+    return math.ceil(bits / link)
+
+
+def _connected_rows(size: int, k: int, s: int, p: int, out: int) -> np.ndarray:
+    """(out, size): output row o reads input row y."""
+    start = np.arange(out)[:, None] * s - p
+    y = np.arange(size)[None, :]
+    return (y >= start) & (y < start + k)
+
+
+def owner_ids(mapping: Mapping, lay: Layer) -> tuple[np.ndarray, np.ndarray] | None:
+    """Index of the producer tile holding the neuron behind each input of ``lay`` — per (channel, row) for a
+    conv (tiles own whole rows), per feature for a linear layer — and those tiles' mesh positions (P, 2).
+    None when the layer reads the chip input (injected at its cores)."""
+    if lay.producer == "input":
+        return None
+    prod = mapping.layer(lay.producer)
+    shape = prod.node.shape
+    heads = [t for t in prod.tiles if t.merges]
+    own = np.zeros(shape[:2], np.int64)  # (C, H) or (F,)
+    for k, t in enumerate(heads):
+        own[(slice(*t.outputs), slice(*t.rows)) if len(shape) == 3 else (slice(*t.outputs),)] = k
+    g = mapping.graph
+    chain, n = [], g[lay.node.inputs[0]]
+    while n.op in ("pool", "flatten", "bitsplit"):
+        chain.append(n)
+        n = g[n.inputs[0]]
+    width = shape[2] if len(shape) == 3 else 1
+    for n in reversed(chain):
+        if n.op == "flatten":
+            own = np.repeat(own, width, axis=1).reshape(-1) if own.ndim == 2 else own
+        elif n.op == "bitsplit":  # bit j of channel / feature c is c·B + j
+            own = np.repeat(own, n.attrs["bits"], axis=0)
+        else:
+            s, p = n.attrs["stride"], n.attrs["padding"]
+            own = own[:, np.clip(np.arange(n.shape[1]) * s - p, 0, None)]
+            width = n.shape[2]
+    return own, tile_xy(heads)
+
+
+def _channel_prefix(trace_layer, cache: dict) -> np.ndarray:
+    """(T, C+1, ...) prefix sums over channels of a layer's event map (cached with the trace)."""
+    key = (trace_layer.name, "channel_prefix")
+    if key not in cache:
+        em = trace_layer.event_map
+        cache[key] = np.concatenate([np.zeros_like(em[:, :1], np.int64), em.cumsum(axis=1, dtype=np.int64)], 1)
+    return cache[key]
+
+
+def _column_sums(trace_layer, cols: np.ndarray, cache: dict) -> np.ndarray:
+    """(T, C, H) events summed over the columns that have a fan-out (cached with the trace)."""
+    key = (trace_layer.name, "column_sums")
+    if key not in cache:
+        em = trace_layer.event_map
+        cache[key] = (em if cols.all() else em[..., cols]).sum(axis=-1, dtype=np.int64)
+    return cache[key]
+
+
+def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, batch: int,
+               done: dict[str, LayerWork], cache: dict) -> LayerWork:
+    """Per-tile packets, synaptic events, lane rows and NoC traffic of one layer, vectorized over tiles."""
+    arch = mapping.arch
+    lanes = arch.core["accumulator_lanes"]
+    ins, outs, rws = lay.splits
+    ni, no, nr = len(ins), len(outs), len(rws)
+    n = ni * no * nr
+    co, ri, ci = np.unravel_index(np.arange(n), (no, nr, ni))
+    cg = np.array([b - a for a, b in outs])[co]
+    pbits = packet_bits(arch, lay.value_bits)
+    em = trace_layer.event_map
+    T = len(em)
+    prefix = _channel_prefix(trace_layer, cache)
+    groups = prefix[:, [b for _, b in ins]] - prefix[:, [a for a, _ in ins]]  # (T, ni, ...) events per group
+    if lay.node.op == "conv":
+        k = lay.node.tensors["weight"].shape[-1]
+        _, h, w = lay.in_shape
+        s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
+        conn = _connected_rows(h, k, s, p, lay.node.shape[1]).astype(np.int64)
+        rowfan = np.add.reduceat(conn, [a for a, _ in rws], axis=0)  # (nr, H)
+        base = rowfan[:, :, None] * fanout_1d(w, k, s, p)[None, None, :]  # (nr, H, W) fan-out per channel
+        mask = (base > 0).astype(np.int64)
+        flat = groups.reshape(T * ni, -1).astype(np.float64)  # exact: integer counts below 2^53
+
+        def per_group(weights: np.ndarray) -> np.ndarray:  # Σ events × weights over each group's positions
+            return (flat @ weights.reshape(nr, -1).T.astype(np.float64)).reshape(T, ni, nr)[:, ci, ri]
+
+        packets, syn = per_group(mask), per_group(base) * cg
+        rows = np.empty((T, n))
+        for size in np.unique(cg):
+            sel = cg == size
+            rows[:, sel] = per_group(-(-(size * base) // lanes))[:, sel]
+    else:
+        packets = groups[:, ci]
+        syn = packets * cg
+        rows = packets * -(-cg // lanes)
+        mask = None
+    rows = rows * lay.slices
+    xy = tile_xy(lay.tiles)
+    tile_neurons = np.fromiter((t.neurons for t in lay.tiles), np.int64, n)
+    owners = owner_ids(mapping, lay)
+    if owners is None:  # the network input enters at the I/O port
+        src_xy, src_tiles = np.array([io_xy(arch)]), []
+        flows = packets[:, None, :]  # (T, 1, n)
+    else:
+        own, heads_xy = owners
+        P = len(heads_xy)
+        group_of = np.repeat(np.arange(ni), [b - a for a, b in ins])
+        if mask is None:  # linear: owners per input feature
+            key = group_of * P + own
+            key_t = key[None] + np.arange(T)[:, None] * (ni * P)
+            by_owner = np.bincount(key_t.ravel(), em.ravel(), T * ni * P).reshape(T, 1, ni, P)
+        else:  # conv: owners hold whole rows, so columns are summed first (only those with a fan-out)
+            ex = _column_sums(trace_layer, mask.any(axis=(0, 1)), cache)  # (T, C, H)
+            key = (np.arange(h)[None, :] * ni + group_of[:, None]) * P + own  # (C, H) → (row, group, owner)
+            key_t = key[None] + np.arange(T)[:, None, None] * (h * ni * P)
+            per_row = np.bincount(key_t.ravel(), ex.ravel(), T * h * ni * P).reshape(T, h, ni, P)
+            by_owner = np.einsum("ry,tyip->trip", mask.any(axis=2).astype(np.float64), per_row)
+        flows = np.moveaxis(by_owner[:, ri, ci], 2, 1)  # (T, P, n)
+        src_xy, src_tiles = heads_xy, [k for k, t in enumerate(mapping.layer(lay.producer).tiles) if t.merges]
+    hops = [np.einsum("tpn,pn->tn", flows, m) for m in hop_matrices(arch, src_xy, xy)]
+    feeds = any(lay.name in other.psum_sources for other in mapping.layers)  # a shortcut conv sends partial sums
+    neurons = tile_neurons * (ci == 0) * (not feeds)
+    psum_in, psum_out, psum_hops, latency = _partial_sums(mapping, lay, packets, ci, xy, tile_neurons, done)
+    share = neurons / max(neurons.sum(), 1)
+    dram = np.fromiter((t.synapse_bits * (not t.resident) for t in lay.tiles), np.int64, n)
+    return LayerWork(lay.name, pbits, packets / batch, syn / batch, rows / batch, hops[0] / batch, hops[1] / batch,
+                     hops[2] / batch, np.outer(aux_ops / batch, share),
+                     neurons, psum_in, psum_out, psum_hops, dram,
+                     np.fromiter((t.core for t in lay.tiles), np.int64, n), latency, flows / batch, src_xy,
+                     src_tiles)
+
+
+def psum_bits(arch) -> int:
+    return arch.core["address_bits"] + arch.core["accumulator_bits"]
+
+
+def _partial_sums(mapping: Mapping, lay: Layer, packets: np.ndarray, ci: np.ndarray, xy: np.ndarray,
+                  neurons: np.ndarray, done: dict[str, "LayerWork"]):
+    """(T, n) partial sums merged per tile, (T, n) partial-sum packets sent per tile, their (T, 3, n) packet-hops
+    and the internal merge latency. Tiles splitting the input send their sums to the tile of the same outputs with
+    the first input group, and only in timesteps in which they received an event."""
+    arch = mapping.arch
+    tiles = lay.tiles
+    T, n = packets.shape
+    psum_in, psum_out, psum_hops = np.zeros((T, n)), np.zeros((T, n)), np.zeros((T, 3, n))
+    latency = 0
+    senders = np.nonzero(ci > 0)[0]
+    if len(senders):
+        head = senders - ci[senders]
+        d = np.stack([np.diagonal(m) for m in hop_matrices(arch, xy[senders], xy[head])])  # (3, senders)
+        sent = (packets[:, senders] > 0) * neurons[senders]
+        np.add.at(psum_in, (slice(None), head), sent)
+        psum_out[:, senders] = sent
+        psum_hops[:, :, senders] = sent[:, None, :] * d[None]
+        latency = max(hop_latency(arch, *d[:, k], psum_bits(arch)) for k in range(d.shape[1]))
+    width = lay.node.shape[2] if len(lay.node.shape) == 3 else 1
+    for src in lay.psum_sources:  # partial sums from other layers (convolutional shortcuts)
+        sw = done[src]
+        for k, st in enumerate(mapping.layer(src).tiles):
+            if not st.merges:
+                continue
+            active = sw.packets[:, k] > 0
+            for j, t in enumerate(tiles):
+                if t.merges:
+                    m = _overlap(st.outputs, t.outputs) * _overlap(st.rows, t.rows) * width
+                    psum_in[:, j] += active * m
+                    sw.psum_out[:, k] += active * m
+                    d = [float(x[0, 0]) for x in hop_matrices(arch, np.array([st.xy]), np.array([t.xy]))]
+                    sw.psum_hops[:, :, k] += (active * m)[:, None] * np.array(d)[None]
+    return psum_in, psum_out, psum_hops, latency
+
+
+def latencies(arch) -> dict[str, int]:
+    """Per-event latencies (cycles) of the cores template: the spec's ``latency`` section over the defaults
+    (no extra cycles per message or neuron visit, one cycle per lane row, ``noc_hop_cycles`` per hop)."""
+    hop = arch.chip["noc_hop_cycles"]
+    base = {"message_receive": 0, "syn_dense": 1, "syn_sparse": 1, "syn_conv": 1, "neuron_access": 0,
+            "spike_gen": 0, "message_send": 0, "hop_ew": hop, "hop_ns": hop}
+    return {**base, **arch.latency}
+
+
+def hop_latency(arch, ns: float, ew: float, crossings: float, bits: int) -> int:
+    """Cycles for a packet of ``bits`` over ``ns`` + ``ew`` on-chip hops and ``crossings`` chip-to-chip links
+    (wormhole: head latency per hop, then flits − 1 behind it on the narrowest link)."""
+    lat = latencies(arch)
+    link = min(arch.chip["noc_link_bits"], arch.system["chip_link_bits"]) if crossings else arch.chip["noc_link_bits"]
+    return int(ns * lat["hop_ns"] + ew * lat["hop_ew"] + crossings * arch.system["chip_link_cycles"]
+               + flits(bits, link) - 1)
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def check_trace(mapping: Mapping, trace) -> dict:
+    """Trace layers by name; EmpfError when the trace does not belong to the mapped graph."""
+    by = {lt.name: lt for lt in trace.layers}
+    for lay in mapping.layers:
+        lt = by.get(lay.name)
+        if lt is None or lt.event_map is None or tuple(lt.event_map.shape[1:]) != tuple(lay.in_shape):
+            raise EmpfError(f"trace does not match the graph: layer {lay.name!r} is missing or has another shape")
+    return by

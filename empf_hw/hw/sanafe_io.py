@@ -1,0 +1,285 @@
+"""SANA-FE interop: write a deployed LIF network and its mapping in SANA-FE's formats, and read SANA-FE
+architecture YAML as a cores-template Arch.
+
+Export (``export_sanafe``) writes ``arch.yaml`` (SANA-FE's architecture format: tiles of cores with per-event
+energies and latencies from the Arch's energy table and ``latency`` section), ``network.yaml`` (groups, edges,
+mappings: SANA-FE's YAML network format) and ``inputs.json`` (the input spike trains of every exported sample).
+Conventions:
+
+- the graph is first lowered to the chip's spike format (``empf_hw.hw.cores.lowering``); every synaptic layer
+  becomes sparse edges (padding and strides honoured; a conv layer's edges use the conv synapse unit, a linear
+  layer's the dense one), every neuron layer a LIF group, the classifier a group of non-spiking integrators;
+- potentials are in units of 64 membrane LSBs, so that SANA-FE's 1/64 truncation of the leaked potential falls on
+  empf-hw's LSB grid; weights are the fixed-point effective weights (code × scale × value of a spike);
+- neurons go to the cores of their tiles (SANA-FE core ``tile.offset``, tile id = column × rows + row); the
+  network's input neurons go to the cores of the I/O port's tile, which must have room for them;
+- SANA-FE integrates a spike one step after it is sent, so a network of depth D runs T + D steps: empf-hw's
+  lockstep semantics (``chip.timestep_mode: lockstep``), which the trace to export must have been executed with.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..deploy.graph import SYNAPTIC, DeployGraph
+from ..errors import EmpfError
+from .arch import Arch, from_dict, preset
+from .cores.mapper import Mapping, core_xy
+from .cores.work import latencies
+from .energy import reference_table
+
+SANAFE_POTENTIAL_LSBS = 64  # SANA-FE truncates potentials to 1/64 of a unit
+
+
+# --- architecture ---------------------------------------------------------------------------------------------
+def arch_yaml(arch: Arch, input_units: int) -> dict:
+    """The Arch in SANA-FE's architecture format (energies in J, latencies in s)."""
+    if arch.template != "cores" or arch.chips != 1:
+        raise EmpfError(f"arch {arch.name}: SANA-FE export needs a single-chip cores architecture")
+    ch, c = arch.chip, arch.core
+    e = {k: v.pJ * 1e-12 for k, v in reference_table(arch).items()}
+    cyc = 1e-6 / ch["clock_MHz"]
+    lat = {k: v * cyc for k, v in latencies(arch).items()}
+    rows, cols, cpr = ch["mesh_rows"], ch["mesh_cols"], ch["cores_per_router"]
+    b = ch["barrier_cycles"]
+    sync = ({"sync_model": "table", "latency_sync": {int(k): v * cyc for k, v in sorted(b.items())}}
+            if isinstance(b, dict) else {"sync_model": "fixed", "latency_sync": b * cyc})
+    hop = {f"{kind}_{d}_hop": v for d in ("north", "south", "east", "west")
+           for kind, v in (("energy", e["hop_ns"] if d in ("north", "south") else e["hop_ew"]),
+                           ("latency", lat["hop_ns"] if d in ("north", "south") else lat["hop_ew"]))}
+    syn = [{"name": f"{arch_unit(kind)}", "attributes": {"model": "current_based",
+                                                          "energy_process_spike": e[f"syn_{kind}"],
+                                                          "latency_process_spike": lat[f"syn_{kind}"]}}
+           for kind in ("dense", "sparse", "conv")]
+    zero = dict.fromkeys(("energy_access_neuron", "latency_access_neuron", "energy_update_neuron",
+                          "latency_update_neuron", "energy_spike_out", "latency_spike_out"), 0.0)
+    core = {"name": f"core[0..{cpr - 1}]",
+            "attributes": {"buffer_position": "soma", "buffer_inside_unit": False,
+                           "max_neurons_supported": int(c["max_neurons"] or 1024)},
+            "axon_in": [{"name": "axon_in", "attributes": {"energy_message_in": e["message_receive"],
+                                                           "latency_message_in": lat["message_receive"]}}],
+            "soma": [{"name": "lif", "attributes": {
+                "model": "leaky_integrate_fire", "energy_access_neuron": e["neuron_access"],
+                "latency_access_neuron": lat["neuron_access"], "energy_update_neuron": e["neuron_update"],
+                "latency_update_neuron": c["neuron_update_cycles"] * cyc, "energy_spike_out": e["spike_gen"],
+                "latency_spike_out": lat["spike_gen"]}},
+                {"name": f"inputs[0..{max(input_units, 1) - 1}]", "attributes": {"model": "input", **zero}}],
+            "dendrite": [{"name": "dendrites", "attributes": {"model": "accumulator",
+                                                              "energy_update": e["dendrite_acc"],
+                                                              "latency_update": 0.0}}],
+            "synapse": syn,
+            "axon_out": [{"name": "axon_out", "attributes": {"energy_message_out": e["message_send"],
+                                                             "latency_message_out": lat["message_send"]}}]}
+    return {"architecture": {"name": arch.name.replace("-", "_"),
+                             "attributes": {"topology": "mesh", "width": cols, "height": rows,
+                                            "link_buffer_size": ch["noc_buffer_flits"], **sync},
+                             "tile": [{"name": f"tile[0..{rows * cols - 1}]", "attributes": hop, "core": [core]}]}}
+
+
+def arch_unit(kind: str) -> str:
+    return f"{kind}_synapse"
+
+
+def read_arch(d: dict, where: str) -> Arch:
+    """A SANA-FE architecture YAML (homogeneous tiles and cores, as its Loihi model) as a cores-template Arch:
+    the ``loihi-sanafe`` preset's structure with the file's mesh, per-event energies and latencies."""
+    try:
+        a = d["architecture"]
+        att = a["attributes"]
+        tile = a["tile"][0]
+        core = tile["core"][0]
+        units = {sec: {u["name"]: u["attributes"] for u in core[sec]} for sec in
+                 ("axon_in", "soma", "dendrite", "synapse", "axon_out")}
+        lif = next(v for v in units["soma"].values() if v.get("model") == "leaky_integrate_fire")
+        syn = list(units["synapse"].values())
+        cores = _range_count(core["name"])
+        ta = tile["attributes"]
+    except (KeyError, IndexError, TypeError, StopIteration) as e:
+        raise EmpfError(f"SANA-FE architecture {where}: missing {e}; allowed: an architecture with a LIF soma, "
+                        "synapse, dendrite, axon_in and axon_out units") from None
+    base = preset("loihi-sanafe").to_dict()
+    clock = base["chip"]["clock_MHz"]
+
+    def cycles(seconds) -> int:
+        return int(round(float(seconds) * clock * 1e6))
+
+    kinds = {k: next((u for n, u in units["synapse"].items() if k in n), syn[0]) for k in ("dense", "sparse", "conv")}
+    sync = att.get("latency_sync", 0.0)
+    base.update(name=str(a.get("name", Path(where).stem)), description=f"imported from SANA-FE architecture {where}")
+    base["chip"].update(mesh_rows=int(att["height"]), mesh_cols=int(att["width"]), cores_per_router=cores,
+                        noc_buffer_flits=int(att.get("link_buffer_size", 16)),
+                        barrier_cycles={int(k): cycles(v) for k, v in sync.items()} if isinstance(sync, dict)
+                        else cycles(sync), noc_hop_cycles=cycles(ta.get("latency_east_hop", 0)))
+    base["core"].update(max_neurons=int(core.get("attributes", {}).get("max_neurons_supported", 1024)),
+                        neuron_update_cycles=max(1, cycles(lif.get("latency_update_neuron", 0))))
+    ain, aout = next(iter(units["axon_in"].values())), next(iter(units["axon_out"].values()))
+    den = next(iter(units["dendrite"].values()))
+    base["latency"] = {"message_receive": cycles(ain.get("latency_message_in", 0)),
+                       **{f"syn_{k}": cycles(u.get("latency_process_spike", 0)) for k, u in kinds.items()},
+                       "neuron_access": cycles(lif.get("latency_access_neuron", 0)),
+                       "spike_gen": cycles(lif.get("latency_spike_out", 0)),
+                       "message_send": cycles(aout.get("latency_message_out", 0)),
+                       "hop_ew": cycles(ta.get("latency_east_hop", 0)),
+                       "hop_ns": cycles(ta.get("latency_north_hop", 0))}
+    src = f"SANA-FE architecture {where}"
+    pj = {**{f"syn_{k}": u.get("energy_process_spike", 0) for k, u in kinds.items()},
+          "dendrite_acc": den.get("energy_update", 0), "neuron_access": lif.get("energy_access_neuron", 0),
+          "neuron_update": lif.get("energy_update_neuron", 0), "spike_gen": lif.get("energy_spike_out", 0),
+          "message_send": aout.get("energy_message_out", 0), "message_receive": ain.get("energy_message_in", 0),
+          "hop_ew": ta.get("energy_east_hop", 0), "hop_ns": ta.get("energy_north_hop", 0)}
+    for k, v in pj.items():
+        base["energy"][k] = {"pJ": float(v) * 1e12, "source": src}
+    return from_dict(base, where)
+
+
+def _range_count(name: str) -> int:
+    """Units in a SANA-FE name such as ``core[0..3]`` (1 without a range)."""
+    if "[" not in name:
+        return 1
+    lo, hi = name[name.index("[") + 1:name.index("]")].split("..")
+    return int(hi) - int(lo) + 1
+
+
+# --- network ----------------------------------------------------------------------------------------------
+def _conv_pattern(n, in_shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dst, src, tap weight index) of every in-bounds connection of a conv node."""
+    O, I, k, _ = n.tensors["codes"].shape
+    _, H, W = in_shape
+    _, Ho, Wo = n.shape
+    s, p = n.attrs["stride"], n.attrs["padding"]
+    co, yo, xo, ci, ky, kx = (a.ravel() for a in np.meshgrid(np.arange(O), np.arange(Ho), np.arange(Wo),
+                                                              np.arange(I), np.arange(k), np.arange(k),
+                                                              indexing="ij"))
+    y, x = yo * s - p + ky, xo * s - p + kx
+    ok = (y >= 0) & (y < H) & (x >= 0) & (x < W)
+    dst = (co * Ho * Wo + yo * Wo + xo)[ok]
+    src = (ci * H * W + y * W + x)[ok]
+    widx = np.ravel_multi_index((co[ok], ci[ok], ky[ok], kx[ok]), (O, I, k, k))
+    return dst, src, widx
+
+
+def _edges(g: DeployGraph, n) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """(source node, src index, dst index, weight in real units of the source's spike values) of a synaptic node
+    over its source neuron / input (through flatten and bit planes)."""
+    t = n.tensors
+    codes = t["codes"].astype(np.float64)
+    w = codes * t["scale"].astype(np.float64).reshape((-1,) + (1,) * (codes.ndim - 1))
+    if n.op == "conv":
+        dst, src, widx = _conv_pattern(n, g[n.inputs[0]].shape)
+        wv = w.ravel()[widx]
+    else:
+        dst, src = (a.ravel() for a in np.meshgrid(np.arange(w.shape[0]), np.arange(w.shape[1]), indexing="ij"))
+        wv = w[dst, src]
+    s = g[n.inputs[0]]
+    while s.op in ("flatten", "bitsplit"):
+        if s.op == "bitsplit":  # channel (or feature) c·B + j carries bit j, worth 2^j
+            per = int(np.prod(s.shape[1:]))
+            wv = wv * 2.0 ** ((src // per) % s.attrs["bits"])
+        s = g[s.inputs[0]]
+    return s.name, src, dst, wv
+
+
+def _spike_value(node) -> float:
+    """Real value of one spike (or input code) of a source node."""
+    if node.op == "input":
+        return 1.0 / (2 ** node.attrs["input_bits"] - 1)
+    return float(node.tensors["spike_step"])
+
+
+def export_sanafe(graph: DeployGraph, mapping: Mapping, samples: list) -> dict[str, str]:
+    """Files (name → text) of the exported workload. ``graph`` and ``mapping`` are the lowered graph and its
+    mapping (``Costs.graph``, ``Costs.mapping``), ``samples`` batch-1 lockstep traces of that graph, one per input
+    sample: the network file carries the first sample's input spikes, ``inputs.json`` every sample's."""
+    arch = mapping.arch
+    if arch.chip["timestep_mode"] != "lockstep":
+        raise EmpfError(f"arch {arch.name}: SANA-FE runs lockstep timesteps; allowed: chip.timestep_mode: lockstep")
+    for n in graph.nodes:
+        if n.op == "neuron" and n.attrs["model"] != "lif":
+            raise EmpfError(f"neuron {n.name!r} is an EM-PF neuron, which SANA-FE does not model; allowed: LIF "
+                            "networks (binary spikes)")
+        if n.op in ("add", "attention", "pool"):
+            raise EmpfError(f"node {n.name!r} ({n.op}) has no SANA-FE counterpart; allowed: conv / linear layers of "
+                            "LIF neurons (pooling is folded by --lowering)")
+    attrs = graph.attrs
+    frac = min(attrs["membrane_frac_bits"], attrs["membrane_bits"] - 1 - 4)
+    unit = 2.0 ** -frac * SANAFE_POTENTIAL_LSBS  # one SANA-FE potential unit, in spike steps (LIF: step 1)
+    inp = graph.nodes[0]
+    src_in = graph.nodes[1].name if graph.nodes[1].op == "bitsplit" else inp.name
+    n_in = int(np.prod(graph[src_in].shape))
+    if inp.attrs["input_bits"] > 1 and src_in == inp.name:
+        raise EmpfError("the network input is multi-bit; lower it (--lowering parallel) before exporting")
+    groups, edges, maps = [], [], []
+    load: dict[str, int] = {}
+    cpr, rows = arch.chip["cores_per_router"], arch.chip["mesh_rows"]
+    for lay in mapping.layers:
+        node = lay.node
+        src, s_idx, d_idx, wv = _edges(graph, node)
+        name = lay.neuron.name if lay.neuron is not None else node.name
+        bias = np.repeat(node.tensors["bias"].astype(np.float64), int(np.prod(node.shape)) // len(node.tensors["bias"]))
+        if lay.neuron is not None:
+            nt = lay.neuron.tensors
+            scale = 1.0 / (float(nt["spike_step"]) * unit)
+            att = {"threshold": float(nt["threshold"][0]) * scale, "leak_decay": float(nt["leak"][0, 0]),
+                   "reset_mode": "soft" if lay.neuron.attrs["reset"] == "threshold" else "hard", "log_spikes": True,
+                   "synapse_hw_name": arch_unit("conv" if node.op == "conv" else "dense"), "soma_hw_name": "lif"}
+        else:  # the classifier: integrators that never fire
+            scale = 1.0 / unit
+            att = {"threshold": 1e30, "reset_mode": "none", "leak_decay": 1.0, "soma_hw_name": "lif",
+                   "synapse_hw_name": arch_unit("dense")}
+        value = 1.0 / (2 ** inp.attrs["input_bits"] - 1) if src == inp.name else float(graph[src].tensors["spike_step"])
+        groups.append({"name": _gname(name), "attributes": att,
+                       "neurons": [{f"{i}": {"bias": float(b * scale)}} for i, b in enumerate(bias)]})
+        edges.append({f"{_gname(src_in if src == inp.name else src)} -> {_gname(name)}": {
+            "type": "sparse", "source_target_pairs": np.stack([s_idx, d_idx], 1).tolist(),
+            "weight": (wv * value * scale).tolist()}})
+        for t in lay.tiles:
+            if not t.merges:
+                raise EmpfError(f"layer {lay.name!r} splits its inputs over cores (partial sums), which SANA-FE "
+                                "cannot express; allowed: an architecture whose crossbar holds a neuron's fan-in")
+            r, c = core_xy(arch, t.core)
+            core = f"{c * rows + r}.{t.core % cpr}"
+            idx = _tile_neurons(node, t)
+            load[core] = load.get(core, 0) + len(idx)
+            maps += [{f"{_gname(name)}.{int(i)}": {"core": core}} for i in idx]
+    tile = arch.chip["io_col"] * rows + arch.chip["io_row"]
+    cap = arch.core["max_neurons"] or 1024
+    slot, units = 0, 0
+    for k in range(cpr):  # the input neurons: on the I/O port's tile, each with its own input unit
+        core = f"{tile}.{k}"
+        take = min(cap - load.get(core, 0), n_in - slot)
+        maps += [{f"{_gname(src_in)}.{slot + j}": {"core": core, "soma": f"inputs[{j}]"}} for j in range(take)]
+        slot, units = slot + take, max(units, take)
+    if slot < n_in:
+        raise EmpfError(f"the I/O port's tile ({arch.chip['io_row']}, {arch.chip['io_col']}) has room for {slot} of "
+                        f"the {n_in} input neurons; allowed: chip.io_row / io_col at a tile with free cores")
+    first = next(n for n in graph.nodes if n.op in SYNAPTIC and n.inputs[0] == src_in)
+    trains = [_input_spikes(tr, first.name) for tr in samples]
+    groups.insert(0, {"name": _gname(src_in), "attributes": {"log_spikes": True},
+                      "neurons": [{f"{i}": {"spikes": trains[0][:, i].tolist()}} for i in range(n_in)]})
+    net = {"network": {"name": "empf_hw_export", "groups": groups, "edges": edges}, "mappings": maps}
+    steps = len(samples[0].logits)
+    inputs = {"group": _gname(src_in), "steps": steps, "samples": [t.T.tolist() for t in trains]}
+    return {"arch.yaml": yaml.safe_dump(arch_yaml(arch, units), sort_keys=False),
+            "network.yaml": json.dumps(net) + "\n",  # JSON is YAML: fast to write and parse for large edge lists
+            "inputs.json": json.dumps(inputs) + "\n"}
+
+
+def _input_spikes(trace, first: str) -> np.ndarray:
+    """(steps, inputs) 0/1 spike train of the input neurons: the input layer's events per (lockstep) step."""
+    lt = next(x for x in trace.layers if x.name == first)
+    return (lt.event_map.reshape(len(lt.event_map), -1) > 0).astype(int)
+
+
+def _gname(name: str) -> str:
+    return name.replace(".", "_")
+
+
+def _tile_neurons(node, t) -> np.ndarray:
+    """Flat (C, H, W) indices of the neurons a tile holds."""
+    if len(node.shape) == 1:
+        return np.arange(*t.outputs)
+    _, H, W = node.shape
+    c, y, x = np.meshgrid(np.arange(*t.outputs), np.arange(*t.rows), np.arange(W), indexing="ij")
+    return (c * H * W + y * W + x).ravel()
