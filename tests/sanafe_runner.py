@@ -31,12 +31,12 @@ def run(export: Path, timing: str) -> dict:
         res = chip.sim(inputs["steps"], timing_model=timing, spike_trace=True, perf_trace=True, message_trace=True)
         t3 = time.perf_counter()
         perf = res["perf_trace"]
-        fired = []
+        fired = []  # per step: group → offsets of the neurons that fired
         for step in res["spike_trace"]:
-            counts = {}
+            groups = {}
             for a in step:
-                counts[a.group_name] = counts.get(a.group_name, 0) + 1
-            fired.append(counts)
+                groups.setdefault(a.group_name, []).append(a.neuron_offset)
+            fired.append(groups)
         out["samples"].append({
             "fired": fired, "synaptic_events": list(perf["spikes"]), "hops": list(perf["hops"]),
             "messages": [sum(not m["placeholder"] for m in step) for step in res["message_trace"]],

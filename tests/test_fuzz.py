@@ -75,24 +75,30 @@ def bad_arch(draw):
     text = draw(st.sampled_from(PRESETS)).read_text()
     d = yaml.safe_load(text)
     section = "array" if d.get("template") == "systolic" else "core"
-    kind = draw(st.sampled_from(["value", "value", "value", "missing", "unknown", "top", "energy", "bytes"]))
+    kind = draw(st.sampled_from(["value", "value", "value", "missing", "unknown", "top", "energy", "latency",
+                                 "bytes"]))
     if kind == "bytes":
         return draw(st.sampled_from([NOT_UTF8 + text.encode(), b"chip: [unclosed\n", b"- a\n- b\n", b""]))
     if kind in ("value", "missing"):
         sec = draw(st.sampled_from(["chip", section]))
         fields = {"chip": CHIP_FIELDS, "core": CORE_FIELDS, "array": ARRAY_FIELDS}[sec]
-        f = draw(st.sampled_from(sorted(k for k in d[sec] if k != "vdd_V" or kind == "value")))
-        if kind == "missing":
-            del d[sec][f]
+        if kind == "missing":  # a required field
+            del d[sec][draw(st.sampled_from(sorted(k for k in d[sec] if fields[k].default is ...)))]
         else:
-            lo, hi, unit, _ = fields[f]
-            bad = ([1, "yes", 2.5, [True]] if unit == "bool" else ["xyz", 3, [1]] if unit == "choice"
-                   else bad_numbers(lo, hi, f not in FLOAT_FIELDS))
-            if unit == "choice":
+            f = draw(st.sampled_from(sorted(fields)))
+            spec = fields[f]
+            bad = ([1, "yes", 2.5, [True]] if spec.unit == "bool" else ["xyz", 3, [1]] if spec.unit == "choice"
+                   else [{}, {0: 5}, {1: -1}, "x", -1] if spec.unit == "table"
+                   else bad_numbers(spec.lo, spec.hi, f not in FLOAT_FIELDS))
+            if spec.unit == "choice":
                 assert "xyz" not in CHOICES[f]
-            d[sec][f] = draw(st.sampled_from(bad))
+            d.setdefault(sec, {})[f] = draw(st.sampled_from(bad))
     elif kind == "unknown":
         d[draw(st.sampled_from(["chip", section]))]["turbo"] = 1
+    elif kind == "latency":
+        d["latency"] = draw(st.sampled_from([{"syn_dense": -1}, {"bogus": 1}, {"hop_ns": 1.5}, [1]]))
+        if section == "array":
+            d["latency"] = {"syn_dense": 1}  # the systolic template has no latency section
     elif kind == "top":
         change = draw(st.sampled_from(["extra", "template", "list"]))
         if change == "extra":
@@ -102,8 +108,9 @@ def bad_arch(draw):
         else:
             d[section] = [1, 2]
     else:
-        d["energy"] = draw(st.sampled_from([{"syn_add": math.nan}, {"bogus": 1.0}, {"syn_add": -1},
-                                            {"syn_add": {"pJ": "x"}}, {"syn_add": {"pJ": 1, "extra": 2}}, [1]]))
+        d["energy"] = draw(st.sampled_from([{"aux_op": math.nan}, {"bogus": 1.0}, {"aux_op": -1},
+                                            {"aux_op": {"pJ": "x"}}, {"aux_op": {"pJ": 1, "extra": 2}}, [1],
+                                            {"aux_op": {"pJ": 1, "low": 2}}]))
     return yaml.safe_dump(d)
 
 
@@ -273,15 +280,26 @@ def test_fuzz_sweep_store(data):
 
 
 # --- numeric and choice flags -------------------------------------------------------------------------------
-BASE = {"simulate": [], "sweep": ["s.yaml", "--store", "r.sqlite"], "sweep-report": ["s.sqlite", "--out", "o"],
-        "train": [], "evaluate": ["--model", LIF], "run": ["--model", LIF], "zoo": [], "cost": ["--model", LIF],
-        "ert": [], "scalesim": ["--topology", "t.csv"]}
+BASE = {("simulate",): [], ("sweep",): ["s.yaml", "--store", "r.sqlite"], ("sweep-report",): ["s.sqlite", "--out", "o"],
+        ("train",): [], ("evaluate",): ["--model", LIF], ("run",): ["--model", LIF], ("zoo",): [],
+        ("cost",): ["--model", LIF], ("ert",): [], ("scalesim",): ["--topology", "t.csv"],
+        ("sanafe", "export"): ["--model", LIF, "--out", "o"]}
+
+
+def _commands(parser, path=()) -> dict:
+    """Every (sub)command's parser by its words."""
+    sub = [a for a in parser._actions if a.choices and not a.option_strings and hasattr(a, "_name_parser_map")]
+    if not sub:
+        return {path: parser}
+    out = {}
+    for name, p in sub[0].choices.items():
+        out.update(_commands(p, path + (name,)))
+    return out
 
 
 def _flags():
-    sub = build_parser()._subparsers._group_actions[0].choices
     out = []
-    for command, parser in sub.items():
+    for command, parser in _commands(build_parser()).items():
         for a in parser._actions:
             if getattr(a.type, "bounds", None):
                 out.append((command, a.option_strings[0], a.type.bounds))
@@ -294,8 +312,8 @@ FLAGS = _flags()
 
 
 def test_every_typed_flag_is_fuzzed_and_spike_bounds_match_the_formats():
-    assert set(BASE) == set(build_parser()._subparsers._group_actions[0].choices)
-    assert len(FLAGS) >= 20
+    assert set(BASE) == set(_commands(build_parser()))
+    assert len(FLAGS) >= 25
     assert spike_bits.bounds[:2] == (1, max_spike_bits(DEFAULT_FORMATS))
 
 
@@ -314,7 +332,7 @@ def bad_flag(draw):
     else:
         value = draw(st.sampled_from(["not-a-choice", "", "CPU"]))
         assert value not in spec
-    return [command, *BASE[command], flag, value]
+    return [*command, *BASE[command], flag, value]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,8 +11,8 @@ from hw_helpers import random_trace, tiny_graph
 from empf_hw.deploy import export_model
 from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, load_arch
-from empf_hw.hw.scalesim_io import conv_topology, dense_cycles, gemm_topology, graph_gemms, read_config, read_topology
-from empf_hw.hw.systolic import active_vectors, gemm_cycles
+from empf_hw.hw.systolic.scalesim_io import conv_topology, dense_cycles, gemm_topology, graph_gemms, read_config, read_topology
+from empf_hw.hw.systolic.model import active_vectors, gemm_cycles
 from empf_hw.nn import ModelConfig, build_model
 
 
@@ -142,7 +142,7 @@ GEMMS = [("g_fc", 1, 10, 512), ("g_tall", 1000, 64, 300), ("g_wide", 64, 1000, 2
 def test_dense_cycles_equal_scalesim_layer_by_layer(tmp_path):
     from peers import run_scalesim
 
-    from empf_hw.hw.scalesim_io import CONV_HEADER, Gemm
+    from empf_hw.hw.systolic.scalesim_io import CONV_HEADER, Gemm
 
     convs = _cifar_layers()
     topo = CONV_HEADER + "\n" + "\n".join(convs) + "\n"

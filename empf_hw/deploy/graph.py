@@ -42,7 +42,7 @@ OPS = {
     "output": ((), ()),
     "bitsplit": (("bits",), ()),
 }
-DEFAULT_FORMATS = {"membrane_bits": 24, "membrane_frac_bits": 8, "accumulator_bits": 32}
+DEFAULT_FORMATS = {"membrane_bits": 24, "membrane_frac_bits": 16, "accumulator_bits": 32}
 GRAPH_ATTRS = {"timesteps": (1, 1024), "membrane_bits": (2, 64), "membrane_frac_bits": (0, 32),
                "accumulator_bits": (2, 64)}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..deploy.graph import SYNAPTIC, DeployGraph
+from ..deploy.graph import DeployGraph
 from ..errors import EmpfError
 from .arch import Arch, from_dict, preset
 from .cores.mapper import Mapping, core_xy
@@ -206,9 +206,10 @@ def export_sanafe(graph: DeployGraph, mapping: Mapping, samples: list) -> dict[s
     frac = min(attrs["membrane_frac_bits"], attrs["membrane_bits"] - 1 - 4)
     unit = 2.0 ** -frac * SANAFE_POTENTIAL_LSBS  # one SANA-FE potential unit, in spike steps (LIF: step 1)
     inp = graph.nodes[0]
-    src_in = graph.nodes[1].name if graph.nodes[1].op == "bitsplit" else inp.name
+    first = next(lay.node for lay in mapping.layers if _edges(graph, lay.node)[0] == inp.name)
+    src_in = first.inputs[0]  # the input neurons: the input layer's inputs (bit planes, flattened)
     n_in = int(np.prod(graph[src_in].shape))
-    if inp.attrs["input_bits"] > 1 and src_in == inp.name:
+    if inp.attrs["input_bits"] > 1 and not any(graph[n].op == "bitsplit" for n in _chain_names(graph, src_in)):
         raise EmpfError("the network input is multi-bit; lower it (--lowering parallel) before exporting")
     groups, edges, maps = [], [], []
     load: dict[str, int] = {}
@@ -254,7 +255,6 @@ def export_sanafe(graph: DeployGraph, mapping: Mapping, samples: list) -> dict[s
     if slot < n_in:
         raise EmpfError(f"the I/O port's tile ({arch.chip['io_row']}, {arch.chip['io_col']}) has room for {slot} of "
                         f"the {n_in} input neurons; allowed: chip.io_row / io_col at a tile with free cores")
-    first = next(n for n in graph.nodes if n.op in SYNAPTIC and n.inputs[0] == src_in)
     trains = [_input_spikes(tr, first.name) for tr in samples]
     groups.insert(0, {"name": _gname(src_in), "attributes": {"log_spikes": True},
                       "neurons": [{f"{i}": {"spikes": trains[0][:, i].tolist()}} for i in range(n_in)]})
@@ -270,6 +270,14 @@ def _input_spikes(trace, first: str) -> np.ndarray:
     """(steps, inputs) 0/1 spike train of the input neurons: the input layer's events per (lockstep) step."""
     lt = next(x for x in trace.layers if x.name == first)
     return (lt.event_map.reshape(len(lt.event_map), -1) > 0).astype(int)
+
+
+def _chain_names(graph: DeployGraph, name: str) -> list[str]:
+    """``name`` and the flatten / bit-plane nodes it reads through, back to the neuron or input."""
+    out = [name]
+    while graph[out[-1]].op in ("flatten", "bitsplit"):
+        out.append(graph[out[-1]].inputs[0])
+    return out
 
 
 def _gname(name: str) -> str:

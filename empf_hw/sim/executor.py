@@ -8,8 +8,9 @@ only neurons loop over time). Tensors are channel-last internally. Values are ``
 ``input_bits`` codes, synaptic layers as exact integer sums of spike codes × weight codes into a saturating
 ``accumulator_bits`` accumulator, membranes as saturating ``membrane_bits`` integers with LSB ``spike_step / 2^f``,
 ``f = min(membrane_frac_bits, membrane_bits − spike_bits − 4)`` (the membrane holds 8× the largest spike), the
-input current rounded to the LSB and the leaked potential truncated toward zero (a multiply-shift, as Loihi and
-SANA-FE do), spikes as codes clipped to ``2^spike_bits − 1``. Every saturation is counted.
+input current rounded to the LSB and the leaked potential truncated toward zero (a multiply-shift), LIF neurons
+firing when the membrane exceeds the threshold (as Loihi and SANA-FE do; PyTorch's float model fires at it too),
+spikes as codes clipped to ``2^spike_bits − 1``. Every saturation is counted.
 
 Timestep semantics (``schedule``): ``pipelined`` — every layer sees its inputs of the same timestep (the trained
 model's semantics; a pipelined chip starts a layer's timestep when its inputs have arrived); ``lockstep`` — as on
@@ -364,7 +365,7 @@ class Executor:
         """Fixed-mode membranes of one block (integers in units of ``lsb``, saturating): ``m = round(i/lsb) +
         trunc(λ·u)``; EM-PF spike code ``⌊(max(m − θ, 0) + 2^(f−1)) / 2^f⌋`` clipped to ``levels``, here as
         ``clip(⌊(m − θ + 2^(f−1)) · 2^−f⌋, 0, levels)`` (equal: every term is an exact integer), reset ``u = m −
-        code·2^f``; LIF spikes at ``m ≥ θ``. Counts saturations and clips."""
+        code·2^f``; LIF spikes at ``m > θ``. Counts saturations and clips."""
         a = n.attrs
         bits, levels = self.graph.attrs["membrane_bits"], 2 ** a["spike_bits"] - 1
         hi = 2 ** (bits - 1) - 1
@@ -383,7 +384,7 @@ class Executor:
                 m = m[0]
                 counts["membrane_saturations"][k] += sat[0]
             if a["model"] == "lif":
-                s = (m - theta >= 0).astype(m.dtype)
+                s = (m - theta > 0).astype(m.dtype)
                 u = m - s * theta if a["reset"] == "threshold" else m * (1 - s)
                 out[k] = s
                 continue

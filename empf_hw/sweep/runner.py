@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..errors import EmpfError
 from ..hw import evaluate, load_arch
+from ..hw.evaluate import schedule_of
 from ..nn.checkpoint import load_card
 from ..sim.pipeline import deploy, hardware_spike_bits
 from .spec import ARCH_PREFIXES, SweepSpec, point_key
@@ -25,9 +26,14 @@ SCHEDULER_TIMEOUT_S = 5
 _traces: OrderedDict = OrderedDict()  # per process: trace key → Deployed
 
 
+def schedule(point: dict) -> str:
+    """Timestep semantics of a point's architecture (a swept chip.timestep_mode wins)."""
+    return point.get("chip.timestep_mode") or schedule_of(load_arch(point["arch"]))
+
+
 def trace_key(point: dict, common: dict) -> tuple:
-    return (point["model"], point.get("spike_bits"), point.get("timesteps"), common["samples"], common["seed"],
-            common["data_dir"])
+    return (point["model"], point.get("spike_bits"), point.get("timesteps"), schedule(point), common["samples"],
+            common["seed"], common["data_dir"])
 
 
 def _deployed(point: dict, common: dict, reuse: bool):
@@ -38,7 +44,7 @@ def _deployed(point: dict, common: dict, reuse: bool):
     card = load_card(point["model"])
     d = deploy(point["model"], spike_bits=hardware_spike_bits(card, point.get("spike_bits")),
                timesteps=point.get("timesteps"), samples=common["samples"], seed=common["seed"],
-               data_dir=common["data_dir"], mode="fixed")
+               data_dir=common["data_dir"], mode="fixed", schedule=schedule(point))
     if reuse:
         _traces[key] = d
         while len(_traces) > TRACE_CACHE_SIZE:
@@ -52,7 +58,7 @@ def evaluate_point(point: dict, common: dict, reuse: bool = True) -> dict:
     overrides = {k: v for k, v in point.items() if k.startswith(ARCH_PREFIXES)}
     try:
         arch = load_arch(point["arch"]).with_overrides(overrides)
-        s = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy).summary().iloc[0]
+        s = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy, lowering=common["lowering"]).summary().iloc[0]
     except EmpfError as e:
         return {"status": str(e), **{k: None for k in RESULT_COLUMNS}}
     out = {"status": "ok"}
@@ -99,7 +105,7 @@ def run_sweep(spec: SweepSpec, store_path, workers: int = 0, scheduler: str | No
 
 
 def _common(spec: SweepSpec) -> dict:
-    return {"samples": spec.samples, "seed": spec.seed, "data_dir": spec.data_dir}
+    return {"samples": spec.samples, "seed": spec.seed, "data_dir": spec.data_dir, "lowering": spec.lowering}
 
 
 def _connect(workers: int, scheduler: str | None):

@@ -4,6 +4,7 @@
 name: bus-x-spike-bits
 models: [models/digits_cnn-empf-online-T4]      # or {path: ..., arch: stbp-core-45nm}
 arch: empf-core-45nm                            # base architecture of models without their own
+lowering: parallel                              # optional: spikes wider than a chip's packets (parallel | serial)
 samples: 120                                    # test samples per trace (default: all)
 seed: 0                                         # subset selection (0: the first samples) and random sampling
 sampling: grid                                  # grid | random
@@ -37,15 +38,16 @@ import numpy as np
 
 from ..deploy.graph import DEFAULT_FORMATS
 from ..errors import EmpfError, check_choice, check_keys, check_range
-from ..hw.arch import ARRAY_FIELDS, CHIP_FIELDS, CORE_FIELDS, check_field, load_arch, read_yaml
+from ..hw.arch import ARRAY_FIELDS, CHIP_FIELDS, CORE_FIELDS, SYSTEM_FIELDS, check_field, read_yaml
+from ..hw.formats import load_arch
 from ..resources import find
 from ..sim.executor import max_spike_bits
 
 TRACE_PARAMS = ("spike_bits", "timesteps")
-ARCH_PREFIXES = ("chip.", "core.", "array.")
-FIELDS = {"chip": CHIP_FIELDS, "core": CORE_FIELDS, "array": ARRAY_FIELDS}
+ARCH_PREFIXES = ("system.", "chip.", "core.", "array.")
+FIELDS = {"system": SYSTEM_FIELDS, "chip": CHIP_FIELDS, "core": CORE_FIELDS, "array": ARRAY_FIELDS}
 TOP_KEYS = ("name", "description", "models", "arch", "samples", "seed", "sampling", "points", "parameters",
-            "constraints", "data_dir")
+            "constraints", "data_dir", "lowering")
 SAMPLING = ("grid", "random")
 MAX_POINTS = 100_000
 MAX_CONSTRAINT_CHARS = 500
@@ -181,6 +183,7 @@ class SweepSpec:
     constraints: tuple[str, ...]
     data_dir: str | None
     source: dict  # the validated spec, for the store
+    lowering: str | None = None  # spikes wider than a chip's packets: parallel | serial (default: refuse)
 
     @property
     def digest(self) -> str:
@@ -194,7 +197,8 @@ class SweepSpec:
         for model, arch in self.models:
             base = load_arch(arch)
             env0 = {**{f"chip.{k}": v for k, v in base.chip.items()},
-                    **{f"{base.section}.{k}": v for k, v in base.core.items()}}
+                    **{f"{base.section}.{k}": v for k, v in base.core.items()},
+                    **{f"system.{k}": v for k, v in (base.system or {}).items()}}
             for combo in itertools.product(*(self.parameters[n] for n in names)):
                 p = dict(zip(names, combo))
                 env = {**env0, **p}
@@ -252,6 +256,9 @@ def parse_spec(d, where: str = "sweep spec", max_points: int = MAX_POINTS) -> Sw
         check_range(f"{where}: points", n_points, 1, integer=True)
     elif n_points is not None:
         raise EmpfError(f"{where}: points is only used with sampling: random")
+    lowering = d.get("lowering")
+    if lowering is not None:
+        check_choice(f"{where}: lowering", lowering, ("parallel", "serial"))
     samples, seed = d.get("samples"), d.get("seed", 0)
     if samples is not None:
         check_range(f"{where}: samples", samples, 1, integer=True)
@@ -292,9 +299,9 @@ def parse_spec(d, where: str = "sweep spec", max_points: int = MAX_POINTS) -> Sw
                                 "array. fields")
     source = {"name": d.get("name", where), "models": [list(m) for m in models], "samples": samples, "seed": seed,
               "sampling": sampling, "points": n_points, "parameters": params, "constraints": constraints,
-              "data_dir": d.get("data_dir")}
+              "data_dir": d.get("data_dir"), **({"lowering": lowering} if lowering else {})}
     spec = SweepSpec(str(source["name"]), tuple(models), samples, seed, sampling, n_points, params,
-                     tuple(constraints), d.get("data_dir"), source)
+                     tuple(constraints), d.get("data_dir"), source, lowering)
     for p in spec.points():  # contradictory constraints and invalid architectures fail here, before any work
         try:
             load_arch(p["arch"]).with_overrides({k: v for k, v in p.items() if k.startswith(ARCH_PREFIXES)})
