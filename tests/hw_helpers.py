@@ -55,9 +55,12 @@ def tiny_graph(rng, T=2, residual=False, pool=False, spike_bits=2, weight_bits=1
                                "accumulator_bits": 32})
 
 
-def random_trace(graph, rng, density=0.4, batch=1):
-    """A trace with random per-position events at every synaptic input and random auxiliary op counts."""
-    T = graph.timesteps
+def random_trace(graph, rng, density=0.4, batch=1, schedule="pipelined"):
+    """A trace with random per-position events at every synaptic input and random auxiliary op counts (lockstep:
+    over the T + depth steps of a lockstep chip)."""
+    from empf_hw.sim.executor import depths
+
+    T = graph.timesteps + (max(depths(graph).values()) if schedule == "lockstep" else 0)
     layers = []
     for n in graph.nodes:
         counts = {c: np.zeros(T, np.int64) for c in COUNTS}
@@ -73,7 +76,8 @@ def random_trace(graph, rng, density=0.4, batch=1):
             counts["other_ops"][:] = rng.integers(0, 50, size=T) * batch
         layers.append(LayerTrace(n.name, n.op, tuple(n.shape), counts, vb, em))
     return ActivityTrace(layers, np.zeros((T, batch, 3), np.float32),
-                         {"mode": "fixed", "timesteps": T, "batch": batch, "graph_attrs": graph.attrs}, graph)
+                         {"mode": "fixed", "timesteps": T, "batch": batch, "graph_attrs": graph.attrs,
+                          "schedule": schedule}, graph)
 
 
 CHIP_KEYS = {"mesh_rows", "mesh_cols", "cores_per_router", "clock_MHz", "tech_node_nm", "tech_flavor", "vdd_V",

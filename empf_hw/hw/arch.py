@@ -77,8 +77,8 @@ CORE_FIELDS = {
     "accumulator_lanes": Field(1, 65536, "lanes", "synaptic accumulations per cycle (one event at a time)"),
     "synapse_banks": Field(1, 1024, "banks", "synapse SRAM banks; a weight row read occupies its bank", 1),
     "synapse_bank_cycles": Field(1, 64, "cycles", "cycles a bank is busy per row read", 1),
-    "input_fifo_packets": Field(0, 1 << 24, "packets", "input FIFO between the router and the spike bus (0: as many "
-                                "packets as the spike buffer SRAM holds)", 0),
+    "input_fifo_packets": Field(0, 1 << 24, "packets", "input FIFO between the router and the spike bus (0: none "
+                                "needed, the spike buffer holds a timestep's input window)", 0),
     "neuron_units": Field(1, 65536, "units", "neuron update units"),
     "neuron_update_cycles": Field(1, 1000, "cycles", "cycles per neuron update per unit"),
     "neuron_update_mode": Field(None, None, "choice", "clock (every neuron at every timestep's end) | event "

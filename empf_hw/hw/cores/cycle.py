@@ -10,7 +10,8 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
   (``latency.hop_ew`` / ``hop_ns``), wormhole switching (an output is held from a packet's head to its tail),
   round-robin arbitration and credit back-pressure (a flit moves only into a free buffer slot);
 - cores: a spike packet is ejected into the core's input FIFO (``input_fifo_packets``; full → it waits in the
-  router; by default the FIFO is the spike buffer SRAM); one synapse engine takes the packets in order: spike bus
+  router; 0: no FIFO limit, the spike buffer holds the timestep's input window); one synapse engine takes the
+  packets in order: spike bus
   (1 / packets per bus word) +
   ``latency.message_receive`` + lane rows × ``latency.syn_<kind>`` × max(1, ``synapse_bank_cycles`` /
   ``synapse_banks``) (a row read occupies its bank; fewer banks than busy cycles stall); the ``neuron_units`` then
@@ -38,7 +39,7 @@ import numpy as np
 from ...errors import EmpfError
 from ...sim.ops import fanout_1d
 from ..result import Timing
-from .fast import barrier_cycles, bus_cycles, syn_kind
+from .fast import bank_factor, barrier_cycles, bus_cycles, syn_kind
 from .mapper import Mapping, grid, hop_matrices, io_xy, tile_xy
 from .work import _connected_rows, flits, hop_latency, latencies, owner_ids, psum_bits
 
@@ -314,7 +315,7 @@ class _Sim:
                     self.sig_lat[(dep, (lay.name, j))] = max(hop_latency(arch, a, b, x, 1) for a, b, x in
                                                              zip(ns.ravel(), ew.ravel(), cr.ravel()))
         kind = {lay.name: syn_kind(lay.node) for lay in self.layers}
-        bank = max(1.0, c["synapse_bank_cycles"] / c["synapse_banks"])
+        bank = bank_factor(arch)
         self.row_cycles = {n: self.lat[f"syn_{k}"] * bank for n, k in kind.items()}
         self.pkt_overhead = {lay.name: float(bus_cycles(np.ones(1), works[lay.name].packet_bits,
                                                         c["spike_bus_bits"])[0]
@@ -324,11 +325,8 @@ class _Sim:
         self.flits = {lay.name: flits(works[lay.name].packet_bits, arch.chip["noc_link_bits"]) for lay in self.layers}
         self.psum_flits = flits(psum_bits(arch), arch.chip["noc_link_bits"])
         self.io_router = io_xy(arch)[0] * self.net.C + io_xy(arch)[1]
-        self.fifo_cap = {}  # core → FIFO capacity in packets
-        for lay in self.layers:
-            cap = c["input_fifo_packets"] or arch.kib_bits("buffer") // works[lay.name].packet_bits
-            for t in lay.tiles:
-                self.fifo_cap[t.core] = min(self.fifo_cap.get(t.core, cap), max(cap, 1))
+        cap = c["input_fifo_packets"] or 1 << 62  # 0: the spike buffer takes a whole timestep's input window
+        self.fifo_cap = {t.core: cap for t in mapping.tiles}
         self.fifo: dict[int, deque] = {}
         self.fifo_reserved: dict[int, int] = {}
         self.engine_free: dict[int, float] = {}
@@ -344,6 +342,8 @@ class _Sim:
         self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
         self.bank_factor = bank
         self.pending_inject = 0
+        self.delivered = 0
+        self.fifo_peak = 0.0  # largest FIFO occupancy as a fraction of its capacity
         self.opened = {}
         self.pending = 0
         self.outstanding = 0
@@ -369,6 +369,7 @@ class _Sim:
 
     def deliver(self, pid: int, now: int) -> None:
         key, t, rows = self.pkt.pop(pid)
+        self.delivered += 1
         tile = self.tiles[key]
         if rows is None:
             tile.psum_got[t] += 1
@@ -379,7 +380,9 @@ class _Sim:
             return
         core = tile.core
         self.fifo_reserved[core] -= 1
-        self.fifo.setdefault(core, deque()).append((key, t, rows))
+        q = self.fifo.setdefault(core, deque())
+        q.append((key, t, rows))
+        self.fifo_peak = max(self.fifo_peak, len(q) / self.fifo_cap[core])
         self.start_engine(core, now)
 
     def start_engine(self, core: int, now: int) -> None:
@@ -641,6 +644,8 @@ class _Sim:
                                                                                 self.stall.items()}},
                  "links": links, "buffer_peak_flits": int(net.peak.max(initial=0)),
                  "buffer_depth_flits": net.depth, "packets": int(net.n_packets),
+                 "packets_delivered": self.delivered, "fifo_peak_fraction": self.fifo_peak,
+                 "unprocessed_packets": int(sum((t.expected - t.processed).sum() for t in self.tiles.values())),
                  "router_stalls": {"link_busy": net.stall_link.reshape(net.R, net.C),
                                    "queue_full": net.stall_full.reshape(net.R, net.C)}}
         return Timing([lay.name for lay in self.layers], phase, np.zeros_like(phase), self.layer_start.copy(),

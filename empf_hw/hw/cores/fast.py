@@ -5,7 +5,8 @@ hardware cycle by cycle; the error of this estimate against it is measured by th
 Per tile and timestep (``L`` = per-event latencies, see ``work.latencies``):
 
 - phase A (input and synapse stages): DRAM weight reload ⌈bits / dram_bits_per_cycle⌉ (spilled tiles) + spike bus
-  ⌈packets / packets per bus word⌉ + packets × ``L.message_receive`` + lane rows × ``L.syn_<kind>``;
+  ⌈packets / packets per bus word⌉ + packets × ``L.message_receive`` + lane rows × ``L.syn_<kind>`` × the bank
+  factor;
 - phase B (soma): partial-sum merge ⌈psums / lanes⌉ + ⌈neurons / units⌉ × ``L.neuron_access`` + ⌈updated /
   units⌉ × ``neuron_update_cycles`` (updated: every neuron, or with ``neuron_update_mode: event`` those with input or
   potential) + ⌈spikes / units⌉ × ``L.spike_gen`` + packets sent × ``L.message_send`` + ⌈aux ops / units⌉.
@@ -36,6 +37,12 @@ def bus_cycles(packets: np.ndarray, bits: int, bus: int) -> np.ndarray:
     return np.ceil(packets / ppc) if ppc >= 1 else packets * math.ceil(bits / bus)
 
 
+def bank_factor(arch) -> float:
+    """Cycles per lane row relative to one: a row read occupies its bank ``synapse_bank_cycles``, and the rows of
+    an event go to consecutive banks, so fewer banks than busy cycles stall (``synapse_bank_cycles / banks``)."""
+    return max(1.0, arch.core["synapse_bank_cycles"] / arch.core["synapse_banks"])
+
+
 def syn_kind(node) -> str:
     """Synapse kind of a synaptic node: ``conv`` (shared kernel) or ``dense``."""
     return "conv" if node.op == "conv" else "dense"
@@ -49,7 +56,8 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
     units = c["neuron_units"]
     a = (np.ceil(work.dram_bits / ch["dram_bits_per_cycle"])[None]
          + bus_cycles(np.ceil(work.packets), work.packet_bits, c["spike_bus_bits"])
-         + np.ceil(work.packets) * lat["message_receive"] + np.ceil(work.lane_rows) * lat[f"syn_{syn_kind(lay.node)}"])
+         + np.ceil(work.packets) * lat["message_receive"]
+         + np.ceil(work.lane_rows) * lat[f"syn_{syn_kind(lay.node)}"] * bank_factor(arch))
     upd = updated if c["neuron_update_mode"] == "event" else np.broadcast_to(work.neurons, updated.shape)
     psums = work.psum_in
     if ch["timestep_mode"] == "lockstep":  # partial sums delivered in step s are merged by the neurons in s + 1
