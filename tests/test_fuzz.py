@@ -283,7 +283,7 @@ def test_fuzz_sweep_store(data):
 BASE = {("simulate",): [], ("sweep",): ["s.yaml", "--store", "r.sqlite"], ("sweep-report",): ["s.sqlite", "--out", "o"],
         ("train",): [], ("evaluate",): ["--model", LIF], ("run",): ["--model", LIF], ("zoo",): [],
         ("cost",): ["--model", LIF], ("ert",): [], ("scalesim",): ["--topology", "t.csv"],
-        ("sanafe", "export"): ["--model", LIF, "--out", "o"]}
+        ("sanafe", "export"): ["--model", LIF, "--out", "o"], ("memory",): [], ("sensitivity",): []}
 
 
 def _commands(parser, path=()) -> dict:

@@ -8,12 +8,13 @@ import pytest
 from browser import load_page
 
 from empf_hw.cli import main
-from empf_hw.hw import evaluate
+from empf_hw.hw import evaluate, load_arch
+from empf_hw.hw.cores.rightsize import right_size
 from empf_hw.report.simulate import SimulateConfig, build, simulate
 from empf_hw.report.tables import SUMMARY_COLUMNS
 from empf_hw.sim.pipeline import deploy
 
-CFG = SimulateConfig(samples=40, seed=3)
+CFG = SimulateConfig(samples=40, seed=3, cycle_samples=2)
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +34,15 @@ def test_report_files_and_columns(report):
     layers = pd.read_csv(path / "layers.csv")
     assert set(layers["model"]) == set(summary["model"])
     cfg = json.loads((path / "config.json").read_text())
-    assert [s["arch"]["name"] for s in cfg["sides"]] == ["empf-core-45nm", "stbp-core-45nm"]
+    assert [s["arch"]["name"] for s in cfg["sides"]] == ["empf-core-45nm-fit", "stbp-core-45nm-fit"]
     assert all(s["samples"] == 40 for s in cfg["sides"])
     md = (path / "report.md").read_text()
     assert "Energy reference table: empf-core-45nm" in md and "Horowitz" in md and "## Assumptions" in md
+    assert "## Fair comparison" in md and "## Sensitivity" in md and "90 % interval" in md
+    pairs = pd.read_csv(path / "fair_pairings.csv")
+    head = pairs[pairs["pairing"].str.contains("headline")].iloc[0]
+    ratio = summary["energy_pJ_per_inference"].iloc[0] / summary["energy_pJ_per_inference"].iloc[1]
+    assert head["energy_ratio"] == pytest.approx(ratio) and head["energy_ratio_p5"] < ratio < head["energy_ratio_p95"]
 
 
 def test_report_numbers_equal_the_evaluate_api(report):
@@ -45,7 +51,7 @@ def test_report_numbers_equal_the_evaluate_api(report):
     layers = pd.read_csv(path / "layers.csv")
     for model, arch in (("digits_cnn-empf-online-T4", "empf-core-45nm"), ("digits_cnn-lif-stbp-T4", "stbp-core-45nm")):
         d = deploy(f"models/{model}", spike_bits=None if "lif" in model else 4, samples=40, seed=3, mode="fixed")
-        c = evaluate(d.trace, arch, model=model, accuracy=d.accuracy)
+        c = evaluate(d.trace, right_size(d.graph, load_arch(arch)), model=model, accuracy=d.accuracy)
         s = c.summary().iloc[0]
         for k in SUMMARY_COLUMNS[2:]:
             assert summary.loc[model, k] == pytest.approx(s[k], rel=1e-12), k
@@ -56,17 +62,43 @@ def test_report_numbers_equal_the_evaluate_api(report):
         assert np.allclose(mine["sops"], api["sops"], rtol=1e-12)
 
 
+def test_cycle_level_section_equals_the_simulator(report):
+    from empf_hw.sim.executor import execute
+
+    path, _ = report
+    lat = pd.read_csv(path / "cycle_latency.csv")
+    summary = pd.read_csv(path / "summary.csv").set_index("model")
+    d = deploy("models/digits_cnn-lif-stbp-T4", samples=40, seed=3, mode="fixed")
+    mine = lat[lat["model"] == "digits_cnn-lif-stbp-T4"]
+    assert list(mine["sample"]) == [0, 1]
+    for i in range(2):
+        tr = execute(d.graph, d.inputs[i:i + 1], "fixed", schedule=d.schedule)
+        chip = right_size(d.graph, load_arch("stbp-core-45nm"))
+        cyc, fast = evaluate(tr, chip, timing="cycle"), evaluate(tr, chip)
+        assert mine["latency_cycles"].iloc[i] == cyc.timing.cycles
+        assert mine["fast_latency_cycles"].iloc[i] == fast.timing.cycles
+    assert summary.loc["digits_cnn-lif-stbp-T4", "cycle_latency_cycles_mean"] == mine["latency_cycles"].mean()
+    steps = pd.read_csv(path / "cycle_timesteps.csv")
+    assert (steps["p50_cycles"] <= steps["p99_cycles"]).all() and len(steps) == 2 * 4
+    stalls = pd.read_csv(path / "cycle_stalls.csv")
+    assert set(stalls["cause"]) >= {"router_link_busy", "router_queue_full", "bank_conflict", "barrier"}
+    cores = pd.read_csv(path / "cycle_cores.csv")
+    assert (cores["busy_cycles_per_inference"] > 0).all()
+    md = (path / "report.md").read_text()
+    assert "## Cycle-level simulation" in md and "plots/noc_link_load.png" in md and "plots/stall_breakdown.png" in md
+
+
 def test_same_inputs_same_bytes():
     a, ma = build(CFG)
     b, mb = build(CFG)
-    for name in ("summary.csv", "layers.csv", "ratios.csv"):
+    for name in ("summary.csv", "layers.csv", "ratios.csv", "cycle_latency.csv", "cycle_links.csv"):
         assert a[name].to_csv() == b[name].to_csv()
     assert a["config.json"] == b["config.json"]
     assert json.dumps(ma, sort_keys=True) == json.dumps(mb, sort_keys=True)
 
 
 def test_cli_json_is_byte_identical(tmp_path, capsys):
-    args = ["simulate", "--samples", "20", "--seed", "1", "--json"]
+    args = ["simulate", "--samples", "20", "--seed", "1", "--json", "--timing", "fast"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
     first = json.loads(capsys.readouterr().out)
     assert main(args + ["--out", str(tmp_path / "b")]) == 0

@@ -1,4 +1,5 @@
-"""Command line: ``empf-hw simulate | sweep | sweep-report | train | evaluate | run | cost | ert | scalesim | zoo``.
+"""Command line: ``empf-hw simulate | sensitivity | sweep | sweep-report | train | evaluate | run | memory | zoo |
+cost | ert | scalesim | sanafe export | map``.
 
 Bad input → one ``error:`` line on stderr and exit code 2. Heavy modules are imported by the commands, so
 ``--help`` stays fast."""
@@ -7,14 +8,14 @@ import os
 import sys
 
 from ..errors import EmpfError
-from . import hardware, models, reports
+from . import hardware, mapping, models, reports
 from .args import Parser
 
 
 def build_parser() -> Parser:
     p = Parser(prog="empf-hw", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (reports, models, hardware):
+    for module in (reports, models, hardware, mapping):
         module.add_parsers(sub)
     return p
 

@@ -4,6 +4,8 @@ import argparse
 import math
 import sys
 
+from ..nn.catalog import MAX_CLASSES
+
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one ``error:`` line (no usage block) and exit code 2."""
@@ -69,8 +71,8 @@ def add_out(p: argparse.ArgumentParser, what: str, required: bool = False) -> No
 
 
 def add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="directory with the dataset's local files (MNIST IDX, CIFAR binary); not "
-                   "needed for digits")
+    p.add_argument("--data-dir", help="directory with the dataset's local files (MNIST IDX, CIFAR-10/100 binary); not "
+                   "needed for digits, mnist1d, synthetic")
 
 
 def add_samples(p: argparse.ArgumentParser) -> None:
@@ -89,3 +91,16 @@ def add_model(p: argparse.ArgumentParser, default: str | None = None, what: str 
 
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="PyTorch device (default cpu)")
+
+
+def add_timing(p, default: str) -> None:
+    p.add_argument("--timing", choices=("fast", "cycle"), default=default, help="fast estimate over the whole "
+                   "batch, or also the cycle-level simulation of single inferences on cores chips "
+                   f"(default {default})")
+    p.add_argument("--cycle-samples", type=integer(1, 1000), default=3, help="inferences simulated cycle by cycle "
+                   "with --timing cycle (default 3)")
+
+
+def add_num_classes(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num-classes", type=integer(2, MAX_CLASSES), help="classifier outputs (default: the "
+                   "architecture's own, e.g. 10 for resnet18, 1000 for resnet34; 100 for CIFAR-100)")

@@ -1,7 +1,7 @@
 """Hardware commands: ``cost``, ``ert``, ``scalesim``."""
 
 from ..errors import EmpfError
-from .args import add_data_dir, add_model, add_out, add_samples, add_spike_bits, integer
+from .args import add_data_dir, add_model, add_out, add_samples, add_spike_bits, add_timing, integer
 
 
 def default_arch(card: dict) -> str:
@@ -47,7 +47,8 @@ def cmd_cost(a) -> int:
 
         cyc = cycle_runs(d, arch, a.cycle_samples, a.lowering)
         files.update({"cycle_latency.csv": cyc["latency"], "cycle_stalls.csv": cyc["stalls"],
-                      "cycle_links.csv": cyc["links"]})
+                      "cycle_links.csv": cyc["links"], "cycle_cores.csv": cyc["cores"],
+                      "cycle_timesteps.csv": cyc["timesteps"]})
         for k, v in cyc["summary"].items():
             summary[k] = v
     if a.out:
@@ -64,6 +65,8 @@ def cmd_cost(a) -> int:
         print(cyc["latency"].to_string(index=False))
         print("\nstall causes (cycles per inference, summed over cores / router ports):")
         print(cyc["stalls"].to_string(index=False))
+        print("\nlatency per timestep window across the simulated inferences (cycles):")
+        print(cyc["timesteps"].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         print("\nbusiest links (flits per inference):")
         print(cyc["links"].head(10).to_string(index=False))
     return 0
@@ -130,10 +133,7 @@ def add_parsers(sub) -> None:
                    "stbp-core-45nm for LIF, else empf-core-45nm)")
     add_spike_bits(c, "spike width of EM-PF models (default: the model's own width; 4 for floating-point spikes)")
     add_samples(c)
-    c.add_argument("--timing", choices=("fast", "cycle"), default="fast", help="fast estimate over the whole "
-                   "batch, or also the cycle-level simulation of single inferences (default fast)")
-    c.add_argument("--cycle-samples", type=integer(1, 1000), default=3, help="inferences simulated cycle by cycle "
-                   "with --timing cycle (default 3)")
+    add_timing(c, "fast")
     _add_hw_options(c)
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     add_out(c, "also write summary.csv and layers.csv (and the cycle-level tables) into this directory")

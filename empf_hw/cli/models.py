@@ -1,11 +1,11 @@
-"""Model commands: ``train``, ``evaluate``, ``run``, ``zoo``."""
+"""Model commands: ``train``, ``evaluate``, ``run``, ``zoo``, ``memory``."""
 
 import sys
 from pathlib import Path
 
 from ..errors import EmpfError
 from ..nn.catalog import ARCHS, DATASETS, METHODS, NEURONS, WEIGHT_MODES
-from .args import add_data_dir, add_device, add_model, add_samples, add_spike_bits, integer, number
+from .args import add_data_dir, add_device, add_model, add_num_classes, add_samples, add_spike_bits, integer, number
 
 DEFAULT_EPOCHS = 30  # as the zoo models were trained
 
@@ -25,6 +25,10 @@ def _dataset_for(cfg, name: str, data_dir: str | None, seed: int):
     if tuple(train_set[0].shape[1:]) != cfg.input_shape:
         raise EmpfError(f"dataset {name} has inputs of shape {tuple(train_set[0].shape[1:])} but arch {cfg.arch} "
                         f"expects {cfg.input_shape}")
+    classes = 1 + int(max(train_set[1].max(), test_set[1].max()))
+    if classes > cfg.num_classes:
+        raise EmpfError(f"dataset {name} has labels up to {classes - 1} but the model has {cfg.num_classes} "
+                        f"classes; allowed: --num-classes {classes} or more")
     return train_set, test_set
 
 
@@ -36,7 +40,7 @@ def cmd_train(a) -> int:
 
     cfg = ModelConfig(arch=a.arch, neuron=a.neuron, timesteps=a.timesteps, weights=a.weights or "",
                       spike_bits=a.spike_bits, mem_bn=a.mem_bn, parallel=a.parallel, attention=a.attention,
-                      learnable=not a.fixed_neuron, lif_reset=a.lif_reset, num_classes=a.num_classes)
+                      learnable=not a.fixed_neuron, lif_reset=a.lif_reset, num_classes=a.num_classes or 0)
     method = a.method or ("online" if cfg.neuron == "empf" else "stbp")
     out = a.out or f"runs/{cfg.arch}-{cfg.neuron}-{method}-T{cfg.timesteps}"
     check_parent(out)
@@ -144,6 +148,22 @@ def cmd_run(a) -> int:
     return 0
 
 
+def cmd_memory(a) -> int:
+    import json
+
+    from ..nn.memory import PAPER_ROWS, format_table, memory_row
+
+    if a.arch:
+        rows = [(a.arch, a.num_classes or 0)]
+    elif a.num_classes:
+        rows = [(arch, a.num_classes) for arch in dict.fromkeys(arch for arch, _ in PAPER_ROWS)]
+    else:
+        rows = PAPER_ROWS
+    table = [memory_row(arch, n) for arch, n in rows]
+    print(json.dumps(table) if a.json else format_table(table))
+    return 0
+
+
 def add_parsers(sub) -> None:
     t = sub.add_parser("train", help="train an EM-PF or LIF network and save a checkpoint")
     t.add_argument("--arch", default="digits_cnn", choices=sorted(ARCHS), help="network (default digits_cnn)")
@@ -160,8 +180,7 @@ def add_parsers(sub) -> None:
     t.add_argument("--fixed-neuron", action="store_true", help="fixed (not learnable) leak and threshold")
     t.add_argument("--lif-reset", default="subtract", choices=("subtract", "zero"), help="LIF reset (default "
                    "subtract)")
-    t.add_argument("--num-classes", type=integer(0, 100000), default=0, help="classifier outputs (default 0: the "
-                   "architecture's own, e.g. 10 for CIFAR-10, 100 for CIFAR-100)")
+    add_num_classes(t)
     t.add_argument("--dataset", default="digits", choices=DATASETS, help="training data (default digits)")
     add_data_dir(t)
     t.add_argument("--epochs", type=integer(1, 100000), default=DEFAULT_EPOCHS,
@@ -202,3 +221,11 @@ def add_parsers(sub) -> None:
     add_data_dir(z)
     add_device(z)
     z.set_defaults(func=cmd_zoo)
+
+    m = sub.add_parser("memory", help="the paper's model-memory table: parameters, FP32 and binary weight storage "
+                       "in MB (10^6 bytes)")
+    m.add_argument("--arch", choices=sorted(ARCHS), help="one architecture (default: the paper's ResNet-18 and "
+                   "ResNet-19 for CIFAR-10/100, ResNet-34 for ImageNet, VGG-SNN for CIFAR10-DVS)")
+    add_num_classes(m)
+    m.add_argument("--json", action="store_true", help="print the rows as JSON")
+    m.set_defaults(func=cmd_memory)

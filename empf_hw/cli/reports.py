@@ -1,6 +1,6 @@
 """Report commands: ``simulate`` (the main job), ``sweep``, ``sweep-report``."""
 
-from .args import add_data_dir, add_out, add_samples, add_spike_bits, integer
+from .args import add_data_dir, add_out, add_samples, add_spike_bits, add_timing, integer
 
 
 def cmd_simulate(a) -> int:
@@ -9,7 +9,7 @@ def cmd_simulate(a) -> int:
     from ..report.simulate import DEFAULT_BASELINE, DEFAULT_MODEL, SimulateConfig, simulate
 
     cfg = SimulateConfig(a.model or DEFAULT_MODEL, a.baseline or DEFAULT_BASELINE, a.arch, a.baseline_arch,
-                         a.timesteps, a.spike_bits, a.samples, a.seed, a.data_dir)
+                         a.timesteps, a.spike_bits, a.samples, a.seed, a.data_dir, a.timing, a.cycle_samples)
     path, machine = simulate(cfg, a.out, a.force)
     if a.json:
         print(json.dumps({**machine, "report": str(path)}, sort_keys=True, default=float))
@@ -24,6 +24,37 @@ def cmd_simulate(a) -> int:
     print(f"model / baseline: energy {ratio['energy_pJ_per_inference']:.3f}×, latency "
           f"{ratio['latency_cycles']:.3f}×, memory {ratio['total_memory_bits']:.3f}×")
     print(f"report: {path / 'report.html'} (also report.md, summary.csv, layers.csv, config.json)")
+    return 0
+
+
+def cmd_sensitivity(a) -> int:
+    import json
+
+    from ..report.files import check_output_dir, write_outputs
+    from ..report.simulate import DEFAULT_BASELINE, DEFAULT_MODEL, SimulateConfig, fair_section, run
+
+    cfg = SimulateConfig(a.model or DEFAULT_MODEL, a.baseline or DEFAULT_BASELINE, a.arch, a.baseline_arch,
+                         samples=a.samples, seed=a.seed, data_dir=a.data_dir, timing="fast",
+                         right_size=not a.as_given, draws=a.draws)
+    if a.out:
+        check_output_dir(a.out, a.force)
+    sides, _ = run(cfg)
+    fair = fair_section(sides, cfg)
+    pairs, tor = fair["files"]["fair_pairings.csv"], fair["files"]["tornado.csv"]
+    if a.out:
+        files = {**fair["files"], "tornado.png": fair["figs"]["tornado"]}
+        write_outputs(a.out, files, force=a.force)
+    if a.json:
+        print(json.dumps({"pairings": pairs.to_dict(orient="records"), "tornado": tor.to_dict(orient="records")},
+                         sort_keys=True, default=float))
+        return 0
+    m, b = (s.costs for s in sides)
+    lo, hi = fair["interval"]
+    print(f"{m.model} on {m.arch.name} / {b.model} on {b.arch.name}: energy {m.energy_pJ() / b.energy_pJ():.4g}× "
+          f"(90 % interval {lo:.4g}–{hi:.4g}×, {a.draws} draws over the energy table's ranges)\n")
+    print(pairs.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("\nassumptions by how far they move the energy ratio (flips: crosses 1.0):")
+    print(tor.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
 
@@ -68,7 +99,23 @@ def add_parsers(sub) -> None:
     add_out(m, "report directory (default reports/<model>_vs_<baseline>, whose earlier report is replaced)")
     m.add_argument("--json", action="store_true", help="print the machine-readable summary on stdout")
     add_data_dir(m)
+    add_timing(m, "cycle")
     m.set_defaults(func=cmd_simulate)
+
+    se = sub.add_parser("sensitivity", help="model / baseline energy ratio on every chip pairing with 90 %% "
+                        "intervals, and the tornado of the assumptions behind it")
+    se.add_argument("--model", help="checkpoint of the model (default: the zoo's EM-PF digits model)")
+    se.add_argument("--baseline", help="checkpoint of the baseline (default: the zoo's STBP LIF digits model)")
+    se.add_argument("--arch", help="model's chip (default: empf-core-45nm; stbp-core-45nm for LIF)")
+    se.add_argument("--baseline-arch", help="baseline's chip (same default rule)")
+    se.add_argument("--as-given", action="store_true", help="headline on the chips as given, not right-sized")
+    se.add_argument("--draws", type=integer(10, 1_000_000), default=2000, help="Monte Carlo draws (default 2000)")
+    add_samples(se)
+    se.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="sample subset and draws (default 0)")
+    add_out(se, "also write fair_grid.csv, fair_pairings.csv, tornado.csv and tornado.png into this directory")
+    se.add_argument("--json", action="store_true", help="print the pairings and the tornado as JSON")
+    add_data_dir(se)
+    se.set_defaults(func=cmd_sensitivity)
 
     w = sub.add_parser("sweep", help="sweep hardware / format parameters; results go to SQLite, resumable")
     w.add_argument("spec", help="sweep spec YAML, or a shipped spec's name (see sims/sweeps/)")

@@ -132,12 +132,20 @@ def export_model(model: SpikingNet, formats: dict | None = None) -> DeployGraph:
     """Trace a SpikingNet's structure into a DeployGraph (the model's eval-mode arithmetic)."""
     cfg = model.cfg
     b = _Builder(cfg.timesteps)
-    x = b.add("input", "input", [], {"shape": list(cfg.input_shape), "input_bits": INPUT_BITS})
+    x = b.add("input", "input", [], input_attrs(cfg))
     x = b.module("", model.features, x)
     x = b.module("classifier", model.classifier, x)
     b.add("output", "output", [x])
     return DeployGraph(b.nodes, {"timesteps": cfg.timesteps, **DEFAULT_FORMATS, **(formats or {}),
                                  "source": source_stats(model)})
+
+
+def input_attrs(cfg) -> dict:
+    """The input node of a model config: frame shape, bits, time axis and (if any) per-channel normalisation."""
+    attrs = {"shape": list(cfg.frame_shape), "input_bits": INPUT_BITS, "time_axis": cfg.time_axis}
+    if cfg.input_mean:
+        attrs.update(mean=list(cfg.input_mean), std=list(cfg.input_std))
+    return attrs
 
 
 def source_stats(model: nn.Module) -> dict:

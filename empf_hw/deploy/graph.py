@@ -2,7 +2,10 @@
 
 Per-sample shapes are PyTorch's (C, H, W) or (F,). Node ops, their attributes and tensors:
 
-- ``input``     attrs ``shape``, ``input_bits`` (fixed-point bits of the real-valued input, values in [0, 1])
+- ``input``     attrs ``shape`` (one timestep's frame), ``input_bits`` (fixed-point bits of the real-valued input,
+                values in [0, 1]); optional ``time_axis`` (true: a sample is T frames (T, *shape), frame t fed at step
+                t; false or absent: one static frame every step, direct encoding), ``mean``/``std`` (one value per
+                channel, the first axis of ``shape``: the network sees ``(x − mean)/std``; see ``input_scale``)
 - ``conv``      attrs ``stride, padding, weight_kind (binary|ternary|int|float), weight_bits``;
                 tensors ``weight`` (O, I, k, k) float32, effective (α and BatchNorm folded), ``codes`` (integer
                 weight codes), ``scale`` (O,) with ``weight == codes·scale`` for integer kinds, ``bias`` (O,)
@@ -21,12 +24,14 @@ Graph attrs: ``timesteps``, ``membrane_bits``, ``membrane_frac_bits`` (membrane 
 """
 
 import json
+import math
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import EmpfError, check_range
+from ..errors import EmpfError, check_bool, check_range
 
 SCHEMA_VERSION = 1
 SYNAPTIC = ("conv", "linear")
@@ -97,6 +102,46 @@ def infer_shape(node: Node, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
     return x
 
 
+def input_normalisation(node: Node) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(mean, std)`` of an input node (0 and 1 without normalisation), float64, shaped to broadcast
+    against one channel-last frame: (C,) for (C, H, W) and (F,) inputs, (C, 1, …) for others."""
+    shape = tuple(node.attrs["shape"])
+    view = (-1,) if len(shape) in (1, 3) else (-1,) + (1,) * (len(shape) - 1)
+    mean, std = node.attrs.get("mean", [0.0]), node.attrs.get("std", [1.0])
+    return np.asarray(mean, np.float64).reshape(view), np.asarray(std, np.float64).reshape(view)
+
+
+def input_reach(node: Node) -> float:
+    """``R = max_c max(|mean_c|, |1 − mean_c|) / std_c``: the largest magnitude of a normalised input in [0, 1]
+    (1 without normalisation)."""
+    mean, std = input_normalisation(node)
+    return float(np.max(np.maximum(np.abs(mean), np.abs(1 - mean)) / std))
+
+
+def input_scale(node: Node) -> float:
+    """Real value of one fixed-point input code, ``R / (2^input_bits − 1)`` (``input_reach``). Fixed mode codes an
+    input x as ``round((clip(x, 0, 1) − mean)/std · (2^input_bits − 1)/R)``: signed integers of magnitude at most
+    ``2^input_bits − 1``, non-negative without normalisation. Code 0 is a normalised 0, so a convolution's zero
+    padding pads the *normalised* input (PyTorch's ``Normalize`` then ``Conv2d``) in float and fixed mode alike."""
+    return input_reach(node) / (2 ** node.attrs["input_bits"] - 1)
+
+
+def _check_input(node: Node) -> None:
+    a, where = node.attrs, f"node {node.name!r}"
+    check_bool(f"{where}: time_axis", a.get("time_axis", False))
+    check_range(f"{where}: input_bits", a["input_bits"], 1, 32, integer=True)
+    if ("mean" in a) != ("std" in a):
+        raise EmpfError(f"{where}: mean and std must be given together (neither: no normalisation)")
+    c = a["shape"][0]
+    for k in ("mean", "std"):
+        v = a.get(k, [1.0] * c)
+        if not (isinstance(v, (list, tuple)) and len(v) == c and all(
+                isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x) and (k == "mean" or x > 0)
+                for x in v)):
+            raise EmpfError(f"{where}: {k}={v!r} is not valid; allowed: {c} finite numbers"
+                            f"{' > 0' if k == 'std' else ''}, one per channel")
+
+
 def layer_labels(nodes: list[Node]) -> dict[str, str]:
     """Readable names of the synaptic nodes, numbered per kind in graph order: ``conv2 32→64 3×3``,
     ``conv7 64→128 1×1/2`` (stride 2), ``fc1 256→10``."""
@@ -156,6 +201,8 @@ class DeployGraph:
             for i in n.inputs:
                 if i not in self._by_name:
                     raise EmpfError(f"node {n.name!r}: input {i!r} is not an earlier node")
+            if n.op == "input":
+                _check_input(n)
             if n.op == "neuron":
                 check_range(f"node {n.name!r}: spike_bits", n.attrs["spike_bits"], 0, 32, integer=True)
                 if n.tensors["leak"].shape[0] != self.timesteps:

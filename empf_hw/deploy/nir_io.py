@@ -15,7 +15,13 @@ consumers ignore it and reset to zero).
 
 **EM-PF extension.** EM-PF neurons (multi-bit spikes ``s = ReLU(m − θ_t)``) have no NIR node. With
 ``extensions=True`` they are written as ``nir.LIF`` nodes whose metadata ``empf_hw.neuron`` holds the exact
-per-timestep parameters; only empf-hw reads it. Without it, export refuses with a message saying so.
+per-timestep parameters; only empf-hw reads it. Without it, export refuses with a message saying so. Input
+normalisation (``mean``/``std``) has no NIR node either: it is written, with ``extensions=True`` only, as metadata
+``empf_hw.input`` of the ``nir.Input``.
+
+**Inputs.** A NIR input is a stream of per-step frames; empf-hw graphs present one static frame every step unless
+their input has ``time_axis``. Export marks a time-varying input with metadata ``empf_hw.time_axis``; import makes
+an input time-varying when that mark is present or ``time_axis=True`` is passed, static otherwise.
 """
 
 import numpy as np
@@ -29,6 +35,8 @@ IMPORTABLE = ("Input", "Output", "Affine", "Linear", "Conv2d", "Flatten", "SumPo
               "CubaLIF")
 NEURON_EXT = "empf_hw.neuron"
 RESET_EXT = "empf_hw.reset"
+INPUT_EXT = "empf_hw.input"
+TIME_AXIS = "empf_hw.time_axis"
 
 
 def _int_weight(weight: np.ndarray, bias: np.ndarray | None) -> tuple[dict, dict]:
@@ -109,8 +117,19 @@ def _topological(graph) -> list[str]:
     return order
 
 
-def import_nir(source, timesteps: int, dt: float = DEFAULT_DT) -> DeployGraph:
-    """A ``nir.NIRGraph`` or a path to a ``.nir`` file → DeployGraph run for ``timesteps`` steps."""
+def _input(name: str, n, time_axis: bool | None) -> Node:
+    shape = tuple(int(s) for s in np.asarray(next(iter(n.input_type.values()))).reshape(-1))
+    meta = getattr(n, "metadata", None) or {}
+    marked = bool(np.asarray(meta.get(TIME_AXIS, 0)).reshape(-1)[0])
+    attrs = {"shape": list(shape), "input_bits": INPUT_BITS, "time_axis": marked if time_axis is None else time_axis}
+    if INPUT_EXT in meta:
+        attrs.update({k: np.asarray(meta[INPUT_EXT][k], np.float64).reshape(-1).tolist() for k in ("mean", "std")})
+    return Node(name, "input", [], shape, attrs)
+
+
+def import_nir(source, timesteps: int, dt: float = DEFAULT_DT, time_axis: bool | None = None) -> DeployGraph:
+    """A ``nir.NIRGraph`` or a path to a ``.nir`` file → DeployGraph run for ``timesteps`` steps; ``time_axis``:
+    feed one input frame per step (None: as the input's ``empf_hw.time_axis`` mark says, static without one)."""
     import nir
 
     graph = nir.read(str(source)) if not isinstance(source, nir.NIRGraph) else source
@@ -123,8 +142,7 @@ def import_nir(source, timesteps: int, dt: float = DEFAULT_DT) -> DeployGraph:
         kind = type(n).__name__
         ins = [a for a, b in graph.edges if b == k]
         if kind == "Input":
-            shape = tuple(int(s) for s in np.asarray(next(iter(n.input_type.values()))).reshape(-1))
-            node = Node(k, "input", [], shape, {"shape": list(shape), "input_bits": INPUT_BITS})
+            node = _input(k, n, time_axis)
         else:
             if not ins:
                 raise EmpfError(f"NIR node {k!r} has no input edge")
@@ -167,7 +185,7 @@ def export_nir(graph: DeployGraph, path=None, dt: float = DEFAULT_DT, extensions
     for n in graph.nodes:
         t = n.tensors
         if n.op == "input":
-            nodes[n.name] = nir.Input(input_type=np.array(n.shape))
+            nodes[n.name] = nir.Input(input_type=np.array(n.shape), metadata=_input_metadata(n, extensions))
         elif n.op == "output":
             nodes[n.name] = nir.Output(output_type=np.array(n.shape))
         elif n.op == "conv":
@@ -195,6 +213,16 @@ def export_nir(graph: DeployGraph, path=None, dt: float = DEFAULT_DT, extensions
     if path is not None:
         nir.write(str(path), out)
     return out
+
+
+def _input_metadata(n: Node, extensions: bool) -> dict:
+    meta = {TIME_AXIS: np.array([1])} if n.attrs.get("time_axis", False) else {}
+    if "mean" in n.attrs:
+        if not extensions:
+            raise EmpfError(f"node {n.name!r}: input normalisation (mean/std) has no NIR node; export with the "
+                            "empf-hw extension (extensions=True), which only empf-hw can read")
+        meta[INPUT_EXT] = {k: np.asarray(n.attrs[k], np.float64) for k in ("mean", "std")}
+    return meta
 
 
 def _export_neuron(n: Node, dt: float, extensions: bool):

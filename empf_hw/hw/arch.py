@@ -53,6 +53,8 @@ CHIP_FIELDS = {
     "noc_hop_cycles": Field(0, 1000, "cycles", "router pipeline + link latency per hop"),
     "noc_buffer_flits": Field(1, 1 << 16, "flits", "router input buffer depth per port (credit flow control)", 8),
     "router_pitch_mm": Field(1e-3, 100, "mm", "distance between neighbouring routers (wire length of a hop)", 1.0),
+    "stem_once": Field(None, None, "bool", "with a static input, compute the stem's input current at the first "
+                       "timestep only and re-integrate it afterwards", False),
     "multicast": Field(None, None, "bool", "one packet per spike forked along an XY tree (else one per "
                        "destination core)", False),
     "io_row": Field(0, 1 << 16, "router", "mesh row of the chip I/O port (inputs enter, outputs leave)", 0),
@@ -75,6 +77,8 @@ CORE_FIELDS = {
     "address_bits": Field(1, 64, "bits", "address field of a spike packet"),
     "spike_payload_bits": Field(0, 32, "bits", "widest spike value a packet carries (0: binary spikes only)", 32),
     "accumulator_lanes": Field(1, 65536, "lanes", "synaptic accumulations per cycle (one event at a time)"),
+    "synapse_word_bits": Field(1, 4096, "bits", "synapse SRAM access word: a weight read fetches whole words "
+                               "(no free sub-word reads)", 64),
     "synapse_banks": Field(1, 1024, "banks", "synapse SRAM banks; a weight row read occupies its bank", 1),
     "synapse_bank_cycles": Field(1, 64, "cycles", "cycles a bank is busy per row read", 1),
     "input_fifo_packets": Field(0, 1 << 24, "packets", "input FIFO between the router and the spike bus (0: none "

@@ -34,7 +34,11 @@ import numpy as np
 
 from ..errors import EmpfError, check_keys, check_range
 
-HOROWITZ = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
+HOROWITZ_PAPER = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
+HOROWITZ = f"{HOROWITZ_PAPER} (range: ×/÷ 1.5 and the other Stillmaker flavor)"
+# Horowitz's table gives rounded, design-independent figures; published 45 nm adders, multipliers and SRAM macros
+# spread around them by about this factor either way (assumption, the range of every entry derived from them)
+HOROWITZ_SPREAD = 1.5
 INT_ADD = {8: 0.03, 32: 0.1}
 INT_MULT = {8: 0.2, 32: 3.1}
 SRAM_64B = {8: 10.0, 32: 20.0, 1024: 100.0}  # KiB → pJ per 64-bit access
@@ -42,6 +46,10 @@ DRAM_PJ_PER_BIT, DRAM_RANGE = (1300 + 2600) / 2 / 64, (1300 / 64, 2600 / 64)
 KECKLER = "Keckler et al., IEEE Micro 31(5) 2011 (40 nm: 310 pJ to move 256 bits 10 mm)"
 WIRE_PJ_PER_BIT_MM, WIRE_RANGE = 310 / (256 * 10), (0.08, 0.2)
 SRAM_LEAK_PW_PER_BIT = 10.0
+EYERISS = ("Chen, Emer & Sze, ISCA 2016 (Eyeriss): a 0.5 KB register-file access ≈ 1× the energy of a 16-bit MAC; "
+           "range 0.5–2×")
+TEMAN = ("assumption: half the register-file figure (latch arrays have no precharged bitlines; Teman et al., ACM "
+         "TODAES 21(4) 2016, standard-cell memories); range 0.25–1× the register file")
 LITERATURE_AC_PJ, LITERATURE_MAC_PJ = 0.9, 4.6  # SNN-paper convention: fp32 add; fp32 mult + add
 
 STILLMAKER = "Stillmaker & Baas, Integration 58 (2017)"
@@ -63,8 +71,8 @@ NOMINAL_VDD = {130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 32: 0.9, 20: 0.9, 16: 0.85, 
 HOROWITZ_VDD = 0.9
 
 CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "dendrite_acc", "psum_add", "neuron_access",
-                 "neuron_update", "spike_gen", "aux_op", "message_send", "message_bit", "message_receive",
-                 "hop_ew", "hop_ns", "hop_bit", "chip_link_bit", "barrier", "synapse_read_bit",
+                 "neuron_update", "neuron_affine", "spike_gen", "spike_quantize", "aux_op", "message_send", "message_bit", "message_receive",
+                 "hop_ew", "hop_ns", "hop_bit", "chip_link_bit", "barrier", "synapse_read_word",
                  "acc_read_bit", "acc_write_bit", "membrane_read_bit", "membrane_write_bit", "param_read_bit",
                  "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
 SYSTOLIC_ENTRIES = ("pe_op", "syn_mult", "neuron_update", "aux_op", "synapse_read_bit", "membrane_read_bit",
@@ -171,9 +179,9 @@ def reference_table(arch) -> dict[str, Entry]:
     flavor = ch["tech_flavor"]
     s = node_scale(ch["tech_node_nm"], ch["vdd_V"], flavor)
     node = f"× {s:.3f} ({STILLMAKER}, {flavor.upper()}, {ch['tech_node_nm']:g} nm)"
-    # logic scaling uncertainty: the other flavor's factor bounds the range
+    # range: Horowitz's spread (HOROWITZ_SPREAD) times the other flavor's scaling factor
     other = node_scale(ch["tech_node_nm"], ch["vdd_V"], "lp" if flavor == "hp" else "hp")
-    rel = (min(1.0, other / s), max(1.0, other / s))
+    rel = (min(1.0, other / s) / HOROWITZ_SPREAD, max(1.0, other / s) * HOROWITZ_SPREAD)
     acc, mem = c["accumulator_bits"], c["membrane_bits"]
     bits = {m: arch.kib_bits(m) for m in ("synapse", "membrane", "buffer")}
     mult_bits = max(c["weight_bits"], 8)
@@ -186,7 +194,7 @@ def reference_table(arch) -> dict[str, Entry]:
         "aux_op": _e(int_add(acc) * s, f"pooling / residual / attention op as int add {acc} b {node}", HOROWITZ,
                      rel),
         "dram_bit": Entry(DRAM_PJ_PER_BIT, "midpoint of 1.3–2.6 nJ per 64 bits (off-chip, not node-scaled)",
-                          HOROWITZ, *DRAM_RANGE),
+                          HOROWITZ_PAPER, *DRAM_RANGE),
         "leakage_core_cycle": Entry(leak_pw / ch["clock_MHz"] * 1e-6, f"{SRAM_LEAK_PW_PER_BIT} pW/bit × "
                                     f"{sum(bits.values())} SRAM bits per core {node} ÷ clock",
                                     "assumption (no 45 nm leakage figure in the base data); override in YAML",
@@ -212,7 +220,7 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
     c, ch = arch.core, arch.chip
     acc = c["accumulator_bits"]
     for kind in ("dense", "sparse", "conv"):
-        t[f"syn_{kind}"] = _zero("the synapse stage is its weight read (synapse_read_bit) and, for a multi-bit "
+        t[f"syn_{kind}"] = _zero("the synapse stage is its weight read (synapse_read_word) and, for a multi-bit "
                                  "value on a multi-bit cell, a multiply (syn_mult)")
     t["dendrite_acc"] = _e(int_add(acc) * s, f"accumulate into the input current: int add {acc} b {node}", HOROWITZ,
                            rel)
@@ -220,6 +228,11 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
                        rel)
     t["neuron_access"] = _zero("visiting a neuron is its state read (membrane_read_bit)")
     t["spike_gen"] = _zero("the threshold compare is in neuron_update; the packet is written at the receiver")
+    mem = c["membrane_bits"]
+    t["neuron_affine"] = _e((int_mult(mem) + int_add(mem)) * s, f"membrane affine γ·m + β (Mem-BN): int mult {mem} b "
+                            f"+ int add {mem} b {node}", HOROWITZ, rel)
+    t["spike_quantize"] = _e((int_mult(mem) + 2 * int_add(mem)) * s, f"multi-bit spike code: (m − θ) × 1/(α·step) "
+                             f"(int mult {mem} b) and clip to the code range (2 compares) {node}", HOROWITZ, rel)
     for k in ("message_send", "message_bit", "message_receive", "hop_ew", "hop_ns"):
         t[k] = _zero("per-message network energy is carried per bit (hop_bit, buffer_*_bit)")
     vdd = ch["vdd_V"] or nominal_vdd(ch["tech_node_nm"])
@@ -230,14 +243,21 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
     t["chip_link_bit"] = Entry(5.0, "chip-to-chip SerDes link, per bit", "assumption: mid-range of 1–10 pJ/bit for "
                                "short-reach SerDes links (override in YAML)", 1.0, 10.0)
     t["barrier"] = _zero("a timestep barrier is a handful of wires; its time is in chip.barrier_cycles")
+    word, skib = c["synapse_word_bits"], arch.kib_bits("synapse") / 8192
+    t["synapse_read_word"] = _e(sram_bit(skib) * word * s, f"{word}-bit word read: 64-bit SRAM access at {skib:g} "
+                                f"KiB × {word}/64 {node}", HOROWITZ, rel)
     kib = arch.kib_bits("membrane") / 8192
     if c["accumulator_storage"] == ACC_STORAGE_SRAM:
         for op in ("read", "write"):
             t[f"acc_{op}_bit"] = t[f"membrane_{op}_bit"]
     else:
+        rf = (int_mult(16) + int_add(16)) / 16 * s  # per bit of a 16-bit word
+        latch = c["accumulator_storage"] == "latch"
         for op in ("read", "write"):
-            t[f"acc_{op}_bit"] = _zero(f"the accumulator is a {c['accumulator_storage']}: its access is within "
-                                       "dendrite_acc")
+            t[f"acc_{op}_bit"] = (
+                Entry(rf / 2, f"latch array: ½ × register file ({rf:.4g} pJ/bit) {node}", TEMAN, rf / 4, rf) if latch
+                else Entry(rf, f"register file: (int mult 16 b + int add 16 b) ÷ 16 bits {node}", EYERISS, rf / 2,
+                           2 * rf))
     t["param_read_bit"] = _e(sram_bit(kib) * s, f"per-timestep neuron parameters read from the membrane SRAM "
                              f"({kib:g} KiB) {node}", HOROWITZ, rel)
 
@@ -251,5 +271,5 @@ def format_table(arch) -> str:
     lines += [f"{k:<20} {e.pJ:>12.5g} {f'{e.low:.4g}–{e.high:.4g}':>21}  {e.formula} | {e.source}"
               for k, e in t.items()]
     lines.append(f"literature convention: AC {LITERATURE_AC_PJ} pJ, MAC {LITERATURE_MAC_PJ} pJ "
-                 f"(fp32 add; fp32 mult + add, {HOROWITZ})")
+                 f"(fp32 add; fp32 mult + add, {HOROWITZ_PAPER})")
     return "\n".join(lines)

@@ -14,8 +14,10 @@ def evaluate(trace_or_graph, arch, **kwargs) -> Costs:
 
     Keywords: ``graph`` (for a trace loaded from disk), ``x``, ``model`` (a name), ``accuracy``, ``timing``
     (``fast`` | ``cycle``, cores template), ``lowering`` (``parallel`` | ``serial``, for spikes wider than the
-    chip's packets). The cyclic garbage collector is paused meanwhile: the many small mapping objects would
-    otherwise trigger full collections of a large heap (a torch process), costing more than the evaluation."""
+    chip's packets), ``placement`` (cores template: a policy or a core per tile, see
+    ``empf_hw.hw.cores.placement``). The cyclic garbage collector is paused meanwhile: the many small mapping
+    objects would otherwise trigger full collections of a large heap (a torch process), costing more than the
+    evaluation."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -31,7 +33,8 @@ def schedule_of(arch) -> str:
 
 
 def _evaluate(trace_or_graph, arch, *, graph: DeployGraph | None = None, x=None, model: str = "model",
-              accuracy: float | None = None, timing: str = "fast", lowering: str | None = None) -> Costs:
+              accuracy: float | None = None, timing: str = "fast", lowering: str | None = None,
+              placement=None) -> Costs:
     arch = load_arch(arch)
     schedule = schedule_of(arch)
     if isinstance(trace_or_graph, DeployGraph):
@@ -50,9 +53,12 @@ def _evaluate(trace_or_graph, arch, *, graph: DeployGraph | None = None, x=None,
     if graph is None:
         raise EmpfError("the trace carries no graph (loaded from disk?): pass graph=")
     if arch.template == "systolic":
+        if placement is not None:
+            raise EmpfError(f"placement applies to the cores template; {arch.name} is a systolic array; allowed: "
+                            "placement=None")
         from .systolic import evaluate_systolic
 
         return evaluate_systolic(trace, graph, arch, model, accuracy)
     from .cores import evaluate_cores
 
-    return evaluate_cores(trace, graph, arch, model, accuracy, timing, lowering)
+    return evaluate_cores(trace, graph, arch, model, accuracy, timing, lowering, placement)

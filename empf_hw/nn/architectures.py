@@ -2,15 +2,22 @@
 
 As in the published EM-PF networks, the stem (first conv/linear) and the classifier stay full precision; all
 other synaptic layers use the configured weight mode (binary by default for EM-PF, full precision for LIF).
+
+Inputs: by default one static frame of the architecture's shape, presented every timestep (direct encoding);
+with ``time_axis`` a sample is T frames (T, *frame shape), frame t read at step t (event-camera frames, see
+``empf_hw.nn.events``). ``input_mean``/``input_std`` (one value per channel) normalise every frame to
+``(x − mean)/std`` before the stem, whose convolution then zero-pads the normalised input.
 """
 
+import math
 from dataclasses import asdict, dataclass, fields
+from numbers import Real
 
 import torch
 from torch import nn
 
 from ..errors import EmpfError, check_bool, check_choice, check_range
-from .catalog import ARCHS, NEURONS, WEIGHT_MODES
+from .catalog import ARCHS, MAX_CLASSES, NEURONS, WEIGHT_MODES
 from .layers import ECA, conv, linear
 from .neurons import EMPFNeuron, LIFNeuron
 
@@ -29,7 +36,10 @@ class ModelConfig:
     attention: bool = False
     learnable: bool = True
     lif_reset: str = "subtract"
-    num_classes: int = 0  # 0 = the architecture's default
+    num_classes: int = 0  # 0 = the architecture's default (catalog.ARCHS), else 2 … MAX_CLASSES
+    time_axis: bool = False  # samples are (T, *frame shape): frame t at step t
+    input_mean: tuple[float, ...] = ()  # per channel; () = no input normalisation
+    input_std: tuple[float, ...] = ()
 
     def __post_init__(self):
         check_choice("arch", self.arch, sorted(ARCHS))
@@ -39,14 +49,29 @@ class ModelConfig:
             object.__setattr__(self, "weights", "binary" if self.neuron == "empf" else "full")
         check_choice("weights", self.weights, WEIGHT_MODES)
         check_range("spike_bits", self.spike_bits, 0, 16, integer=True)
-        for f in ("mem_bn", "parallel", "attention", "learnable"):
+        for f in ("mem_bn", "parallel", "attention", "learnable", "time_axis"):
             check_bool(f, getattr(self, f))
+        self._check_normalisation()
         check_choice("lif_reset", self.lif_reset, ("subtract", "zero"))
-        check_range("num_classes", self.num_classes, 0, 100000, integer=True)
-        if not self.num_classes:
+        if self.num_classes == 0 and type(self.num_classes) is int:
             object.__setattr__(self, "num_classes", ARCHS[self.arch][1])
+        check_range("num_classes", self.num_classes, 2, MAX_CLASSES, integer=True)
         if self.neuron == "lif" and (self.spike_bits or self.mem_bn or self.parallel):
             raise EmpfError("spike_bits, mem_bn and parallel apply to neuron=empf only; LIF spikes are binary")
+
+    def _check_normalisation(self) -> None:
+        """``input_mean``/``input_std``: both empty or one finite number per input channel, std > 0."""
+        channels = self.frame_shape[0]
+        for f, ok, allowed in (("input_mean", math.isfinite, "finite numbers"),
+                               ("input_std", lambda s: math.isfinite(s) and s > 0, "finite numbers > 0")):
+            v = getattr(self, f)
+            if not (isinstance(v, (list, tuple)) and len(v) in (0, channels)
+                    and all(isinstance(x, Real) and not isinstance(x, bool) and ok(x) for x in v)):
+                raise EmpfError(f"{f}={v!r} is not valid; allowed: empty (no normalisation) or {channels} "
+                                f"{allowed}, one per input channel of arch {self.arch}")
+            object.__setattr__(self, f, tuple(float(x) for x in v))
+        if bool(self.input_mean) != bool(self.input_std):
+            raise EmpfError("input_mean and input_std must be given together (both empty: no normalisation)")
 
     @classmethod
     def from_dict(cls, d) -> "ModelConfig":
@@ -62,8 +87,14 @@ class ModelConfig:
         return asdict(self)
 
     @property
-    def input_shape(self) -> tuple[int, ...]:
+    def frame_shape(self) -> tuple[int, ...]:
+        """One timestep's input: the architecture's (C, H, W) or (F,)."""
         return ARCHS[self.arch][0]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample as ``SpikingNet.run`` takes it: the frame shape, with a leading T axis if ``time_axis``."""
+        return (self.timesteps, *self.frame_shape) if self.time_axis else self.frame_shape
 
     def neuron_module(self, channels: int) -> nn.Module:
         if self.neuron == "lif":
@@ -127,11 +158,13 @@ class SpikingNet(nn.Module):
     def __init__(self, cfg: ModelConfig, features: nn.Sequential, classifier: nn.Module):
         super().__init__()
         self.cfg, self.features, self.classifier = cfg, features, classifier
+        self.t = 0  # the timestep the next forward computes
 
     def neurons(self):
         return [m for m in self.modules() if isinstance(m, (EMPFNeuron, LIFNeuron))]
 
     def reset(self) -> None:
+        self.t = 0
         for n in self.neurons():
             n.reset()
 
@@ -145,10 +178,25 @@ class SpikingNet(nn.Module):
                 n.fold_mem_bn()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One timestep of a batch of samples (B, *input_shape): with ``time_axis`` it reads frame ``self.t``."""
+        cfg = self.cfg
+        if tuple(x.shape[1:]) != cfg.input_shape:
+            raise EmpfError(f"input shape {tuple(x.shape[1:])} does not match the model input {cfg.input_shape}")
+        if cfg.time_axis:
+            if self.t >= cfg.timesteps:
+                raise RuntimeError(f"model built for {cfg.timesteps} timesteps was stepped again; call reset()")
+            x = x[:, self.t]
+        self.t += 1
+        if cfg.input_mean:
+            view = (1, -1) + (1,) * (x.dim() - 2)
+            mean, std = (torch.tensor(v, dtype=x.dtype, device=x.device).reshape(view)
+                         for v in (cfg.input_mean, cfg.input_std))
+            x = (x - mean) / std
         return self.classifier(self.features(x))
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
-        """Direct encoding: the same input for every timestep; returns logits of shape (T, B, classes)."""
+        """Logits (T, B, classes) of a batch (B, *input_shape): the same frame every timestep (direct encoding),
+        or with ``time_axis`` frame t at step t."""
         self.reset()
         return torch.stack([self(x) for _ in range(self.cfg.timesteps)])
 
@@ -158,9 +206,19 @@ def _classifier(fin: int, classes: int, pool: bool = False) -> nn.Sequential:
     return nn.Sequential(*head, nn.Flatten(), nn.Linear(fin, classes))
 
 
-def digits_mlp(cfg):
-    feats = nn.Sequential(nn.Flatten(), LinearUnit(cfg, 64, 256, "full"), LinearUnit(cfg, 256, 256))
+def _mlp(cfg, features: int):
+    """Flatten → features→256 (full-precision stem) → 256→256 → classifier 256→classes."""
+    feats = nn.Sequential(nn.Flatten(), LinearUnit(cfg, features, 256, "full"), LinearUnit(cfg, 256, 256))
     return feats, nn.Linear(256, cfg.num_classes)
+
+
+def digits_mlp(cfg):
+    return _mlp(cfg, 64)
+
+
+def mnist1d_mlp(cfg):
+    """MLP for MNIST-1D's signals of length 40 (1×1×40)."""
+    return _mlp(cfg, 40)
 
 
 def digits_cnn(cfg):
@@ -222,8 +280,8 @@ def resnet34(cfg):
 
 
 # name → builder; input shapes and default class counts are in ``catalog.ARCHS``
-ARCHITECTURES = {f.__name__: f for f in (digits_mlp, digits_cnn, mnist_cnn, vgg11, vgg_snn_dvs, resnet18, resnet19,
-                                         resnet34)}
+ARCHITECTURES = {f.__name__: f for f in (digits_mlp, digits_cnn, mnist1d_mlp, mnist_cnn, vgg11, vgg_snn_dvs, resnet18,
+                                         resnet19, resnet34)}
 
 
 def build_model(cfg: ModelConfig) -> SpikingNet:

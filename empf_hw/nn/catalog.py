@@ -4,12 +4,13 @@ weight modes, training methods, datasets."""
 NEURONS = ("empf", "lif")
 WEIGHT_MODES = ("binary", "ternary", "full")
 METHODS = ("online", "online-random", "stbp")
-DATASETS = ("digits", "mnist", "cifar10", "synthetic")
+DATASETS = ("digits", "mnist", "mnist1d", "cifar10", "cifar100", "synthetic")
 
 # architecture → (input shape C×H×W or (F,), default number of classes)
 ARCHS = {
     "digits_mlp": ((1, 8, 8), 10),
     "digits_cnn": ((1, 8, 8), 10),
+    "mnist1d_mlp": ((1, 1, 40), 10),  # a 1-D signal as a 1×40 image
     "mnist_cnn": ((1, 28, 28), 10),
     "vgg11": ((3, 32, 32), 10),
     "vgg_snn_dvs": ((2, 48, 48), 10),
@@ -17,3 +18,5 @@ ARCHS = {
     "resnet19": ((3, 32, 32), 10),
     "resnet34": ((3, 224, 224), 1000),
 }
+
+MAX_CLASSES = 100000  # classifier outputs: 2 … MAX_CLASSES

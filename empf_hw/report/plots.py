@@ -135,7 +135,59 @@ def timeline(sides) -> bytes:
         ax.invert_yaxis()
         ax.set_xlabel("cycle")
         kind = ("layers one after another on one PE array" if s.costs.arch.template == "systolic"
-                else "pipelined schedule over the cores")
+                else f"{tm.mode} schedule over the cores (fast estimate)")
         ax.set_title(f"{s.deployed.name} on {s.costs.arch.name}: {kind}, {tm.cycles} cycles", fontsize=8)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="timestep", title_fontsize=7)
+    return to_png(fig)
+
+
+def stall_breakdown(runs) -> bytes:
+    """Stall cycles per inference by cause, from the cycle-level simulation; ``runs``: (side, cycle_runs) pairs."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    causes = list(runs[0][1]["stalls"]["cause"])
+    width = 0.8 / len(runs)
+    for k, (s, cyc) in enumerate(runs):
+        ax.barh(np.arange(len(causes)) + k * width, cyc["stalls"]["cycles_per_inference"], height=width,
+                label=f"{s.deployed.name} on {s.costs.arch.name}")
+    ax.set_yticks(np.arange(len(causes)) + width * (len(runs) - 1) / 2, causes)
+    ax.invert_yaxis()
+    ax.set_xlabel("stalled cycles per inference (summed over cores / router ports)")
+    ax.set_title("Stalls by cause (cycle-level simulation)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return to_png(fig)
+
+
+def link_heatmaps(runs) -> bytes:
+    """Flits per inference leaving each router over its mesh links (local ports excluded), per side."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.0), squeeze=False)
+    for ax, (s, cyc) in zip(axes[0], runs):
+        ch = s.costs.arch.chip
+        grid = np.zeros((ch["mesh_rows"], ch["mesh_cols"]))
+        links = cyc["links"][cyc["links"]["direction"] != "local"]
+        np.add.at(grid, (links["router_row"].to_numpy(int), links["router_col"].to_numpy(int)),
+                  links["flits_per_inference"].to_numpy(float))
+        im = ax.imshow(grid, cmap="magma")
+        ax.set_title(f"{s.deployed.name}\non {s.costs.arch.name}", fontsize=8)
+        ax.set_xlabel("router column")
+        ax.set_ylabel("router row")
+        fig.colorbar(im, ax=ax, label="flits per inference out of the router", shrink=0.85)
+    fig.suptitle("NoC link load (cycle-level simulation)", y=1.02)
+    return to_png(fig)
+
+
+def tornado(table: pd.DataFrame, nominal: float, top: int = 12) -> bytes:
+    """Model / baseline energy ratio with each assumption at its two ends (bars), around the nominal ratio."""
+    t = table.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.35 * len(t)))
+    lo = t[["ratio_low", "ratio_high"]].min(axis=1)
+    hi = t[["ratio_low", "ratio_high"]].max(axis=1)
+    ax.barh(range(len(t)), hi - lo, left=lo, color=np.where(t["flips"], "tab:red", "tab:blue"))
+    labels = [a if a.startswith("energy entry") else f"{a} ({lo_s} … {hi_s})"
+              for a, lo_s, hi_s in zip(t["assumption"], t["setting_low"], t["setting_high"])]
+    ax.set_yticks(range(len(t)), labels, fontsize=7)
+    ax.axvline(nominal, color="k", lw=1, label=f"nominal {nominal:.3g}×")
+    ax.axvline(1.0, color="tab:red", lw=1, ls="--", label="parity (1.0×)")
+    ax.set_xlabel("model / baseline energy per inference (ratio)")
+    ax.set_title("Sensitivity of the energy ratio (red: crosses 1.0)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     return to_png(fig)

@@ -27,8 +27,10 @@ ASSUMPTIONS = [
     "Fixed point: 8-bit input, saturating accumulators and membranes of the model's formats; EM-PF spike scales "
     "are calibrated on 256 training samples; EM-PF models trained with floating-point spikes run with the chosen "
     "spike width (default 4 bits).",
-    "The literature convention (SOPs × 0.9 pJ + MACs × 4.6 pJ, fp32 add / multiply-add at 45 nm) is shown for "
-    "comparison with papers; it ignores memory, communication and leakage.",
+    "Two paper conventions are shown for comparison with the literature; both ignore memory, communication and "
+    "leakage. literature_energy follows the EM-PF paper: a synaptic op on an n-bit spike costs n/32 of the 0.9 pJ "
+    "fp32 add (a 4-bit spike: 0.9/8 pJ), on a binary spike the full 0.9 pJ, and the real-valued stem's MACs 4.6 pJ "
+    "(fp32 multiply + add at 45 nm, Horowitz 2014). sop_energy charges every SOP 0.9 pJ whatever its width.",
 ]
 
 

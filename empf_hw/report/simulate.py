@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..hw import evaluate, load_arch
+from ..hw.cores.rightsize import right_size
 from ..nn.checkpoint import load_card
 from ..sim.pipeline import CALIBRATION_SAMPLES, deploy, hardware_spike_bits
 from . import plots
@@ -40,6 +41,10 @@ class SimulateConfig:
     samples: int | None = None  # default: the whole test split
     seed: int = 0  # 0: the first samples; otherwise a seeded random subset
     data_dir: str | None = None
+    timing: str = "cycle"  # "cycle": also simulate cycle_samples inferences cycle by cycle (cores template)
+    cycle_samples: int = 3
+    right_size: bool = True  # each side on its chip right-sized to it (cores template); else the chip as given
+    draws: int = 2000  # Monte Carlo draws over the energy table's ranges
 
 
 def _arch_for(card: dict, arch: str | None):
@@ -56,11 +61,12 @@ def run(cfg: SimulateConfig) -> tuple[list[Side], dict]:
         card = load_card(path)
         plan.append((role, path, card, _arch_for(card, arch)))
     sides = []
-    for role, path, card, hw in plan:
+    for role, path, card, chip in plan:
         bits = hardware_spike_bits(card, cfg.spike_bits)
         d = deploy(path, spike_bits=bits, timesteps=cfg.timesteps, samples=cfg.samples, seed=cfg.seed,
                    data_dir=cfg.data_dir, mode="fixed")
-        sides.append(Side(role, d, evaluate(d.trace, hw, model=d.name, accuracy=d.accuracy)))
+        hw = right_size(d.graph, chip) if cfg.right_size and chip.template == "cores" else chip
+        sides.append(Side(role, d, evaluate(d.trace, hw, model=d.name, accuracy=d.accuracy), chip))
         used["sides"].append({"role": role, "model": str(path), "dataset": card["dataset"], "spike_bits": bits,
                               "timesteps": d.graph.timesteps, "samples": len(d.labels), "graph_attrs": d.graph.attrs,
                               "arch": hw.to_dict()})
@@ -73,6 +79,7 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
     summary, layers = summary_table(sides), layers_table(sides)
     ratios, mem, cores = ratio_table(summary), memory_table(sides), core_table(sides)
     nb = neurobench_table(sides)
+    runs = cycle_section(sides, cfg, summary) if cfg.timing == "cycle" else None
     for col, k in (("nb_footprint_bytes", "footprint_bytes"), ("nb_connection_sparsity", "connection_sparsity"),
                    ("nb_activation_sparsity", "activation_sparsity"), ("nb_effective_macs", "Effective_MACs"),
                    ("nb_effective_acs", "Effective_ACs"), ("nb_dense_synops", "Dense")):
@@ -86,9 +93,13 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
             "schedule": plots.timeline(sides),
             "core_utilization": plots.core_heatmaps(sides),
             "memory": plots.memory(mem)}
+    fair = fair_section(sides, cfg)
+    figs.update(fair["figs"])
     m, b = summary.iloc[0], summary.iloc[1]
+    lo, hi = fair["interval"]
     head = (f"{m['model']} ({m['method']}) on {m['arch']} against {b['model']} ({b['method']}) on {b['arch']}: "
-            f"energy {m['energy_pJ_per_inference'] / b['energy_pJ_per_inference']:.3g}×, latency "
+            f"energy {m['energy_pJ_per_inference'] / b['energy_pJ_per_inference']:.3g}× (90 % interval "
+            f"{lo:.3g}–{hi:.3g}× over the energy table's ranges), latency "
             f"{m['latency_cycles'] / b['latency_cycles']:.3g}×, total memory "
             f"{m['total_memory_bits'] / b['total_memory_bits']:.3g}× the baseline's; accuracy "
             f"{m['accuracy']:.4f} vs {b['accuracy']:.4f} on {m['samples']} test samples.")
@@ -109,6 +120,10 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
                     cores[["model", "core", "mesh_row", "mesh_col", "layers", "synapse_utilization",
                            "neuron_utilization", "buffer_utilization", "busy_cycles", "utilization"]]]),
     ]
+    sections += fair["sections"]
+    if runs:
+        sections.append(runs["section"])
+        figs.update(runs["figs"])
     sections.append(("NeuroBench-compatible metrics", [NEUROBENCH_NOTE, nb]))
     for s in sides:
         sections.append((f"Energy reference table: {s.costs.arch.name}", [ert_table(s.costs)]))
@@ -118,6 +133,9 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
              "summary.csv": summary, "layers.csv": layers, "ratios.csv": ratios, "neurobench.csv": nb,
              "config.json": json.dumps(used, indent=1, sort_keys=True) + "\n"}
     files.update({f"plots/{k}.png": v for k, v in figs.items()})
+    files.update(fair["files"])
+    if runs:
+        files.update(runs["files"])
     machine = {"summary": summary.to_dict(orient="records"), "ratios": ratios.to_dict(orient="records")}
     return files, machine
 
@@ -133,3 +151,71 @@ def simulate(cfg: SimulateConfig, out: str | Path | None = None, force: bool = F
     check_output_dir(target, force)
     files, machine = build(cfg)
     return write_outputs(target, files, force), machine
+
+
+def cycle_section(sides, cfg: SimulateConfig, summary) -> dict | None:
+    """Cycle-level runs of the first ``cfg.cycle_samples`` inferences of every side on a cores chip: the report
+    section, its plots, its CSV files; adds the cycle-level latency columns to ``summary``."""
+    import pandas as pd
+
+    from ..hw.cycle_report import cycle_runs
+
+    runs = [(s, cycle_runs(s.deployed, s.costs.arch, cfg.cycle_samples)) for s in sides
+            if s.costs.arch.template == "cores"]
+    if not runs:
+        return None
+    for k in runs[0][1]["summary"]:
+        summary[k] = [next((c["summary"][k] for s, c in runs if s is side), float("nan")) for side in sides]
+    tables = {name: pd.concat([c[name].assign(model=s.deployed.name) for s, c in runs], ignore_index=True)
+              for name in ("latency", "stalls", "links", "cores", "timesteps")}
+    tables = {k: v[["model"] + [c for c in v.columns if c != "model"]] for k, v in tables.items()}
+    figs = {"stall_breakdown": plots.stall_breakdown(runs), "noc_link_load": plots.link_heatmaps(runs)}
+    errs = "; ".join(f"{s.deployed.name}: fast estimate {c['summary']['fast_vs_cycle_error_pct_mean']:+.1f} % "
+                     f"(latency {c['summary']['cycle_latency_cycles_mean']:.0f} cycles simulated)" for s, c in runs)
+    text = (f"The first {runs[0][1]['summary']['cycle_samples']} test inference(s) of each model, one at a time, "
+            "through the cycle-level simulator of the cores (FIFOs, banked synapse SRAM, neuron units, wormhole "
+            "routers with credit back-pressure, the chip's time-step semantics). Energy counts are identical to the "
+            f"fast estimate's; its latency error against the simulation: {errs}.")
+    section = ("Cycle-level simulation", [
+        text, tables["latency"],
+        "Latency per timestep window (cycles) across the simulated inferences: mean, median and 99th percentile.",
+        tables["timesteps"], ("plot", "stall_breakdown", figs["stall_breakdown"]),
+        ("plot", "noc_link_load", figs["noc_link_load"]),
+        "Busy, stalled (by cause) and idle cycles per core, per inference.", tables["cores"]])
+    files = {f"cycle_{k}.csv": v for k, v in tables.items()}
+    return {"section": section, "figs": figs, "files": files}
+
+
+def fair_section(sides, cfg: SimulateConfig) -> dict:
+    """Both models on both chips (and right-sized), the ratio of every pairing with its 90 % interval, and the
+    tornado of assumptions behind the headline ratio."""
+    from ..hw.uncertainty import energy_draws, interval
+    from .compare import grid, pairings, tornado
+
+    m, b = sides
+    archs = {s.chip.name: s.chip for s in sides}
+    archs.update({s.costs.arch.name: s.costs.arch for s in sides})
+    table, costs = grid(m.deployed, b.deployed, archs, cfg.draws, cfg.seed)
+    fit = cfg.right_size and all(s.chip.template == "cores" for s in sides)
+    pairs = pairings(costs, m.chip.name, b.chip.name, m.costs.arch.name if fit else None,
+                     b.costs.arch.name if fit else None, cfg.draws, cfg.seed)
+    e = energy_draws([m.costs, b.costs], cfg.draws, cfg.seed)
+    lo, hi = interval(e[:, 0] / e[:, 1])
+    tor = tornado(m.deployed, b.deployed, m.costs, b.costs)
+    nominal = m.costs.energy_pJ() / b.costs.energy_pJ()
+    flips = tor.loc[tor["flips"], "assumption"].tolist()
+    says = (f"Assumptions that would move the energy ratio across 1.0: {', '.join(flips)}." if flips else
+            "No single assumption moves the energy ratio across 1.0.")
+    figs = {"tornado": plots.tornado(tor, nominal)}
+    sections = [
+        ("Fair comparison", [
+            "Both models on both chips, and each chip right-sized to its own model (same mesh, the smallest "
+            "crossbar and SRAMs that hold the mapping). Energy intervals are the 5th–95th percentiles of "
+            f"{cfg.draws} Monte Carlo draws over the energy table's ranges (one draw per entry, shared by every "
+            "chip).", table, pairs]),
+        ("Sensitivity", [
+            f"How far each assumption moves the headline energy ratio ({nominal:.3g}×): energy-table entries at "
+            "the ends of their ranges, microarchitecture choices at each of their settings (on both chips). " + says,
+            ("plot", "tornado", figs["tornado"]), tor.round(4)])]
+    files = {"fair_grid.csv": table, "fair_pairings.csv": pairs, "tornado.csv": tor}
+    return {"sections": sections, "figs": figs, "files": files, "interval": (lo, hi)}

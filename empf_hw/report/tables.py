@@ -8,9 +8,10 @@ from ..hw.result import COMPONENT_ORDER, Costs
 from ..sim.pipeline import Deployed
 
 SUMMARY_COLUMNS = ["model", "method", "accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference",
-                   "latency_cycles", "latency_us", "sops", "macs", "neuron_updates", "weight_memory_bits",
+                   "sop_energy_pJ_per_inference", "latency_cycles", "latency_us", "sops", "macs", "neuron_updates", "weight_memory_bits",
                    "total_memory_bits"]
-RATIO_METRICS = ["accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference", "latency_cycles",
+RATIO_METRICS = ["accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference",
+                 "sop_energy_pJ_per_inference", "latency_cycles",
                  "latency_us", "sops", "macs", "neuron_updates", "weight_memory_bits", "total_memory_bits"]
 MEMORY_KINDS = ["weight_memory_bits", "param_memory_bits", "state_memory_bits", "buffer_memory_bits"]
 
@@ -20,6 +21,7 @@ class Side:
     role: str  # "model" or "baseline"
     deployed: Deployed
     costs: Costs
+    chip: object = None  # the chip as given (costs.arch may be it right-sized)
 
 
 def spike_format(d: Deployed) -> str:
@@ -60,6 +62,7 @@ def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
         "spikes": summary["spike_format"], "accuracy_%": (summary["accuracy"] * 100).round(2),
         "energy_uJ": (summary["energy_pJ_per_inference"] / 1e6).round(3),
         "literature_energy_uJ": (summary["literature_energy_pJ_per_inference"] / 1e6).round(3),
+        "sop_energy_uJ": (summary["sop_energy_pJ_per_inference"] / 1e6).round(3),
         "latency_cycles": summary["latency_cycles"], "latency_us": summary["latency_us"].round(1),
         "memory_KiB": (summary["total_memory_bits"] / 8192).round(1)})
 

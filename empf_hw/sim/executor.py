@@ -4,13 +4,17 @@ Layers are evaluated one after another with all T timesteps folded into the batc
 only neurons loop over time). Tensors are channel-last internally. Values are ``Val(data, scale)``: ``scale`` is
 ``None`` for real values (currents, float mode); in fixed mode spikes are integer codes with a per-layer scale.
 
+Inputs: one static frame presented every timestep (direct encoding), or, when the input node has ``time_axis``,
+frame t at timestep t (event-camera frames); normalised per channel when it has ``mean``/``std``. The trace's
+``meta["static_input"]`` says which.
+
 ``float`` mode reproduces the PyTorch model in eval mode. ``fixed`` mode uses the hardware formats: the input as
-``input_bits`` codes, synaptic layers as exact integer sums of spike codes × weight codes into a saturating
-``accumulator_bits`` accumulator, membranes as saturating ``membrane_bits`` integers with LSB ``spike_step / 2^f``,
-``f = min(membrane_frac_bits, membrane_bits − spike_bits − 4)`` (the membrane holds 8× the largest spike), the
-input current rounded to the LSB and the leaked potential truncated toward zero (a multiply-shift), LIF neurons
-firing when the membrane exceeds the threshold (as Loihi and SANA-FE do; PyTorch's float model fires at it too),
-spikes as codes clipped to ``2^spike_bits − 1``. Every saturation is counted.
+``input_bits`` codes (``empf_hw.deploy.graph.input_scale``), synaptic layers as exact integer sums of spike codes ×
+weight codes into a saturating ``accumulator_bits`` accumulator, membranes as saturating ``membrane_bits`` integers
+with LSB ``spike_step / 2^f``, ``f = min(membrane_frac_bits, membrane_bits − spike_bits − 4)`` (the membrane holds
+8× the largest spike), the input current rounded to the LSB and the leaked potential truncated toward zero (a
+multiply-shift), LIF neurons firing when the membrane exceeds the threshold (as Loihi and SANA-FE do; PyTorch's
+float model fires at it too), spikes as codes clipped to ``2^spike_bits − 1``. Every saturation is counted.
 
 Timestep semantics (``schedule``): ``pipelined`` — every layer sees its inputs of the same timestep (the trained
 model's semantics; a pipelined chip starts a layer's timestep when its inputs have arrived); ``lockstep`` — as on
@@ -25,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..deploy.graph import DeployGraph, Node
+from ..deploy.graph import DeployGraph, Node, input_normalisation, input_reach, input_scale
 from ..errors import EmpfError, check_choice, check_range
 from .ops import conv2d_gemm, eca_gate, fanout_1d, gemm_weights, pool2d
 from .trace import COUNTS, MAX_BITS, ActivityTrace, LayerTrace
@@ -98,6 +102,14 @@ def _affine(x: np.ndarray, gain: np.ndarray | None, offset: np.ndarray, out: np.
     return out
 
 
+def _normalise(n: Node, x: np.ndarray) -> np.ndarray:
+    """Channel-last input frames ``x`` (float32) normalised per channel by the input node's ``mean``/``std``."""
+    if "mean" not in n.attrs:
+        return x
+    mean, std = input_normalisation(n)
+    return (x - mean.astype(np.float32)) / std.astype(np.float32)
+
+
 def _saturate(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Clip to the signed ``bits`` range; returns (clipped, per-timestep count of clipped values)."""
     hi = 2 ** (bits - 1) - 1
@@ -159,11 +171,14 @@ class Executor:
         return w, float(np.abs(w).sum(axis=1).max(initial=0)) if self.mode == "fixed" else 0.0
 
     def run(self, x: np.ndarray) -> ActivityTrace:
-        """``x``: (N, C, H, W) or (N, F) real input in [0, 1] (direct encoding: the same frame every timestep)."""
+        """``x``: (N, C, H, W) or (N, F) real input in [0, 1], the same frame every timestep (direct encoding), or,
+        when the input node has ``time_axis``, (N, T, C, H, W) / (N, T, F): frame t at timestep t."""
         g, T = self.graph, self.steps
-        want = tuple(g.nodes[0].shape)
+        static = not g.nodes[0].attrs.get("time_axis", False)
+        want = (() if static else (self.T,)) + tuple(g.nodes[0].shape)
         if x.ndim < 2 or tuple(x.shape[1:]) != want:
-            raise EmpfError(f"input shape {tuple(x.shape[1:])} does not match the graph input {want}")
+            raise EmpfError(f"input shape {tuple(x.shape[1:])} does not match the graph input {want}"
+                            + ("" if static else " (one frame per timestep)"))
         self.batch, self.spike_max = len(x), {}
         last = {i: k for k, n in enumerate(g.nodes) for i in n.inputs}  # a value is freed after its last reader
         vals, self.traces = {}, {}
@@ -171,13 +186,15 @@ class Executor:
             lt = LayerTrace(n.name, n.op, tuple(n.shape), {c: np.zeros(T, np.int64) for c in COUNTS})
             self.traces[n.name] = lt
             ins = [vals[i] for i in n.inputs]
-            vals[n.name] = getattr(self, f"_{n.op}")(n, ins, lt) if n.op != "input" else self._input(n, x, lt)
+            vals[n.name] = getattr(self, f"_{n.op}")(n, ins, lt) if n.op != "input" else \
+                self._input(n, x[None] if static else np.moveaxis(x, 1, 0), lt)
             for i in n.inputs:
                 if last[i] == k:
                     del vals[i]
         logits = vals[g.nodes[-1].name].real().astype(np.float32)
         meta = {"mode": self.mode, "timesteps": T, "batch": self.batch, "graph_attrs": g.attrs,
-                "schedule": "lockstep" if self.lockstep else "pipelined", "logical_timesteps": self.T}
+                "schedule": "lockstep" if self.lockstep else "pipelined", "logical_timesteps": self.T,
+                "static_input": static}
         return ActivityTrace(list(self.traces.values()), logits, meta, g)
 
     def _delay(self, v: "Val", steps: int) -> "Val":
@@ -189,17 +206,27 @@ class Executor:
         return Val(shifted, v.scale, v.affine)
 
     # --- nodes ---------------------------------------------------------------------------------------------
-    def _input(self, n: Node, x: np.ndarray, lt: LayerTrace) -> Val:
-        x = x.astype(np.float32)
-        data = x.transpose(0, 2, 3, 1)[None] if x.ndim == 4 else x[None]
-        if self.lockstep:  # presented for the first T steps
-            data = np.concatenate([np.repeat(data, self.T, axis=0),
-                                   np.zeros((self.steps - self.T, *data.shape[1:]), data.dtype)])
+    def _input(self, n: Node, frames: np.ndarray, lt: LayerTrace) -> Val:
+        """``frames`` (1 static or T, N, *shape) → channel-last values ``(x − mean)/std`` (float mode) or their codes
+        ``round((clip(x, 0, 1) − mean)/std · (2^input_bits − 1)/R)`` of scale ``input_scale`` (fixed mode, see
+        ``empf_hw.deploy.graph.input_scale``); lockstep: presented for the first T steps, zeros (no input) after."""
+        x = frames.astype(np.float32, copy=False)
+        data = x.transpose(0, 1, 3, 4, 2) if x.ndim == 5 else x
         if self.mode == "float":
-            return Val(data)
+            return Val(self._present(_normalise(n, data)))
+        clips = ((data < 0) | (data > 1)).reshape(len(data), -1).sum(axis=1)
+        lt.counts["spike_clips"][:] = self._present(clips)
         levels = 2 ** n.attrs["input_bits"] - 1
-        lt.counts["spike_clips"][:] = ((data < 0) | (data > 1)).reshape(len(data), -1).sum(axis=1)
-        return Val(np.round(np.clip(data, 0, 1) * levels), 1.0 / levels)
+        codes = np.round(_normalise(n, np.clip(data, 0, 1)) * np.float32(levels / input_reach(n)))
+        return Val(self._present(codes), input_scale(n))
+
+    def _present(self, rows: np.ndarray) -> np.ndarray:
+        """Input rows (1 static or T, ...) as the executor's time axis: unchanged when pipelined; lockstep: the T
+        frames, then zeros until the last layer has finished."""
+        if not self.lockstep:
+            return rows
+        rows = np.broadcast_to(rows, (self.T, *rows.shape[1:]))
+        return np.concatenate([rows, np.zeros((self.steps - self.T, *rows.shape[1:]), rows.dtype)])
 
     def _input_stats(self, v: Val) -> tuple:
         """What a synaptic layer records of its input ``v`` (T', N, ...), computed once per value: events per

@@ -53,6 +53,9 @@ def deploy(path, *, spike_bits: int | None = None, timesteps: int | None = None,
 
     model, card = load_checkpoint(path)
     cfg = model.cfg
+    if cfg.time_axis and timesteps not in (None, cfg.timesteps):
+        raise EmpfError(f"timesteps={timesteps}: model {path} reads one input frame per timestep from data of "
+                        f"{cfg.timesteps} frames; allowed: {cfg.timesteps}")
     train_set, (x, y) = load_dataset(card["dataset"], data_dir, cfg.input_shape, cfg.num_classes,
                                      card.get("seed", 0))
     if tuple(x.shape[1:]) != cfg.input_shape:

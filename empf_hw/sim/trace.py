@@ -19,7 +19,10 @@ in float mode every event is filed under 0), ``event_map`` (T, *input shape): pe
 samples of the batch it produced an event, and, for multi-bit codes in fixed mode, ``bit_maps`` (T, B, *input
 shape): in how many samples bit j of the code was set. Pooling nodes keep the same two maps of their *input*
 (what a chip without pooling hardware receives, see ``empf_hw.hw.cores.lowering``). With ``lockstep`` timesteps
-(``meta["schedule"]``) the time axis is the chip's T + depth steps. Saved as ``.npz`` (no pickle) + ``.json``.
+(``meta["schedule"]``) the time axis is the chip's T + depth steps. ``meta["static_input"]``: true when one input
+frame was presented at every logical timestep (a layer fed only by it could be computed once), false for a
+time-varying input (one frame per timestep); traces saved before it existed lack the key (they were static).
+Saved as ``.npz`` (no pickle) + ``.json``.
 """
 
 import json
@@ -65,7 +68,7 @@ class LayerTrace:
 class ActivityTrace:
     layers: list[LayerTrace]
     logits: np.ndarray  # (T, N, classes)
-    meta: dict  # mode, timesteps, batch, spike formats
+    meta: dict  # mode, timesteps, batch, graph_attrs, schedule, logical_timesteps, static_input
     graph: object = field(default=None, repr=False, compare=False)  # the DeployGraph run (in memory only)
     cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived tables (empf_hw.hw)
 

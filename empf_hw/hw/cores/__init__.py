@@ -16,7 +16,8 @@ from .counts import layer_counts, soma_activity
 from .fast import schedule
 from .lowering import lower
 from .mapper import Mapping, map_graph
-from .work import check_trace, layer_work
+from .stem import stem_once
+from .work import check_trace, layer_work, share_dram
 
 TIMINGS = ("fast", "cycle")
 
@@ -39,19 +40,24 @@ def _memory(mapping: Mapping) -> pd.DataFrame:
 
 
 def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast",
-                   lowering: str | None = None) -> Costs:
+                   lowering: str | None = None, placement=None) -> Costs:
     """Costs of a trace on a cores architecture; ``timing``: ``fast`` (estimate) or ``cycle`` (cycle-level
     simulation of a batch-1 trace); ``lowering``: how spikes wider than the chip's packets are sent (see
-    ``empf_hw.hw.cores.lowering``)."""
+    ``empf_hw.hw.cores.lowering``); ``placement``: a policy or a core per tile (see ``empf_hw.hw.cores.placement``)."""
     check_choice("timing", timing, TIMINGS)
     graph, trace = lower(graph, trace, arch, lowering)
-    mapping = map_graph(graph, arch)
+    if arch.chip["stem_once"]:
+        trace = stem_once(graph, trace)
+    mapping = map_graph(graph, arch, placement)
     by = check_trace(mapping, trace)
     T = len(trace.logits)
     works = {}
     for lay in mapping.layers:
         aux = sum((by[a].counts["other_ops"] for a in lay.aux), np.zeros(T, np.int64))
+        shifts = lay.node.attrs.get("serial_steps", 1) - 1  # serial lowering: one accumulator shift per sub-step
+        aux = aux + shifts * sum(t.neurons for t in lay.tiles) * trace.batch
         works[lay.name] = layer_work(mapping, lay, by[lay.name], aux, trace.batch, works, trace.cache)
+    share_dram(mapping, works)
     soma = soma_activity(mapping, works, by, trace.batch)
     if timing == "cycle":
         from .cycle import simulate
@@ -67,7 +73,7 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
         own = {int(cr) for cr in w.cores} - seen
         seen |= own
         counts.append(layer_counts(mapping, lay, w, soma[lay.name], tm.windows, len(own),
-                                   tm.mode == "lockstep" and i == 0))
+                                   mapping.sub_steps if tm.mode == "lockstep" and i == 0 else 0))
     arr = np.stack(counts)  # (layers, actions, T)
     energies = arr * np.array([ert[k].pJ for k in CORES_ENTRIES])[None, :, None]
     lays = mapping.layers

@@ -5,13 +5,15 @@
   kernels, ``dense`` for crossbars), ``syn_mult`` where a multi-bit value meets a multi-bit cell;
 - dendrite: ``dendrite_acc`` per synaptic event and slice, ``psum_add`` per partial sum merged;
 - soma: ``neuron_access`` per neuron visited per timestep, ``neuron_update`` per neuron updated (all neurons with
-  ``neuron_update_mode: clock``; those with input or non-zero potential with ``event``), ``spike_gen`` per spike,
-  ``aux_op`` per pooling / residual / attention op;
+  ``neuron_update_mode: clock``; those with input or non-zero potential with ``event``), ``neuron_affine`` per
+  update of a neuron with a membrane affine (EM-PF Mem-BN), ``spike_gen`` per spike, ``spike_quantize`` per
+  multi-bit spike (EM-PF: (m − θ) scaled to the spike code and clipped),
+  ``aux_op`` per pooling / residual / attention op and per neuron and extra sub-step of a serial lowering (shift);
 - network: ``message_send`` and ``message_receive`` per packet (one per spike and destination core, and per
   partial-sum packet; the network's input is sent from the I/O port), ``message_bit`` per value bit a packet
   carries beyond its address, ``hop_ns`` / ``hop_ew`` per packet-hop, ``hop_bit`` per bit-hop on chip,
-  ``chip_link_bit`` per bit crossing between chips, ``barrier`` per lockstep step;
-- memories: weight reads (``synapse_read_bit``: every used cell), accumulator read-modify-write per synaptic event
+  ``chip_link_bit`` per bit crossing between chips, ``barrier`` per lockstep (sub-)step;
+- memories: weight reads (``synapse_read_word``: whole SRAM words, ⌈cells / word⌉ per connected tap or row), accumulator read-modify-write per synaptic event
   and partial sum (``acc_*``; the accumulator is read once more by the neuron update), membrane read per neuron
   visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written
   and read once per packet, DRAM weight reloads of spilled tiles, and leakage of every used core for the whole
@@ -59,7 +61,7 @@ def soma_activity(mapping: Mapping, works: dict[str, LayerWork], by: dict, batch
 
 
 def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, windows: np.ndarray, leak_cores: int,
-                 lockstep_first: bool) -> np.ndarray:
+                 barriers: int) -> np.ndarray:
     """(actions, T) counts of one layer in CORES_ENTRIES order."""
     arch = mapping.arch
     c = arch.core
@@ -79,8 +81,10 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
     on_chip_bits = (w.hops_ns + w.hops_ew).sum(axis=1) * w.packet_bits + w.psum_hops[:, :2].sum(axis=(1, 2)) * pbits
     cross_bits = w.crossings.sum(axis=1) * w.packet_bits + w.psum_hops[:, 2].sum(axis=1) * pbits
     heads = [t for t in lay.tiles if t.merges]
-    per_channel = 3 + (2 if lay.neuron is not None and not (np.all(lay.neuron.tensors["in_scale"] == 1)
-                                                            and np.all(lay.neuron.tensors["in_bias"] == 0)) else 0)
+    nrn = lay.neuron
+    affine = nrn is not None and not (np.all(nrn.tensors["in_scale"] == 1) and np.all(nrn.tensors["in_bias"] == 0))
+    graded = nrn is not None and nrn.attrs["spike_bits"] > 1
+    per_channel = 3 + 2 * affine
     params = sum((t.outputs[1] - t.outputs[0]) * per_channel + 1 for t in heads) * pb
     kind = syn_kind(lay.node)
     counts = {
@@ -90,7 +94,9 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "psum_add": psums,
         "neuron_access": neurons,
         "neuron_update": upd,
+        "neuron_affine": upd * affine,
         "spike_gen": spikes.sum(axis=1),
+        "spike_quantize": spikes.sum(axis=1) * graded,
         "aux_op": w.aux.sum(axis=1),
         "message_send": packets + psum_pk,
         "message_bit": packets * lay.value_bits,
@@ -99,8 +105,8 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "hop_ns": ns,
         "hop_bit": on_chip_bits,
         "chip_link_bit": cross_bits,
-        "barrier": np.full(T, 1.0 if lockstep_first else 0.0),
-        "synapse_read_bit": slices * c["weight_bits"],
+        "barrier": np.full(T, float(barriers)),
+        "synapse_read_word": w.syn_words.sum(axis=1),
         "acc_read_bit": syn * acc + psums * acc + upd * acc,
         "acc_write_bit": syn * acc + psums * acc,
         "membrane_read_bit": neurons * mem,

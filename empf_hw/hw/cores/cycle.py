@@ -41,7 +41,7 @@ from ...sim.ops import fanout_1d
 from ..result import Timing
 from .fast import bank_factor, barrier_cycles, bus_cycles, syn_kind
 from .mapper import Mapping, grid, hop_matrices, io_xy, tile_xy
-from .work import _connected_rows, flits, hop_latency, latencies, owner_ids, psum_bits
+from .work import connected_rows, dram_channel, flits, hop_latency, latencies, owner_ids, psum_bits
 
 _IN_FROM = {1: 2, 2: 1, 3: 4, 4: 3}  # output north (1) enters the neighbour's port "from south" (2), ...
 DIRS = ("local", "north", "south", "east", "west")
@@ -139,7 +139,7 @@ class Network:
         act = np.flatnonzero(self.cnt)
         if not len(act):
             return np.zeros(0, np.int64)
-        np.maximum.at(self.peak, act, self.cnt[act])
+        self.peak[act] = np.maximum(self.peak[act], self.cnt[act])
         h = self.head[act]
         rdy = self.ready[act, h] <= now
         act = act[rdy]
@@ -158,7 +158,9 @@ class Network:
         if len(cand):  # round-robin: one winner per output port
             prio = (act[cand] % 5 - self.rr[outp[cand]]) % 5
             order = cand[np.lexsort((prio, outp[cand]))]
-            _, first = np.unique(outp[order], return_index=True)
+            o = outp[order]
+            first = np.ones(len(o), bool)
+            first[1:] = o[1:] != o[:-1]
             win[order[first]] = True
         eject = out_dir == 0
         nbp = self.nb_port[outp]
@@ -214,7 +216,7 @@ def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
         k = lay.node.tensors["weight"].shape[-1]
         _, h, w = lay.in_shape
         s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
-        rowfan = np.add.reduceat(_connected_rows(h, k, s, p, lay.node.shape[1]).astype(np.int64),
+        rowfan = np.add.reduceat(connected_rows(h, k, s, p, lay.node.shape[1]).astype(np.int64),
                                  [a for a, _ in rws], axis=0)  # (nr, H)
         colfan = fanout_1d(w, k, s, p)
     out = []
@@ -237,7 +239,7 @@ def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
 
 class Tile:
     __slots__ = ("layer", "j", "core", "router", "head", "t_open", "expected", "processed", "psum_expected",
-                 "psum_got", "a_start", "a_done", "b_start", "finish", "waiting")
+                 "psum_got", "a_start", "a_done", "b_start", "finish", "waiting", "blocked")
 
     def __init__(self, layer: str, j: int, core: int, router: int, head: bool, T: int):
         self.layer, self.j, self.core, self.router, self.head = layer, j, core, router, head
@@ -251,6 +253,7 @@ class Tile:
         self.b_start = np.full(T, -1, np.int64)
         self.finish = np.full(T, -1, np.int64)
         self.waiting = False  # a neuron phase is scheduled or running for t_open
+        self.blocked = -1  # since when its consumers hold it back (back-pressure), -1: not blocked
 
 
 def _overlap(a, b) -> int:
@@ -332,12 +335,14 @@ class _Sim:
         self.engine_free: dict[int, float] = {}
         self.engine_busy: dict[int, bool] = {}
         self.units_free: dict[int, int] = {}
+        self.dram_free: dict[int, int] = {}  # DRAM channel → cycle it is free
+        self.reloaded: dict[tuple, int] = {}  # tile key → cycle its weights of the open timestep are in
         self.pkt = {}  # packet id → (tile key, t, rows) for spikes, or (tile key, t, None) for partial sums
         self.heap: list = []
         self.seq = 0
         self.busy_cycles: dict[int, float] = {}
-        self.stall = {"bank_conflict": 0.0, "waiting_producers": 0, "waiting_consumers": 0, "neuron_units_busy": 0,
-                      "barrier": 0}
+        self.stall: dict[tuple[str, int], float] = {}  # (cause, core) → stalled cycles
+        self.barrier_total = 0
         self.layer_start = np.full((len(self.layers), T), -1, np.int64)
         self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
         self.bank_factor = bank
@@ -394,8 +399,8 @@ class _Sim:
         if tile.a_start[t] < 0:
             tile.a_start[t] = now
         service = self.pkt_overhead[layer] + rows * self.row_cycles[layer]
-        self.stall["bank_conflict"] += rows * self.lat[f"syn_{syn_kind(self.m.layer(layer).node)}"] * (
-            self.bank_factor - 1)
+        self.stalled("bank_conflict", core, rows * self.lat[f"syn_{syn_kind(self.m.layer(layer).node)}"] * (
+            self.bank_factor - 1))
         start = max(float(now), self.engine_free.get(core, 0.0))
         end = start + service
         self.engine_free[core] = end
@@ -427,7 +432,7 @@ class _Sim:
         core = tile.core
         start = max(at, self.units_free.get(core, 0))
         if start > at:
-            self.stall["neuron_units_busy"] += start - at
+            self.stalled("neuron_units_busy", core, start - at)
         dur, merge = self.b_cycles(key, t)
         self.units_free[core] = start + dur
         self.busy_cycles[core] = self.busy_cycles.get(core, 0.0) + dur
@@ -457,8 +462,12 @@ class _Sim:
             self.push(first + (span * r) // len(sel), "inject", layer, t, int(pk[1][i]), int(pk[2][i]), router)
 
     # --- readiness --------------------------------------------------------------------------------------------
+    def stalled(self, cause: str, core: int, cycles: float) -> None:
+        self.stall[(cause, core)] = self.stall.get((cause, core), 0.0) + cycles
+
     def ready_at(self, key, t: int) -> int | None:
-        """The earliest cycle the tile's neuron phase of t may start (None: not yet known)."""
+        """The earliest cycle the tile's neuron phase of t may start (None: not yet known, or held back by
+        consumers that have not opened t, noted in ``tile.blocked``)."""
         tile = self.tiles[key]
         if tile.processed[t] < tile.expected[t] or tile.psum_got[t] < tile.psum_expected[t]:
             return None
@@ -473,6 +482,7 @@ class _Sim:
             for j in range(len(self.m.layer(cons).tiles)):
                 ct = self.tiles[(cons, j)]
                 if ct.t_open < t:
+                    tile.blocked = tile.blocked if tile.blocked >= 0 else at
                     return None
         return at
 
@@ -483,23 +493,41 @@ class _Sim:
         if self.lockstep or t >= self.T or tile.waiting:
             return
         if tile.processed[t] >= tile.expected[t] and tile.a_done[t] < 0:
-            tile.a_done[t] = now
+            tile.a_done[t] = max(now, self.reloaded.get(key, 0))
         at = self.ready_at(key, t)
         if at is None:
             return
         tile.waiting = True
         start = max(now, at)
-        if start > tile.a_done[t]:
-            self.stall["waiting_producers"] += start - tile.a_done[t]
+        held = tile.blocked if tile.blocked >= 0 else start
+        if held > tile.a_done[t]:
+            self.stalled("waiting_producers", tile.core, held - tile.a_done[t])
+        if start > held:
+            self.stalled("waiting_consumers", tile.core, start - held)
+        tile.blocked = -1
         if tile.head and self.works[key[0]].neurons[key[1]] > 0:
             self.start_b(key, t, start)
         else:
             self.push(start, "b_done", key, t)  # split tiles and shortcut layers: partial sums, sent below
 
+    def reload(self, key, now: int) -> int:
+        """A spilled tile's weights come over its DRAM channel, one reload after another; returns when they are in
+        (0: nothing to reload)."""
+        bits = int(self.works[key[0]].dram_bits[key[1]])
+        if not bits:
+            return 0
+        tile = self.tiles[key]
+        chan = dram_channel(self.arch, divmod(tile.router, self.net.C))
+        done = max(now, self.dram_free.get(chan, 0)) + -(-bits // self.arch.chip["dram_bits_per_cycle"])
+        self.dram_free[chan] = self.reloaded[key] = done
+        self.engine_free[tile.core] = max(self.engine_free.get(tile.core, 0.0), done)
+        return done
+
     def open_timestep(self, key, t: int, now: int) -> None:
         tile = self.tiles[key]
         tile.t_open = t
         tile.waiting = False
+        self.reload(key, now)
         self.check(key, now)
         lay = self.m.layer(key[0])
         self.opened[(lay.name, t)] = self.opened.get((lay.name, t), 0) + 1
@@ -540,18 +568,19 @@ class _Sim:
                         for _ in range(m):
                             pid = self.net.send(tile.router, self.tiles[dst].router, self.psum_flits)
                             self.pkt[pid] = (dst, t, None)
-                lay = self.m.layer(key[0])
                 for cons in self.consumers[key[0]]:
                     for j in range(len(self.m.layer(cons).tiles)):
                         self.push(now + self.sig_lat[(key[0], (cons, j))], "signal", (cons, j))
                 if t + 1 < self.T:
                     self.open_timestep(key, t + 1, now)
-                del lay
             else:
                 self.pending -= 1
                 self.maybe_end_step(now)
         elif kind == "signal":
             self.check(payload[0], now)
+        elif kind == "reloaded":
+            self.pending -= 1
+            self.maybe_end_step(now)
         elif kind == "step":
             self.begin_step(payload[0], now)
 
@@ -567,6 +596,11 @@ class _Sim:
             for key in sorted(by_core[core], key=lambda k: (self.idx[k[0]], k[1])):
                 self.pending += 1
                 self.start_b(key, s, now)
+        for key in self.tiles:  # the step lasts at least until every spilled tile's weights are in
+            done = self.reload(key, now)
+            if done:
+                self.pending += 1
+                self.push(done, "reloaded")
         self.outstanding = int(sum(t.expected[s] for t in self.tiles.values()))
         for lay in self.layers:
             pk = self.packets[lay.name][s]
@@ -587,8 +621,9 @@ class _Sim:
         s = self.step
         if s < 0 or self.pending or self.outstanding or self.pending_inject or self.pkt:
             return
-        bar = barrier_cycles(self.arch, len({t.xy for t in self.m.tiles}))  # every step ends with the barrier
-        self.stall["barrier"] += bar
+        bar = barrier_cycles(self.arch, len({t.xy for t in self.m.tiles})) * self.m.sub_steps  # every (sub-)step
+        # ends with the barrier
+        self.barrier_total += bar
         for i in range(len(self.layers)):
             self.layer_start[i, s] = self.step_start
             self.layer_finish[i, s] = now + bar
@@ -639,9 +674,20 @@ class _Sim:
         ports = np.arange(n * 5)
         links = [{"router_row": int(p // 5 // net.C), "router_col": int(p // 5 % net.C), "direction": DIRS[p % 5],
                   "flits": int(net.flits_moved[p])} for p in ports[net.flits_moved > 0]]
+        causes = ("bank_conflict", "waiting_producers", "waiting_consumers", "neuron_units_busy")
+        total = int(self.layer_finish.max(initial=0))
+        cores = []
+        for t in sorted({(t.core, t.router) for t in self.tiles.values()}):
+            row = {"core": t[0], "router_row": t[1] // net.C, "router_col": t[1] % net.C,
+                   "busy_cycles": busy.get(t[0], 0),
+                   **{f"{c}_cycles": int(round(self.stall.get((c, t[0]), 0))) for c in causes},
+                   "barrier_cycles": self.barrier_total}
+            row["idle_cycles"] = max(total - sum(v for k, v in row.items() if k.endswith("_cycles")), 0)
+            cores.append(row)
         stats = {"stalls": {"router_link_busy": int(net.stall_link.sum()),
-                            "router_queue_full": int(net.stall_full.sum()), **{k: int(round(v)) for k, v in
-                                                                                self.stall.items()}},
+                            "router_queue_full": int(net.stall_full.sum()),
+                            **{c: int(round(sum(v for (k, _), v in self.stall.items() if k == c))) for c in causes},
+                            "barrier": self.barrier_total}, "cores": cores,
                  "links": links, "buffer_peak_flits": int(net.peak.max(initial=0)),
                  "buffer_depth_flits": net.depth, "packets": int(net.n_packets),
                  "packets_delivered": self.delivered, "fifo_peak_fraction": self.fifo_peak,

@@ -4,7 +4,8 @@ hardware cycle by cycle; the error of this estimate against it is measured by th
 
 Per tile and timestep (``L`` = per-event latencies, see ``work.latencies``):
 
-- phase A (input and synapse stages): DRAM weight reload ⌈bits / dram_bits_per_cycle⌉ (spilled tiles) + spike bus
+- phase A (input and synapse stages): DRAM weight reload (spilled tiles; the tiles of a DRAM channel share it, so
+  each waits ⌈channel bits / dram_bits_per_cycle⌉ per timestep) + spike bus
   ⌈packets / packets per bus word⌉ + packets × ``L.message_receive`` + lane rows × ``L.syn_<kind>`` × the bank
   factor;
 - phase B (soma): partial-sum merge ⌈psums / lanes⌉ + ⌈neurons / units⌉ × ``L.neuron_access`` + ⌈updated /
@@ -54,7 +55,7 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
     c, ch = arch.core, arch.chip
     lat = latencies(arch)
     units = c["neuron_units"]
-    a = (np.ceil(work.dram_bits / ch["dram_bits_per_cycle"])[None]
+    a = (work.dram_cycles[None]
          + bus_cycles(np.ceil(work.packets), work.packet_bits, c["spike_bus_bits"])
          + np.ceil(work.packets) * lat["message_receive"]
          + np.ceil(work.lane_rows) * lat[f"syn_{syn_kind(lay.node)}"] * bank_factor(arch))
@@ -242,7 +243,7 @@ def _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, b
         np.add.at(proc, (slice(None), pos), a_c)
         np.add.at(gen, (slice(None), pos), b_c)
     routers = len({t.xy for t in mapping.tiles})
-    bar = barrier_cycles(arch, routers)
+    bar = barrier_cycles(arch, routers) * mapping.sub_steps
 
     net = np.maximum(np.max(np.atleast_2d(step["mesh"]), axis=1, initial=0),
                      np.max(np.atleast_2d(step["ports"]), axis=1, initial=0))

@@ -10,11 +10,13 @@ that neuron. Tiles:
 
 Model weights wider than ``core.weight_bits`` are bit-sliced over ⌈model bits / cell bits⌉ columns. Tiles that
 split the input rows keep partial sums; all but the first send them (``accumulator_bits`` per output) to the
-first, which merges them (``psum_add``) and updates the neurons. Tiles are placed in layer order along a
-serpentine path over the routers of the whole board (chips side by side), ``cores_per_router`` cores per router,
-so consecutive tiles and producer/consumer layers are neighbours. With more tiles than cores, ``chip.dram_spill``
-folds tiles onto cores round-robin; all but the first tile of a core reload their weights from DRAM every
-timestep; otherwise the mapper refuses, naming the layer and the shortfall.
+first, which merges them (``psum_add``) and updates the neurons. Physical core ``k`` sits at router ``k //
+cores_per_router`` of a serpentine path over the routers of the whole board (chips side by side); a placement
+policy (``empf_hw.hw.cores.placement``; default ``serpentine``: tiles in layer order along the path) or an explicit
+core per tile decides where each tile goes. A core holds one tile; with ``chip.dram_spill`` it may hold several,
+whose neuron states add up in its membrane SRAM, and whose weights stay in its synapse SRAM while they fit (in tile
+order) — the others reload from DRAM every timestep. With more tiles than cores and no ``chip.dram_spill`` the
+mapper refuses, naming the layer and the shortfall.
 """
 
 import math
@@ -74,6 +76,16 @@ class Mapping:
         return [t for lay in self.layers for t in lay.tiles]
 
     @property
+    def sub_steps(self) -> int:
+        """Sub-steps per timestep: the widest serial lowering (``serial_steps``), 1 without one."""
+        return max((n.attrs.get("serial_steps", 1) for n in self.graph.nodes), default=1)
+
+    @property
+    def placement(self) -> list[int]:
+        """The core of every tile, in tile order (a placement ``map_graph`` takes back)."""
+        return [t.core for t in self.tiles]
+
+    @property
     def cores_used(self) -> int:
         return len({t.core for t in self.tiles})
 
@@ -92,7 +104,7 @@ class Mapping:
             if t.layer not in r["layers"]:
                 r["layers"].append(t.layer)
             if t.resident:
-                r["synapse_bits"] = max(r["synapse_bits"], t.synapse_bits)
+                r["synapse_bits"] += t.synapse_bits
             r["neurons"] += t.neurons  # every tile's state persists across timesteps
             r["buffer_bits"] = max(r["buffer_bits"], t.buffer_bits)
         df = pd.DataFrame([rows[k] for k in sorted(rows)])
@@ -109,6 +121,20 @@ def neuron_capacity(arch) -> int:
     c = arch.core
     n = arch.kib_bits("membrane") // (c["membrane_bits"] + c["accumulator_bits"])
     return min(n, c["max_neurons"]) if c["max_neurons"] else n
+
+
+def fits(arch, tiles_on_core: int, neurons_on_core: int, tile: Tile) -> bool:
+    """Whether ``tile`` may join a core already holding ``tiles_on_core`` tiles with ``neurons_on_core`` neurons: an
+    empty core always; a used one only with ``chip.dram_spill`` and room for the summed neuron state."""
+    return tiles_on_core == 0 or (arch.chip["dram_spill"]
+                                  and neurons_on_core + tile.neurons <= neuron_capacity(arch))
+
+
+def no_room(arch, tile: Tile) -> EmpfError:
+    """The error for a tile that no core can take."""
+    return EmpfError(f"the neuron state does not fit: tile {tile.index} of layer {tile.layer!r} ({tile.neurons} "
+                     f"neurons) finds no core with room ({neuron_capacity(arch)} neurons per core, {arch.cores} "
+                     "cores); allowed: a larger core.membrane_sram_KiB, a larger mesh or board")
 
 
 def grid(arch) -> tuple[int, int]:
@@ -272,9 +298,9 @@ def _window_rows(rows: tuple[int, int], k: int, s: int, p: int, h: int) -> int:
     return max(0, min(hi, h) - max(lo, 0))
 
 
-def map_graph(graph: DeployGraph, arch) -> Mapping:
-    """Tile and place every layer; EmpfError naming the layer and the shortfall when it does not fit."""
-    c, ch = arch.core, arch.chip
+def tile_layers(graph: DeployGraph, arch) -> list[Layer]:
+    """The synaptic layers of ``graph`` cut into tiles that each fit a core (not yet placed: core −1)."""
+    c = arch.core
     for f in ("membrane_bits", "accumulator_bits"):
         if graph.attrs[f] > c[f]:
             raise EmpfError(f"the model's {f}={graph.attrs[f]} exceeds core.{f}={c[f]}; allowed: "
@@ -316,18 +342,50 @@ def map_graph(graph: DeployGraph, arch) -> Mapping:
         for (ci, co, r), (sb, nn, bb) in zip(parts, sizes):
             lay.tiles.append(Tile(lay.name, order, -1, (0, 0), ci, co, r, ci[0] == 0, True, sb, nn, bb))
             order += 1
-    cores = arch.cores
-    if order > cores and not ch["dram_spill"]:
-        first = next(t for t in (t for lay in layers for t in lay.tiles) if t.index == cores)
-        raise EmpfError(f"the network needs {order} cores but {arch.name} has {cores}: layer {first.layer!r} and "
-                        f"later do not fit (shortfall {order - cores} cores); allowed: a larger mesh or board, "
-                        "larger crossbars, or chip.dram_spill: true")
-    for lay in layers:
-        for t in lay.tiles:
-            t.core = t.index % cores
-            t.xy = core_xy(arch, t.core)
-            t.resident = t.index < cores
-    return Mapping(arch, graph, layers)
+    return layers
+
+
+def map_graph(graph: DeployGraph, arch, placement=None) -> Mapping:
+    """Tile and place every layer; EmpfError naming the layer and the shortfall when it does not fit.
+    ``placement``: a policy name (``empf_hw.hw.cores.placement.POLICIES``; default ``serpentine``) or the core of
+    every tile in tile order (``Mapping.placement``)."""
+    from .placement import place
+
+    mapping = Mapping(arch, graph, tile_layers(graph, arch))
+    tiles, cores = mapping.tiles, arch.cores
+    if len(tiles) > cores and not arch.chip["dram_spill"]:
+        raise EmpfError(f"the network needs {len(tiles)} cores but {arch.name} has {cores}: layer "
+                        f"{tiles[cores].layer!r} and later do not fit (shortfall {len(tiles) - cores} cores); "
+                        "allowed: a larger mesh or board, larger crossbars, or chip.dram_spill: true")
+    chosen = place(mapping, placement)
+    check_placement(arch, tiles, chosen)
+    held: dict[int, int] = {}  # core → synapse bits of the resident tiles
+    for t, core in zip(tiles, chosen):
+        t.core, t.xy = core, core_xy(arch, core)
+        t.resident = held.get(core, 0) + t.synapse_bits <= arch.kib_bits("synapse")
+        held[core] = held.get(core, 0) + t.synapse_bits * t.resident
+    return mapping
+
+
+def check_placement(arch, tiles: list[Tile], cores) -> None:
+    """EmpfError unless ``cores`` gives every tile a core of ``arch`` and no core is over capacity (``fits``)."""
+    if len(cores) != len(tiles):
+        raise EmpfError(f"placement: {len(cores)} cores for {len(tiles)} tiles; allowed: one core per tile, in tile "
+                        "order")
+    count: dict[int, int] = {}
+    neurons: dict[int, int] = {}
+    for t, core in zip(tiles, cores):
+        if isinstance(core, bool) or not isinstance(core, (int, np.integer)) or not 0 <= core < arch.cores:
+            raise EmpfError(f"placement: core {core!r} of tile {t.index} (layer {t.layer!r}) is not a core of "
+                            f"{arch.name}; allowed: 0..{arch.cores - 1}")
+        if not fits(arch, count.get(core, 0), neurons.get(core, 0), t):
+            why = ("its neuron state exceeds the membrane SRAM" if arch.chip["dram_spill"] else
+                   f"{arch.name} has no chip.dram_spill")
+            raise EmpfError(f"placement: core {core} cannot also hold tile {t.index} (layer {t.layer!r}): {why}; "
+                            f"allowed: one tile per core, or with chip.dram_spill tiles of at most "
+                            f"{neuron_capacity(arch)} neurons in all")
+        count[core] = count.get(core, 0) + 1
+        neurons[core] = neurons.get(core, 0) + t.neurons
 
 
 def tile_xy(tiles: list[Tile]) -> np.ndarray:

@@ -28,6 +28,7 @@ class LayerWork:
     packets: np.ndarray  # (T, n) input packets received (= messages, one per event and destination tile)
     syn_ops: np.ndarray  # (T, n) synaptic events (event × connected neuron)
     lane_rows: np.ndarray  # (T, n) Σ events ⌈fan-out / lanes⌉ (× weight slices)
+    syn_words: np.ndarray  # (T, n) synapse SRAM words read: per connected kernel tap or row, ⌈cells / word⌉
     hops_ns: np.ndarray  # (T, n) on-chip north-south packet-hops of the packets received
     hops_ew: np.ndarray  # (T, n) on-chip east-west packet-hops
     crossings: np.ndarray  # (T, n) chip-to-chip crossings
@@ -42,6 +43,7 @@ class LayerWork:
     flows: np.ndarray  # (T, P, n) packets from each source (producer tile holding neurons, or the I/O port)
     src_xy: np.ndarray  # (P, 2) router positions of the sources
     src_tiles: list  # (P,) indices of the sources among the producer's tiles ([] for the I/O port)
+    dram_cycles: np.ndarray | None = None  # (n,) reload cycles per timestep on the shared DRAM channel (share_dram)
 
 
 def packet_bits(arch, value_bits: int) -> int:
@@ -58,7 +60,7 @@ def flits(bits: int, link: int) -> int:
     return math.ceil(bits / link)
 
 
-def _connected_rows(size: int, k: int, s: int, p: int, out: int) -> np.ndarray:
+def connected_rows(size: int, k: int, s: int, p: int, out: int) -> np.ndarray:
     """(out, size): output row o reads input row y."""
     start = np.arange(out)[:, None] * s - p
     y = np.arange(size)[None, :]
@@ -132,7 +134,7 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
         k = lay.node.tensors["weight"].shape[-1]
         _, h, w = lay.in_shape
         s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
-        conn = _connected_rows(h, k, s, p, lay.node.shape[1]).astype(np.int64)
+        conn = connected_rows(h, k, s, p, lay.node.shape[1]).astype(np.int64)
         rowfan = np.add.reduceat(conn, [a for a, _ in rws], axis=0)  # (nr, H)
         base = rowfan[:, :, None] * fanout_1d(w, k, s, p)[None, None, :]  # (nr, H, W) fan-out per channel
         mask = (base > 0).astype(np.int64)
@@ -141,17 +143,20 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
         def per_group(weights: np.ndarray) -> np.ndarray:  # Σ events × weights over each group's positions
             return (flat @ weights.reshape(nr, -1).T.astype(np.float64)).reshape(T, ni, nr)[:, ci, ri]
 
-        packets, syn = per_group(mask), per_group(base) * cg
+        packets, conns = per_group(mask), per_group(base)
+        syn = conns * cg
         rows = np.empty((T, n))
         for size in np.unique(cg):
             sel = cg == size
             rows[:, sel] = per_group(-(-(size * base) // lanes))[:, sel]
     else:
-        packets = groups[:, ci]
+        packets = conns = groups[:, ci]
         syn = packets * cg
         rows = packets * -(-cg // lanes)
         mask = None
     rows = rows * lay.slices
+    c = arch.core
+    words = conns * -(-(cg * c["weight_bits"] * lay.slices) // c["synapse_word_bits"])
     xy = tile_xy(lay.tiles)
     tile_neurons = np.fromiter((t.neurons for t in lay.tiles), np.int64, n)
     owners = owner_ids(mapping, lay)
@@ -180,11 +185,33 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
     psum_in, psum_out, psum_hops, latency = _partial_sums(mapping, lay, packets, ci, xy, tile_neurons, done)
     share = neurons / max(neurons.sum(), 1)
     dram = np.fromiter((t.synapse_bits * (not t.resident) for t in lay.tiles), np.int64, n)
-    return LayerWork(lay.name, pbits, packets / batch, syn / batch, rows / batch, hops[0] / batch, hops[1] / batch,
+    return LayerWork(lay.name, pbits, packets / batch, syn / batch, rows / batch, words / batch, hops[0] / batch,
+                     hops[1] / batch,
                      hops[2] / batch, np.outer(aux_ops / batch, share),
                      neurons, psum_in, psum_out, psum_hops, dram,
                      np.fromiter((t.core for t in lay.tiles), np.int64, n), latency, flows / batch, src_xy,
                      src_tiles)
+
+
+def dram_channel(arch, xy) -> int:
+    """The DRAM channel serving the router at ``xy``: its chip's (``system.dram: per_chip``) or the board's."""
+    if arch.system["dram"] == "shared":
+        return 0
+    return int(xy[0]) // arch.chip["mesh_rows"] * arch.system["chips_cols"] + int(xy[1]) // arch.chip["mesh_cols"]
+
+
+def share_dram(mapping: Mapping, works: dict[str, LayerWork]) -> None:
+    """Set every layer's ``dram_cycles``: the spilled tiles of a channel reload concurrently each timestep, so each
+    waits for the channel's whole traffic, ⌈Σ bits / dram_bits_per_cycle⌉."""
+    total: dict[int, int] = {}
+    for lay in mapping.layers:
+        for t, bits in zip(lay.tiles, works[lay.name].dram_bits):
+            total[dram_channel(mapping.arch, t.xy)] = total.get(dram_channel(mapping.arch, t.xy), 0) + int(bits)
+    bw = mapping.arch.chip["dram_bits_per_cycle"]
+    for lay in mapping.layers:
+        w = works[lay.name]
+        w.dram_cycles = np.array([-(-total[dram_channel(mapping.arch, t.xy)] // bw) if b else 0
+                                  for t, b in zip(lay.tiles, w.dram_bits)], np.int64)
 
 
 def psum_bits(arch) -> int:
