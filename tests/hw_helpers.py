@@ -15,8 +15,10 @@ def _add(nodes, name, op, inputs, attrs=None, tensors=None):
 
 
 def _synaptic(nodes, name, x, out, rng, k=None, stride=1, padding=0, bits=1):
+    """A conv (kernel ``k``: an int or (kh, kw)) or, without ``k``, a linear layer of ±1 weights."""
     shape = next(m.shape for m in nodes if m.name == x)
-    w = rng.choice([-1.0, 1.0], size=(out, shape[0], k, k) if k else (out, shape[0])).astype(np.float32)
+    kernel = (k, k) if isinstance(k, int) else k
+    w = rng.choice([-1.0, 1.0], size=(out, shape[0], *kernel) if k else (out, shape[0])).astype(np.float32)
     tensors = {"weight": w, "codes": w.astype(np.int8), "scale": np.ones(out, np.float32),
                "bias": np.zeros(out, np.float32)}
     attrs = {"weight_kind": "binary" if bits == 1 else "int", "weight_bits": bits}
@@ -55,6 +57,27 @@ def tiny_graph(rng, T=2, residual=False, pool=False, spike_bits=2, weight_bits=1
                                "accumulator_bits": 32})
 
 
+RECT_CONVS = (((3, 2), (2, 1), (1, 0)), ((2, 3), (1, 2), (0, 1)))  # (kernel, stride, padding), (rows, columns)
+CONVS_1D = (((1, 5), (1, 2), (0, 1)), ((1, 3), (1, 2), (0, 1)))  # mnist1d_cnn's geometry
+
+
+def rect_graph(rng, T=2, spike_bits=2, c_in=2, size=(5, 9), width=4, convs=RECT_CONVS, pool=False, weight_bits=1):
+    """input (c_in, *size) → per (kernel, stride, padding) of ``convs`` a conv (the first with 8-bit weights) and
+    a neuron (``pool``: a 2×2 average pool after the first) → flatten → fc 3."""
+    nodes = []
+    h = _add(nodes, "input", "input", [], {"shape": [c_in, *size], "input_bits": 8})
+    for i, (k, s, p) in enumerate(convs):
+        h = _synaptic(nodes, f"c{i + 1}", h, width, rng, k=k, stride=list(s), padding=list(p),
+                      bits=8 if i == 0 else weight_bits)
+        h = _neuron(nodes, f"n{i + 1}", h, T, spike_bits)
+        if pool and i == 0:
+            h = _add(nodes, "pool", "pool", [h], {"kind": "avg", "kernel": 2, "stride": 2, "padding": 0})
+    h = _synaptic(nodes, "fc", _add(nodes, "flat", "flatten", [h]), 3, rng, bits=8)
+    _add(nodes, "output", "output", [h])
+    return DeployGraph(nodes, {"timesteps": T, "membrane_bits": 24, "membrane_frac_bits": 8,
+                               "accumulator_bits": 32})
+
+
 def random_trace(graph, rng, density=0.4, batch=1, schedule="pipelined"):
     """A trace with random per-position events at every synaptic input and random auxiliary op counts (lockstep:
     over the T + depth steps of a lockstep chip)."""
@@ -81,7 +104,7 @@ def random_trace(graph, rng, density=0.4, batch=1, schedule="pipelined"):
 
 
 CHIP_KEYS = {"mesh_rows", "mesh_cols", "cores_per_router", "clock_MHz", "tech_node_nm", "tech_flavor", "vdd_V",
-             "noc_link_bits", "noc_hop_cycles", "noc_buffer_flits", "router_pitch_mm", "multicast", "io_row", "io_col",
+             "noc_link_bits", "noc_hop_cycles", "noc_buffer_flits", "router_pitch_mm", "stem_once", "io_row", "io_col",
              "timestep_mode", "barrier_cycles", "dram_bits_per_cycle", "dram_spill"}
 
 

@@ -7,7 +7,7 @@ against the cycle-level simulator"): loose under heavy contention, tight on real
 
 import numpy as np
 import pytest
-from hw_helpers import random_trace, tiny_arch, tiny_graph
+from hw_helpers import CONVS_1D, random_trace, rect_graph, tiny_arch, tiny_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,12 +19,19 @@ REALISTIC_BOUND = (0.4, 2.0)  # fast / cycle latency, realistic links (16/32 bit
 REALISTIC_MEDIAN_ERROR = 0.15
 
 
-def case(seed, realistic):
+def case(seed, realistic, one_d=False):
+    """A random network (``one_d``: 1×k convolutions over (C, 1, L), MNIST-1D's geometry), architecture and
+    activity."""
     r = np.random.default_rng(seed)
     pick = lambda *xs: xs[int(r.integers(len(xs)))]  # noqa: E731
-    graph = tiny_graph(r, T=int(r.integers(1, 4)), residual=bool(r.integers(2)), pool=bool(r.integers(2)),
-                       spike_bits=int(r.integers(1, 5)), weight_bits=pick(1, 2, 8), c_in=int(r.integers(1, 4)),
-                       size=int(r.integers(3, 7)), width=int(r.integers(2, 7)))
+    if one_d:
+        graph = rect_graph(r, T=int(r.integers(1, 4)), spike_bits=int(r.integers(1, 5)), weight_bits=pick(1, 2, 8),
+                           c_in=int(r.integers(1, 4)), size=(1, int(r.integers(8, 30))), width=int(r.integers(2, 7)),
+                           convs=CONVS_1D)
+    else:
+        graph = tiny_graph(r, T=int(r.integers(1, 4)), residual=bool(r.integers(2)), pool=bool(r.integers(2)),
+                           spike_bits=int(r.integers(1, 5)), weight_bits=pick(1, 2, 8), c_in=int(r.integers(1, 4)),
+                           size=int(r.integers(3, 7)), width=int(r.integers(2, 7)))
     arch = tiny_arch(crossbar_rows=pick(9, 18, 64), crossbar_cols=pick(8, 16, 24), weight_bits=pick(1, 2, 8),
                      synapse_sram_KiB=4, membrane_sram_KiB=pick(0.1, 1.0), buffer_sram_KiB=pick(0.05, 1.0),
                      spike_bus_bits=pick(12, 16, 32, 64), address_bits=12, accumulator_lanes=int(r.integers(1, 9)),
@@ -44,10 +51,8 @@ def ratio(fast, cyc):
     return fast.timing.cycles / cyc.timing.cycles if cyc.timing.cycles else 1.0
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**31))
-def test_cycle_simulation_counts_conserves_and_bounds_the_fast_estimate(seed):
-    arch, trace = case(seed, realistic=False)
+def check_against_fast(arch, trace):
+    """Exact counts, every packet delivered and processed once, buffers never overfilled, latency in bounds."""
     fast = evaluate(trace, arch)
     cyc = evaluate(trace, arch, timing="cycle")
     dyn = [i for i, a in enumerate(fast.action_names) if a != "leakage_core_cycle"]
@@ -58,6 +63,17 @@ def test_cycle_simulation_counts_conserves_and_bounds_the_fast_estimate(seed):
     assert stats["buffer_peak_flits"] <= arch.chip["noc_buffer_flits"] and stats["fifo_peak_fraction"] <= 1
     assert (cyc.timing.finish >= cyc.timing.start).all()
     assert CONTENTION_BOUND[0] <= ratio(fast, cyc) <= CONTENTION_BOUND[1], (fast.timing.cycles, cyc.timing.cycles)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**31))
+def test_cycle_simulation_counts_conserves_and_bounds_the_fast_estimate(seed):
+    check_against_fast(*case(seed, realistic=False))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_cycle_simulation_agrees_with_the_fast_counts_on_1d_networks(seed):
+    check_against_fast(*case(seed, realistic=seed % 2 == 0, one_d=True))
 
 
 def test_fast_estimate_on_realistic_configurations():

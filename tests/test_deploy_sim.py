@@ -1,13 +1,17 @@
 """Export + NumPy executor against PyTorch, trace counts against brute force, fixed-point formats, bad graphs."""
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from empf_hw.cli import main
 from empf_hw.deploy import DeployGraph, Node, export_model
+from empf_hw.deploy.graph import layer_labels
 from empf_hw.errors import EmpfError
 from empf_hw.nn import ModelConfig, build_model, load_checkpoint
 from empf_hw.nn.data import load_digits_split
@@ -50,8 +54,9 @@ def test_float_mode_reproduces_zoo_models(name):
 @pytest.mark.parametrize("cfg", [ModelConfig("vgg11", timesteps=2), ModelConfig("resnet18", timesteps=2),
                                  ModelConfig("digits_cnn", timesteps=3, mem_bn=True, attention=True,
                                              weights="ternary"),
-                                 ModelConfig("digits_mlp", timesteps=3, parallel=True, spike_bits=6)],
-                         ids=["vgg11", "resnet18", "digits_membn_eca_ternary", "mlp_parallel_6bit"])
+                                 ModelConfig("digits_mlp", timesteps=3, parallel=True, spike_bits=6),
+                                 ModelConfig("mnist1d_cnn", timesteps=3, attention=True, mem_bn=True)],
+                         ids=["vgg11", "resnet18", "digits_membn_eca_ternary", "mlp_parallel_6bit", "mnist1d_cnn_eca"])
 def test_float_mode_reproduces_random_networks(cfg):
     x = torch.rand(4, *cfg.input_shape)
     model = bn_calibrated(cfg, x)
@@ -63,11 +68,11 @@ def test_float_mode_reproduces_random_networks(cfg):
     assert np.abs(trace.logits - ref).max() <= 1e-4 * np.abs(ref).max()
 
 
-def passthrough_graph(conv_attrs, weight, spike_bits=0, step=0.0, acc_bits=32):
+def passthrough_graph(conv_attrs, weight, spike_bits=0, step=0.0, acc_bits=32, size=(7, 7)):
     """input → neuron (λ=0, θ=0: s = ReLU(x)) → conv/linear → output: the conv sees exactly the input's non-zeros."""
     c = weight.shape[1]
     op = "conv" if weight.ndim == 4 else "linear"
-    shape = (4, c, 7, 7) if op == "conv" else (4, c)
+    shape = (4, c, *size) if op == "conv" else (4, c)
     inp = Node("in", "input", [], shape[1:], {"shape": list(shape[1:]), "input_bits": 8})
     neu = Node("n", "neuron", ["in"], shape[1:], {"model": "empf", "reset": "spike", "spike_bits": spike_bits},
                {"leak": np.zeros((2, c), np.float32), "threshold": np.zeros(2, np.float32),
@@ -84,33 +89,42 @@ def passthrough_graph(conv_attrs, weight, spike_bits=0, step=0.0, acc_bits=32):
 
 
 def brute_force_sops(x, cout, k, stride, padding):
-    """Loop over every event and every output position/tap; count those that read it."""
+    """Loop over every event and every output position/tap; count those that read it. ``k``, ``stride``,
+    ``padding``: (rows, columns)."""
     n, c, h, w = x.shape
-    ho, wo = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
+    (kh, kw), (sh, sw), (ph, pw) = k, stride, padding
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     total = 0
     for _b, _c, y, xx in zip(*np.nonzero(x)):
         for oy in range(ho):
             for ox in range(wo):
-                for i in range(k):
-                    for j in range(k):
-                        if oy * stride - padding + i == y and ox * stride - padding + j == xx:
+                for i in range(kh):
+                    for j in range(kw):
+                        if oy * sh - ph + i == y and ox * sw - pw + j == xx:
                             total += cout
     return total
 
 
-@pytest.mark.parametrize("k,stride,padding", [(3, 1, 1), (3, 2, 1), (3, 2, 0), (1, 2, 0), (5, 1, 2)])
-def test_conv_sops_match_brute_force(k, stride, padding):
-    rng = np.random.default_rng(k * 10 + stride + padding)
-    x = rng.random((4, 3, 7, 7)).astype(np.float32) * (rng.random((4, 3, 7, 7)) < 0.3)
-    w = rng.standard_normal((5, 3, k, k))
-    trace = execute(passthrough_graph({"stride": stride, "padding": padding}, w), x)
+@pytest.mark.parametrize("k,stride,padding,size", [
+    (3, 1, 1, (7, 7)), (3, 2, 1, (7, 7)), (3, 2, 0, (7, 7)), (1, 2, 0, (7, 7)), (5, 1, 2, (7, 7)),
+    ((1, 5), (1, 2), (0, 1), (1, 40)), ((1, 3), (1, 2), (0, 1), (1, 10)), ((3, 2), (2, 1), (1, 0), (7, 6)),
+    ((2, 5), (3, 1), (0, 2), (8, 5))])
+def test_conv_sops_match_brute_force(k, stride, padding, size):
+    """Integers as in old graphs, or per-axis pairs: 1×k convolutions over (C, 1, L) and kh ≠ kw kernels."""
+    k, stride, padding = ((v, v) if isinstance(v, int) else v for v in (k, stride, padding))
+    rng = np.random.default_rng(sum(k) * 10 + sum(stride) + sum(padding))
+    x = rng.random((4, 3, *size)).astype(np.float32) * (rng.random((4, 3, *size)) < 0.3)
+    w = rng.standard_normal((5, 3, *k))
+    trace = execute(passthrough_graph({"stride": stride, "padding": padding}, w, size=size), x)
     conv = trace.layers[2]
     expected = brute_force_sops(x, 5, k, stride, padding)
     assert conv.counts["sops"].tolist() == [expected, expected]  # same input both timesteps
     assert conv.counts["input_events"][0] == np.count_nonzero(x)
-    ho = (7 + 2 * padding - k) // stride + 1
-    assert conv.counts["dense_ops"][0] == 4 * 5 * 3 * ho * ho * k * k
+    ho, wo = ((n + 2 * p - kk) // s + 1 for n, kk, s, p in zip(size, k, stride, padding))
+    assert conv.counts["dense_ops"][0] == 4 * 5 * 3 * ho * wo * k[0] * k[1]
     assert np.array_equal(conv.event_map[0], (x != 0).sum(axis=0))
+    ref = F.conv2d(torch.from_numpy(x.astype(np.float64)), torch.from_numpy(w), stride=stride, padding=padding)
+    assert np.allclose(np.moveaxis(trace.logits[0], -1, 1), ref.numpy(), atol=1e-4)  # the conv's output (N, H, W, C)
 
 
 def test_linear_sops_and_value_bits_in_fixed_mode():
@@ -201,7 +215,7 @@ def test_cli_run_prints_accuracy_and_activity(capsys):
     assert "mode=fixed spike_bits=[1] samples=40 accuracy=" in out and "per inference: input_events=" in out
 
 
-@pytest.mark.parametrize("arch", ["digits_mlp", "mnist_cnn", "vgg_snn_dvs", "resnet19", "resnet34"])
+@pytest.mark.parametrize("arch", ["digits_mlp", "mnist_cnn", "mnist1d_cnn", "vgg_snn_dvs", "resnet19", "resnet34"])
 def test_every_architecture_exports_and_agrees(arch):
     cfg = ModelConfig(arch, timesteps=1)
     x = torch.rand(1, *cfg.input_shape)
@@ -228,6 +242,69 @@ def test_conv_kernel_matches_naive_loop(k, stride, padding, monkeypatch):
             ref[:, oy, ox] = np.einsum("nijc,ocij->no", patch, w)
     out = ops.conv2d(x, w, stride, padding)
     assert out.shape == ref.shape and np.allclose(out, ref)
+    assert np.array_equal(out, ops.conv2d(x, w, (stride, stride), (padding, padding)))  # pairs: the same result
+
+
+@pytest.mark.parametrize("k,stride,padding", [((1, 5), (1, 2), (0, 1)), ((3, 2), (2, 1), (1, 0)),
+                                              ((2, 4), (3, 2), (1, 2)), ((1, 1), (1, 3), (0, 0))])
+def test_rectangular_conv_kernel_matches_torch(k, stride, padding, monkeypatch):
+    """Kernel, stride and padding per axis: the chunked im2col convolution (chunks of two images, the last one
+    partial) against ``torch.nn.functional.conv2d`` with tuple stride and padding."""
+    rng = np.random.default_rng(sum(k) + 10 * sum(stride))
+    x, w = rng.standard_normal((5, 3, 9, 7)), rng.standard_normal((4, 3, *k))
+    ref = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), stride=stride, padding=padding).numpy()
+    monkeypatch.setattr(ops, "CHUNK_ROWS", 2 * ref.shape[2] * ref.shape[3])
+    out = ops.conv2d(np.moveaxis(x, 1, -1), w, stride, padding)
+    assert np.allclose(np.moveaxis(out, -1, 1), ref)
+
+
+@pytest.mark.parametrize("k,stride,padding,size", [((1, 5), (1, 2), (0, 1), (1, 40)),
+                                                   ((3, 2), (2, 1), (1, 0), (7, 6))])
+def test_rectangular_conv_fixed_mode_equals_float_mode_and_torch(k, stride, padding, size):
+    """4-bit spike codes into a ±1-weight conv: fixed mode's integer sums, float mode and torch give the same
+    outputs (code sums / 15) and the same counts."""
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 16, (3, 3, *size)) * (rng.random((3, 3, *size)) < 0.5)
+    w = rng.choice([-1.0, 1.0], (5, 3, *k))
+    g = passthrough_graph({"stride": list(stride), "padding": list(padding)}, w, spike_bits=4, step=1 / 15,
+                          size=size)
+    x = (codes / 15).astype(np.float32)
+    fixed, fl = execute(g, x, "fixed"), execute(g, x, "float")
+    ref = F.conv2d(torch.from_numpy(codes.astype(np.float64)), torch.from_numpy(w), stride=stride,
+                   padding=padding).numpy()  # integer code sums
+    for tr in (fixed, fl):
+        assert np.abs(np.moveaxis(tr.logits[0], -1, 1) * 15 - ref).max() < 1e-3
+    for c in ("sops", "input_events", "dense_ops"):
+        assert np.array_equal(fixed.layers[2].counts[c], fl.layers[2].counts[c])
+
+
+def test_conv_geometry_per_axis_validated_and_old_graphs_load(tmp_path):
+    """Stride and padding are [rows, columns]; an old graph's integers load as pairs with unchanged results; a
+    kernel wider than the padded input or a bad stride is one error naming the field."""
+    rng = np.random.default_rng(0)
+    w = rng.choice([-1.0, 1.0], (2, 3, 1, 5))
+    g = passthrough_graph({"stride": [1, 2], "padding": [0, 1]}, w, size=(1, 12))
+    assert g["syn"].shape == (2, 1, 5)  # (12 + 2·1 − 5) // 2 + 1 columns
+    assert layer_labels(g.nodes)["syn"] == "conv1 3→2 1×5/1×2"
+    square = passthrough_graph({"stride": 2, "padding": 1}, rng.standard_normal((2, 3, 3, 3)))
+    assert square["syn"].attrs["stride"] == [2, 2] and square["syn"].attrs["padding"] == [1, 1]
+    square.save(tmp_path / "g")
+    meta = json.loads((tmp_path / "g.json").read_text())
+    old = next(d for d in meta["nodes"] if d["name"] == "syn")
+    old["attrs"].update(stride=2, padding=1)  # as graphs were written before per-axis geometry
+    (tmp_path / "g.json").write_text(json.dumps(meta))
+    loaded = DeployGraph.load(tmp_path / "g")
+    assert loaded["syn"].attrs["stride"] == [2, 2] and loaded["syn"].attrs["padding"] == [1, 1]
+    x = rng.random((2, 3, 7, 7)).astype(np.float32)
+    assert np.array_equal(execute(loaded, x).logits, execute(square, x).logits)
+    with pytest.raises(EmpfError, match=r"node 'syn' \(conv\): kernel height 3 exceeds the padded input height "
+                                        r"1 \+ 2·0; allowed: kernel height <= 1"):
+        passthrough_graph({"stride": 1, "padding": [0, 1]}, rng.standard_normal((2, 3, 3, 3)), size=(1, 12))
+    for key, bad in (("stride", [0, 1]), ("padding", [1, 2, 3])):
+        attrs = {"stride": 1, "padding": 0, key: bad}
+        with pytest.raises(EmpfError, match=re.escape(f"node 'syn' (conv): {key}={bad} is not valid; allowed: an "
+                                                      "integer >= ") + r"\d or \[height, width\] of such integers"):
+            passthrough_graph(attrs, w, size=(1, 12))
 
 
 def test_value_bits_of_wide_codes_over_a_large_batch():
@@ -245,8 +322,9 @@ def test_value_bits_of_wide_codes_over_a_large_batch():
 
 
 @pytest.mark.parametrize("cfg", [ModelConfig("digits_cnn", timesteps=3, mem_bn=True, attention=True,
-                                             weights="ternary"), ModelConfig("resnet18", timesteps=2)],
-                         ids=["digits_membn_eca_ternary", "resnet18"])
+                                             weights="ternary"), ModelConfig("resnet18", timesteps=2),
+                                 ModelConfig("mnist1d_cnn", timesteps=3, attention=True)],
+                         ids=["digits_membn_eca_ternary", "resnet18", "mnist1d_cnn_eca"])
 def test_fixed_mode_does_not_depend_on_block_sizes(cfg, monkeypatch):
     """Convolution chunks and neuron blocks only change how the work is split: tiny ones (the last block of a
     layer partial) give the same trace."""

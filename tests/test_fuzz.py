@@ -283,7 +283,8 @@ def test_fuzz_sweep_store(data):
 BASE = {("simulate",): [], ("sweep",): ["s.yaml", "--store", "r.sqlite"], ("sweep-report",): ["s.sqlite", "--out", "o"],
         ("train",): [], ("evaluate",): ["--model", LIF], ("run",): ["--model", LIF], ("zoo",): [],
         ("cost",): ["--model", LIF], ("ert",): [], ("scalesim",): ["--topology", "t.csv"],
-        ("sanafe", "export"): ["--model", LIF, "--out", "o"], ("memory",): [], ("sensitivity",): []}
+        ("sanafe", "export"): ["--model", LIF, "--out", "o"], ("memory",): [], ("sensitivity",): [],
+        ("map",): ["--model", LIF]}
 
 
 def _commands(parser, path=()) -> dict:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import yaml
-from hw_helpers import arch_dict, random_trace, tiny_arch, tiny_graph
+from hw_helpers import CONVS_1D, RECT_CONVS, arch_dict, random_trace, rect_graph, tiny_arch, tiny_graph
 
 from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, format_table, load_arch, reference_table
@@ -246,7 +246,7 @@ def test_network_that_does_not_fit_names_layer_and_shortfall_or_spills():
     with pytest.raises(EmpfError, match=r"layer '.*' and later do not fit \(shortfall \d+ cores\)"):
         map_graph(g, tiny_arch(mesh_rows=1, mesh_cols=2))
     m = map_graph(g, tiny_arch(mesh_rows=1, mesh_cols=2, dram_spill=True))
-    assert m.cores_used == 2 and sum(not t.resident for t in m.tiles) == len(m.tiles) - 2
+    assert m.cores_used == 2 and all(t.resident for t in m.tiles)  # the folded tiles' weights fit the SRAM
     tr = random_trace(g, rng)
     c = evaluate(tr, tiny_arch(mesh_rows=1, mesh_cols=2, dram_spill=True))
     spilled = sum(t.synapse_bits for t in m.tiles if not t.resident)
@@ -264,16 +264,21 @@ def test_trace_round_trip_needs_graph(tmp_path, zoo_traces):
     assert a.equals(b)
 
 
-@pytest.mark.parametrize("seed, pool", [(0, False), (1, False), (2, True), (3, True)])
-def test_noc_hops_by_direction_match_brute_force(seed, pool):
+@pytest.mark.parametrize("seed, pool, convs", [(0, False, None), (1, False, None), (2, True, None), (3, True, None),
+                                               (4, False, RECT_CONVS), (5, True, RECT_CONVS), (6, False, CONVS_1D)])
+def test_noc_hops_by_direction_match_brute_force(seed, pool, convs):
     """Each packet travels from the core holding the neuron behind it (for a pooled input: the neuron at the
     window's first position) to the consuming tile: XY routing, east-west along the row, then north-south."""
     from empf_hw.hw.cores.work import layer_work
 
     rng = np.random.default_rng(seed)
-    g = tiny_graph(rng, width=5, size=6, pool=pool)
+    if convs is None:
+        g = tiny_graph(rng, width=5, size=6, pool=pool)
+    else:  # per-axis kernels, strides and paddings; a 1-D network
+        g = rect_graph(rng, width=5, size=(1, 20) if convs is CONVS_1D else (9, 10), convs=convs, pool=pool)
     tr = random_trace(g, rng, density=0.5)
-    arch = tiny_arch(crossbar_rows=18, crossbar_cols=8, membrane_sram_KiB=0.05, mesh_rows=10, mesh_cols=10)
+    arch = tiny_arch(crossbar_rows=18, crossbar_cols=8, membrane_sram_KiB=0.05 if convs is None else 0.1,
+                     mesh_rows=10, mesh_cols=10)
     m = map_graph(g, arch)
     by = {lt.name: lt for lt in tr.layers}
     done = {}
@@ -290,7 +295,7 @@ def test_noc_hops_by_direction_match_brute_force(seed, pool):
         positions = [np.unravel_index(i, shape) for i in range(int(np.prod(shape)))]
         for j, tile in enumerate(lay.tiles):
             for pos in positions:
-                if not _reaches(lay, tile, pos):
+                if not _reading_positions(lay, tile, pos):
                     continue
                 src = np.unravel_index(pos[0], pshape) if len(pos) == 1 and len(pshape) == 3 else pos
                 if pooled:  # 2×2, stride 2, no padding
@@ -304,14 +309,53 @@ def test_noc_hops_by_direction_match_brute_force(seed, pool):
         assert np.array_equal(w.hops_ew, ew) and np.array_equal(w.hops_ns, ns)
 
 
-def _reaches(lay, tile, pos) -> bool:
-    """Brute force: does an input event at ``pos`` reach any neuron of ``tile``?"""
+def _reading_positions(lay, tile, pos) -> int:
+    """Brute force: the output positions of ``tile`` (rows × columns; 1 for a linear layer) that read an input
+    event at ``pos`` through a kernel tap."""
     if lay.node.op == "linear":
-        return tile.inputs[0] <= pos[0] < tile.inputs[1]
+        return int(tile.inputs[0] <= pos[0] < tile.inputs[1])
     c, y, x = pos
     if not tile.inputs[0] <= c < tile.inputs[1]:
-        return False
-    k = lay.node.tensors["weight"].shape[-1]
-    s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
-    return any(0 <= y + p - r * s < k and 0 <= x + p - q * s < k
+        return 0
+    _, _, kh, kw = lay.node.tensors["weight"].shape
+    (sh, sw), (ph, pw) = lay.node.attrs["stride"], lay.node.attrs["padding"]
+    return sum(0 <= y + ph - r * sh < kh and 0 <= x + pw - q * sw < kw
                for r in range(*tile.rows) for q in range(lay.node.shape[2]))
+
+
+@pytest.mark.parametrize("size, convs, pool", [((5, 9), RECT_CONVS, False), ((1, 20), CONVS_1D, False),
+                                               ((9, 10), RECT_CONVS, True)], ids=["kh_ne_kw", "1d", "pooled"])
+def test_rectangular_conv_events_and_packets_match_brute_force(size, convs, pool):
+    """Per tile and timestep, counted event by event with the per-axis kernel, stride and padding: packets (events
+    reaching the tile), synaptic events (× the tile's output channels) and lane rows; a tile stores
+    C_in·kh·kw × C_out weight cells."""
+    from empf_hw.hw.cores.work import layer_work
+
+    rng = np.random.default_rng(len(convs) + size[0])
+    g = rect_graph(rng, size=size, convs=convs, pool=pool, width=5)
+    tr = random_trace(g, rng, density=0.5, batch=3)
+    arch = tiny_arch(crossbar_rows=18, crossbar_cols=8, membrane_sram_KiB=0.1, mesh_rows=10, mesh_cols=10)
+    m = map_graph(g, arch)
+    lanes, cell = arch.core["accumulator_lanes"], arch.core["weight_bits"]
+    by = {lt.name: lt for lt in tr.layers}
+    done, convs_seen = {}, 0
+    for lay in m.layers:
+        w = layer_work(m, lay, by[lay.name], np.zeros(g.timesteps), 3, done, {})
+        done[lay.name] = w
+        if lay.node.op != "conv":
+            continue
+        convs_seen += 1
+        _, _, kh, kw = lay.node.tensors["weight"].shape
+        em = by[lay.name].event_map
+        packets, syn, rows = (np.zeros_like(w.packets) for _ in range(3))
+        for j, tile in enumerate(lay.tiles):
+            cg = tile.outputs[1] - tile.outputs[0]
+            assert tile.synapse_bits == (tile.inputs[1] - tile.inputs[0]) * kh * kw * cg * lay.slices * cell
+            for pos in np.ndindex(*lay.in_shape):
+                n = _reading_positions(lay, tile, pos)
+                e = em[(slice(None), *pos)] / 3  # per inference
+                packets[:, j] += e * (n > 0)
+                syn[:, j] += e * n * cg
+                rows[:, j] += e * math.ceil(n * cg / lanes) * lay.slices
+        assert np.allclose(w.packets, packets) and np.allclose(w.syn_ops, syn) and np.allclose(w.lane_rows, rows)
+    assert convs_seen == len(convs)

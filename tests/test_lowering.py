@@ -20,14 +20,16 @@ def lowered():
 
 
 def conv_fanout(h, w, k, stride, pad, pool=1):
-    """How many output positions of a k×k conv (after a pool×pool pooling) each input pixel reaches (loops)."""
+    """How many output positions of a conv (after a pool×pool pooling) each input pixel reaches (loops); kernel,
+    stride and padding: ints or (rows, columns)."""
+    (kh, kw), (sh, sw), (pad_h, pad_w) = ((v, v) if isinstance(v, int) else v for v in (k, stride, pad))
     ph, pw = h // pool, w // pool
-    oh, ow = (ph + 2 * pad - k) // stride + 1, (pw + 2 * pad - k) // stride + 1
+    oh, ow = (ph + 2 * pad_h - kh) // sh + 1, (pw + 2 * pad_w - kw) // sw + 1
     fan = np.zeros((h, w), np.int64)
     for y in range(h):
         for x in range(w):
             py, px = y // pool, x // pool
-            fan[y, x] = sum(0 <= py + pad - oy * stride < k and 0 <= px + pad - ox * stride < k
+            fan[y, x] = sum(0 <= py + pad_h - oy * sh < kh and 0 <= px + pad_w - ox * sw < kw
                             for oy in range(oh) for ox in range(ow))
     return fan
 
@@ -79,3 +81,33 @@ def test_graded_spikes_on_a_binary_chip_are_refused(capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: layer conv1")
     assert "core.spike_payload_bits" in err and "--lowering parallel|serial" in err
+
+
+def test_pool_folds_into_a_rectangular_conv():
+    """A 2×2 average pool before a 2×3 conv (stride 1×2, padding 0×1) folds into a 4×6 conv with stride 2×4 and
+    padding 0×2 over the unpooled map: pooling then convolving (torch) gives the same outputs, and every unpooled
+    spike is an event to the positions its pooled position reaches (loops)."""
+    from hw_helpers import rect_graph, tiny_arch
+
+    from empf_hw.hw.cores.lowering import lower
+    from empf_hw.sim import execute
+
+    rng = np.random.default_rng(0)
+    g = rect_graph(rng, size=(9, 10), pool=True, spike_bits=1)  # LIF: binary spikes, 2-bit pooled values
+    trace = execute(g, rng.random((1, 2, 9, 10)).astype(np.float32), "fixed", schedule="lockstep")
+    arch = tiny_arch(spike_payload_bits=0, timestep_mode="lockstep", mesh_rows=8, mesh_cols=8)
+    folded = lower(g, trace, arch, "parallel")[0]["c2"]
+    orig = g["c2"]
+    assert folded.tensors["weight"].shape[2:] == (4, 6)
+    assert folded.attrs["stride"] == [2, 4] and folded.attrs["padding"] == [0, 2]
+    x = torch.from_numpy((rng.random((2, 4, 5, 9)) < 0.3).astype(np.float64))
+
+    def conv(node, v):
+        return F.conv2d(v, torch.from_numpy(node.tensors["weight"].astype(np.float64)),
+                        stride=node.attrs["stride"], padding=node.attrs["padding"])
+
+    assert torch.allclose(conv(folded, x), conv(orig, F.avg_pool2d(x, 2)), atol=1e-9)
+    spikes = {lt.name: lt for lt in trace.layers}["pool"].event_map  # unpooled binary spikes (T', 4, 5, 9)
+    fan = conv_fanout(5, 9, (2, 3), (1, 2), (0, 1), pool=2)
+    assert spikes.sum() > 0
+    assert syn_events(evaluate(trace, arch, lowering="parallel"), "c2") == 4 * (spikes.sum(axis=(0, 1)) * fan).sum()

@@ -8,8 +8,6 @@ fed SANA-FE's own spike trains, empf-hw's event accounting gives exactly SANA-FE
 every step; on empf-hw's own trace the total energy is within 5 % and every component within 10 % of SANA-FE's;
 the simulated time of every step is within 10 % of SANA-FE's (its ``simple`` timing model)."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -127,12 +125,3 @@ def test_time_per_step_within_10_percent(workload):
         ours = c.timing.stats["step_cycles"] / (c.arch.chip["clock_MHz"] * 1e6)
         theirs = np.array(s["sim_time_s"])
         assert np.abs(ours / theirs - 1).max() <= 0.10, (ours, theirs)
-
-
-def test_summary_json(workload, tmp_path):
-    """The comparison as figures (kept for the README table): written, and sane."""
-    _, _, costs, sf = workload
-    row = {"energy_ratio": np.mean([c.energy_pJ() for c in costs]) /
-           np.mean([sum(s["energy_J"]["total"]) * 1e12 for s in sf["samples"]])}
-    (tmp_path / "s.json").write_text(json.dumps(row))
-    assert 0.95 <= row["energy_ratio"] <= 1.05

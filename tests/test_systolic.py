@@ -27,13 +27,13 @@ def _brute_active(node, em, rows, dataflow):
     if node.op == "linear":
         cols = [em.reshape(-1)]
     else:
-        k, s, p = w.shape[-1], node.attrs["stride"], node.attrs["padding"]
+        (sh, sw), (ph, pw) = node.attrs["stride"], node.attrs["padding"]
         c, h, ww = em.shape
         cols = []
         for oy, ox in itertools.product(range(node.shape[1]), range(node.shape[2])):
             v = []
-            for ci, ky, kx in itertools.product(range(c), range(k), range(k)):
-                y, x = oy * s - p + ky, ox * s - p + kx
+            for ci, ky, kx in itertools.product(range(c), range(w.shape[2]), range(w.shape[3])):
+                y, x = oy * sh - ph + ky, ox * sw - pw + kx
                 v.append(em[ci, y, x] if 0 <= y < h and 0 <= x < ww else 0)
             cols.append(v)
     A = np.array(cols)  # (M, K)

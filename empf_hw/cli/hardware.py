@@ -1,11 +1,8 @@
-"""Hardware commands: ``cost``, ``ert``, ``scalesim``."""
+"""Hardware commands: ``cost``, ``ert``, ``scalesim``, ``sanafe export``."""
 
 from ..errors import EmpfError
-from .args import add_data_dir, add_model, add_out, add_samples, add_spike_bits, add_timing, integer
-
-
-def default_arch(card: dict) -> str:
-    return "stbp-core-45nm" if card["config"]["neuron"] == "lif" else "empf-core-45nm"
+from .args import add_out, add_timing
+from .workload import add_lowering, add_workload, default_arch, deploy_for
 
 
 def cmd_ert(a) -> int:
@@ -15,29 +12,19 @@ def cmd_ert(a) -> int:
     return 0
 
 
-def _deploy_for(a, arch, card):
-    from ..hw.evaluate import schedule_of
-    from ..sim.pipeline import deploy, hardware_spike_bits
-
-    return deploy(a.model, spike_bits=hardware_spike_bits(card, a.spike_bits), samples=a.samples,
-                  data_dir=a.data_dir, mode="fixed", schedule=schedule_of(arch))
-
-
 def cmd_cost(a) -> int:
     import json
 
     from ..hw import evaluate, load_arch
-    from ..nn.checkpoint import load_card
     from ..report.files import check_output_dir, write_outputs
 
-    card = load_card(a.model)
-    arch = load_arch(a.arch or default_arch(card))
+    arch = load_arch(a.arch or default_arch(a))
     if a.timing == "cycle" and arch.template != "cores":
         raise EmpfError(f"--timing cycle simulates the cores template; {arch.name} is a {arch.template} "
                         "architecture; allowed: --timing fast")
     if a.out:
         check_output_dir(a.out, a.force)
-    d = _deploy_for(a, arch, card)
+    d = deploy_for(a, arch)
     costs = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy, lowering=a.lowering)
     summary, layers = costs.summary(), costs.by_layer()
     files = {"summary.csv": summary, "layers.csv": layers}
@@ -75,14 +62,12 @@ def cmd_cost(a) -> int:
 def cmd_sanafe_export(a) -> int:
     from ..hw import evaluate, load_arch
     from ..hw.sanafe_io import export_sanafe
-    from ..nn.checkpoint import load_card
     from ..report.files import check_output_dir, write_outputs
     from ..sim.executor import execute
 
-    card = load_card(a.model)
     arch = load_arch(a.arch)
     check_output_dir(a.out, a.force)
-    d = _deploy_for(a, arch, card)
+    d = deploy_for(a, arch)
     traces = [execute(d.graph, d.inputs[i:i + 1], "fixed", schedule=d.schedule) for i in range(len(d.labels))]
     first = evaluate(traces[0], arch, model=d.name, lowering=a.lowering)
     from ..hw.cores.lowering import lower
@@ -120,24 +105,15 @@ def cmd_scalesim(a) -> int:
     return 0
 
 
-def _add_hw_options(c) -> None:
-    c.add_argument("--lowering", choices=("parallel", "serial"), help="send spikes wider than the chip's packets as "
-                   "binary spikes on parallel axons or over serial sub-steps, folding pooling into the synapses "
-                   "(default: refuse such networks)")
-
-
 def add_parsers(sub) -> None:
     c = sub.add_parser("cost", help="energy, latency, operations and memory of one model on one architecture")
-    add_model(c)
+    add_workload(c)
     c.add_argument("--arch", help="preset name, YAML path, SCALE-Sim .cfg or SANA-FE architecture YAML (default: "
                    "stbp-core-45nm for LIF, else empf-core-45nm)")
-    add_spike_bits(c, "spike width of EM-PF models (default: the model's own width; 4 for floating-point spikes)")
-    add_samples(c)
     add_timing(c, "fast")
-    _add_hw_options(c)
+    add_lowering(c)
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     add_out(c, "also write summary.csv and layers.csv (and the cycle-level tables) into this directory")
-    add_data_dir(c)
     c.set_defaults(func=cmd_cost)
 
     h = sub.add_parser("ert", help="print an architecture's energy reference table with sources")
@@ -156,13 +132,9 @@ def add_parsers(sub) -> None:
     sf = sub.add_parser("sanafe", help="SANA-FE interop: export a deployed LIF network for SANA-FE")
     sfs = sf.add_subparsers(dest="action", required=True, metavar="ACTION")
     ex = sfs.add_parser("export", help="write the network, its mapping and the architecture in SANA-FE's formats")
-    add_model(ex)
+    add_workload(ex, samples_default=1)
     ex.add_argument("--arch", default="loihi-sanafe", help="a lockstep cores architecture (default loihi-sanafe)")
-    add_spike_bits(ex, "not used: SANA-FE models LIF (binary-spike) networks")
-    ex.add_argument("--samples", type=integer(1, 1000), default=1, help="test samples whose input spikes are "
-                    "exported (default 1)")
     ex.add_argument("--lowering", choices=("parallel",), default="parallel", help="how the multi-bit input and "
                     "pooling are lowered to binary spikes (default parallel)")
     add_out(ex, "export directory", required=True)
-    add_data_dir(ex)
     ex.set_defaults(func=cmd_sanafe_export)

@@ -40,7 +40,9 @@ def cmd_train(a) -> int:
 
     cfg = ModelConfig(arch=a.arch, neuron=a.neuron, timesteps=a.timesteps, weights=a.weights or "",
                       spike_bits=a.spike_bits, mem_bn=a.mem_bn, parallel=a.parallel, attention=a.attention,
-                      learnable=not a.fixed_neuron, lif_reset=a.lif_reset, num_classes=a.num_classes or 0)
+                      learnable=not a.fixed_neuron, lif_reset=a.lif_reset, num_classes=a.num_classes or 0,
+                      time_axis=a.time_axis, input_mean=tuple(a.input_mean or ()),
+                      input_std=tuple(a.input_std or ()))
     method = a.method or ("online" if cfg.neuron == "empf" else "stbp")
     out = a.out or f"runs/{cfg.arch}-{cfg.neuron}-{method}-T{cfg.timesteps}"
     check_parent(out)
@@ -178,6 +180,11 @@ def add_parsers(sub) -> None:
     t.add_argument("--parallel", action="store_true", help="stateless parallel EM-PF neuron")
     t.add_argument("--attention", action="store_true", help="ECA channel attention in conv blocks")
     t.add_argument("--fixed-neuron", action="store_true", help="fixed (not learnable) leak and threshold")
+    t.add_argument("--time-axis", action="store_true", help="samples are T frames (T, C, H, W), frame t feeds "
+                   "timestep t (event-camera data, e.g. --dataset dvs_synthetic)")
+    t.add_argument("--input-mean", type=number(-1e6, 1e6), nargs="+", help="per-channel input normalisation mean")
+    t.add_argument("--input-std", type=number(0, 1e6, above=True), nargs="+", help="per-channel input "
+                   "normalisation std (> 0)")
     t.add_argument("--lif-reset", default="subtract", choices=("subtract", "zero"), help="LIF reset (default "
                    "subtract)")
     add_num_classes(t)

@@ -81,7 +81,7 @@ class _Builder:
     def synaptic(self, prefix: str, layer: nn.Module, bn, x: str) -> str:
         f = _weight_format(layer, bn)
         if isinstance(layer, nn.Conv2d):
-            f["attrs"].update(stride=layer.stride[0], padding=layer.padding[0])
+            f["attrs"].update(stride=list(layer.stride), padding=list(layer.padding))
             return self.add(prefix, "conv", [x], f["attrs"], f["tensors"])
         return self.add(prefix, "linear", [x], f["attrs"], f["tensors"])
 

@@ -6,15 +6,17 @@ Per-sample shapes are PyTorch's (C, H, W) or (F,). Node ops, their attributes an
                 values in [0, 1]); optional ``time_axis`` (true: a sample is T frames (T, *shape), frame t fed at step
                 t; false or absent: one static frame every step, direct encoding), ``mean``/``std`` (one value per
                 channel, the first axis of ``shape``: the network sees ``(x − mean)/std``; see ``input_scale``)
-- ``conv``      attrs ``stride, padding, weight_kind (binary|ternary|int|float), weight_bits``;
-                tensors ``weight`` (O, I, k, k) float32, effective (α and BatchNorm folded), ``codes`` (integer
-                weight codes), ``scale`` (O,) with ``weight == codes·scale`` for integer kinds, ``bias`` (O,)
+- ``conv``      attrs ``stride`` [sh, sw], ``padding`` [ph, pw] (per axis, rows then columns; a single integer
+                is read as both, and ``DeployGraph`` normalises it to a pair), ``weight_kind
+                (binary|ternary|int|float), weight_bits``; tensors ``weight`` (O, I, kh, kw) float32, effective (α
+                and BatchNorm folded), ``codes`` (integer weight codes), ``scale`` (O,) with ``weight ==
+                codes·scale`` for integer kinds, ``bias`` (O,). A 1-D convolution is a 1×k one over (C, 1, L)
 - ``linear``    as ``conv`` with ``weight`` (O, I)
 - ``neuron``    attrs ``model (empf|lif), reset (spike|threshold|zero), spike_bits (0 = floating-point spikes,
                 1 for LIF binary spikes)``; tensors ``leak`` (T, C), ``threshold`` (T,), ``in_scale``/``in_bias``
                 (T, C) (folded Mem-BN; 1/0 otherwise), ``spike_step`` () (value of one spike code; 0 = not yet
                 calibrated); optional ``syn_decay`` (T, C), a current-based synapse (NIR CubaLIF)
-- ``pool``      attrs ``kind (avg|max|sum), kernel, stride, padding``
+- ``pool``      attrs ``kind (avg|max|sum), kernel, stride, padding`` (integers: square windows)
 - ``flatten``, ``add`` (two inputs, residual), ``attention`` (ECA; tensor ``weight`` (k,)), ``output``
 - ``bitsplit``  attrs ``bits``: B-bit values as B binary planes, channel (or feature) c·B + j = bit j of c; only in
                 graphs lowered for binary-spike chips (``empf_hw.hw.cores.lowering``), which are costed, not executed
@@ -26,7 +28,7 @@ Graph attrs: ``timesteps``, ``membrane_bits``, ``membrane_frac_bits`` (membrane 
 import json
 import math
 from dataclasses import dataclass, field
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,24 @@ def conv_out(size: int, k: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - k) // stride + 1
 
 
+def conv_pair(node: Node, key: str) -> tuple[int, int]:
+    """A conv node's ``stride`` or ``padding`` as (rows, columns); an integer applies to both axes."""
+    v, low = node.attrs[key], 1 if key == "stride" else 0
+    pair = (v, v) if isinstance(v, Integral) else tuple(v) if isinstance(v, (list, tuple)) and len(v) == 2 else ()
+    if not pair or not all(isinstance(x, Integral) and not isinstance(x, bool) and x >= low for x in pair):
+        raise EmpfError(f"node {node.name!r} (conv): {key}={v!r} is not valid; allowed: an integer >= {low} or "
+                        f"[height, width] of such integers")
+    return int(pair[0]), int(pair[1])
+
+
+def conv_axes(node: Node) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """``((kh, sh, ph), (kw, sw, pw))`` of a conv node: kernel, stride and padding along the rows and the columns
+    (the two axes are independent: a conv is separable into a row and a column geometry)."""
+    _, _, kh, kw = node.tensors["weight"].shape
+    (sh, sw), (ph, pw) = conv_pair(node, "stride"), conv_pair(node, "padding")
+    return (kh, sh, ph), (kw, sw, pw)
+
+
 def infer_shape(node: Node, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
     """Output shape from the input shapes; raises EmpfError naming the node on a mismatch."""
     op, a, t = node.op, node.attrs, node.tensors
@@ -81,7 +101,12 @@ def infer_shape(node: Node, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
     if op == "conv":
         w = t["weight"].shape
         need(len(x) == 3 and len(w) == 4 and w[1] == x[0], f"weight {w} does not fit the input channels")
-        return (w[0], conv_out(x[1], w[2], a["stride"], a["padding"]), conv_out(x[2], w[3], a["stride"], a["padding"]))
+        axes = conv_axes(node)
+        for (k, _, p), size, what in zip(axes, x[1:], ("height", "width")):
+            if k > size + 2 * p:
+                raise EmpfError(f"node {node.name!r} (conv): kernel {what} {k} exceeds the padded input {what} "
+                                f"{size} + 2·{p}; allowed: kernel {what} <= {size + 2 * p}")
+        return (w[0], *(conv_out(size, *ksp) for size, ksp in zip(x[1:], axes)))
     if op == "linear":
         w = t["weight"].shape
         need(len(x) == 1 and len(w) == 2 and w[1] == x[0], f"weight {w} does not fit the input features")
@@ -144,7 +169,7 @@ def _check_input(node: Node) -> None:
 
 def layer_labels(nodes: list[Node]) -> dict[str, str]:
     """Readable names of the synaptic nodes, numbered per kind in graph order: ``conv2 32→64 3×3``,
-    ``conv7 64→128 1×1/2`` (stride 2), ``fc1 256→10``."""
+    ``conv7 64→128 1×1/2`` (stride 2), ``conv1 1→32 1×5/1×2`` (strides per axis), ``fc1 256→10``."""
     out, seen = {}, {"conv": 0, "linear": 0}
     for n in nodes:
         if n.op not in SYNAPTIC:
@@ -152,8 +177,9 @@ def layer_labels(nodes: list[Node]) -> dict[str, str]:
         seen[n.op] += 1
         w = n.tensors["weight"].shape
         if n.op == "conv":
-            s = n.attrs["stride"]
-            out[n.name] = f"conv{seen['conv']} {w[1]}→{w[0]} {w[2]}×{w[3]}" + (f"/{s}" if s > 1 else "")
+            sh, sw = conv_pair(n, "stride")
+            stride = "" if sh == sw == 1 else f"/{sh}" if sh == sw else f"/{sh}×{sw}"
+            out[n.name] = f"conv{seen['conv']} {w[1]}→{w[0]} {w[2]}×{w[3]}{stride}"
         else:
             out[n.name] = f"fc{seen['linear']} {w[1]}→{w[0]}"
     return out
@@ -210,6 +236,8 @@ class DeployGraph:
                                     f"graph has {self.timesteps}")
             if n.op in SYNAPTIC:
                 check_range(f"node {n.name!r}: weight_bits", n.attrs["weight_bits"], 1, 32, integer=True)
+            if n.op == "conv":  # one representation: [rows, columns]
+                n.attrs.update({k: list(conv_pair(n, k)) for k in ("stride", "padding")})
             shape = infer_shape(n, [self._by_name[i].shape for i in n.inputs])
             if tuple(shape) != tuple(n.shape):
                 raise EmpfError(f"node {n.name!r}: recorded shape {tuple(n.shape)} but inputs give {shape}")

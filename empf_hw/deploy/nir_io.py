@@ -50,11 +50,19 @@ def _int_weight(weight: np.ndarray, bias: np.ndarray | None) -> tuple[dict, dict
             {"weight": w, "codes": codes, "scale": scale.astype(np.float32), "bias": b})
 
 
+def _axes(v, name: str, node: str) -> list[int]:
+    """A NIR size (one integer or one per axis) as [rows, columns]."""
+    a = np.atleast_1d(np.asarray(v)).astype(int).tolist()
+    if len(a) not in (1, 2):
+        raise EmpfError(f"NIR node {node!r}: {name}={a} is not valid; allowed: one integer or [height, width]")
+    return a * 2 if len(a) == 1 else a
+
+
 def _pair(v, name: str, node: str) -> int:
-    a = np.atleast_1d(np.asarray(v)).astype(int)
-    if len(set(a.tolist())) != 1:
-        raise EmpfError(f"NIR node {node!r}: {name}={a.tolist()} must be equal along both axes")
-    return int(a[0])
+    a = _axes(v, name, node)
+    if a[0] != a[1]:
+        raise EmpfError(f"NIR node {node!r}: {name}={a} must be equal along both axes")
+    return a[0]
 
 
 def _per_channel(v, shape: tuple[int, ...], name: str, node: str) -> np.ndarray:
@@ -154,10 +162,12 @@ def import_nir(source, timesteps: int, dt: float = DEFAULT_DT, time_axis: bool |
                 attrs, tensors = _int_weight(n.weight, getattr(n, "bias", None))
                 node = Node(k, "linear", [src], (), attrs, tensors)
             elif kind == "Conv2d":
-                if int(n.groups) != 1 or _pair(n.dilation, "dilation", k) != 1:
+                if int(n.groups) != 1 or _axes(n.dilation, "dilation", k) != [1, 1]:
                     raise EmpfError(f"NIR node {k!r}: groups and dilation must be 1")
+                if isinstance(n.padding, str):
+                    raise EmpfError(f"NIR node {k!r}: padding={n.padding!r} is not supported; allowed: integers")
                 attrs, tensors = _int_weight(n.weight, n.bias)
-                attrs.update(stride=_pair(n.stride, "stride", k), padding=_pair(n.padding, "padding", k))
+                attrs.update(stride=_axes(n.stride, "stride", k), padding=_axes(n.padding, "padding", k))
                 node = Node(k, "conv", [src], (), attrs, tensors)
             elif kind in ("SumPool2d", "AvgPool2d"):
                 ksz = _pair(n.kernel_size, "kernel_size", k)
@@ -189,9 +199,11 @@ def export_nir(graph: DeployGraph, path=None, dt: float = DEFAULT_DT, extensions
         elif n.op == "output":
             nodes[n.name] = nir.Output(output_type=np.array(n.shape))
         elif n.op == "conv":
-            s, p = (np.array([n.attrs[a]] * 2) for a in ("stride", "padding"))
-            nodes[n.name] = nir.Conv2d(input_shape=np.array(graph[n.inputs[0]].shape[1:]), weight=t["weight"],
-                                       stride=s, padding=p, dilation=np.array([1, 1]), groups=1, bias=t["bias"])
+            s, p = (np.array(n.attrs[a]) for a in ("stride", "padding"))
+            conv = nir.Conv2d(input_shape=np.array(graph[n.inputs[0]].shape[1:]), weight=t["weight"], stride=s,
+                              padding=p, dilation=np.array([1, 1]), groups=1, bias=t["bias"])
+            conv.output_type = {"output": np.array(n.shape)}  # nir 1.0 sizes both axes with the kernel height
+            nodes[n.name] = conv
         elif n.op == "linear":
             nodes[n.name] = nir.Affine(weight=t["weight"], bias=t["bias"])
         elif n.op == "flatten":

@@ -55,8 +55,6 @@ CHIP_FIELDS = {
     "router_pitch_mm": Field(1e-3, 100, "mm", "distance between neighbouring routers (wire length of a hop)", 1.0),
     "stem_once": Field(None, None, "bool", "with a static input, compute the stem's input current at the first "
                        "timestep only and re-integrate it afterwards", False),
-    "multicast": Field(None, None, "bool", "one packet per spike forked along an XY tree (else one per "
-                       "destination core)", False),
     "io_row": Field(0, 1 << 16, "router", "mesh row of the chip I/O port (inputs enter, outputs leave)", 0),
     "io_col": Field(0, 1 << 16, "router", "mesh column of the chip I/O port", 0),
     "timestep_mode": Field(None, None, "choice", "pipelined (a layer starts timestep t when its inputs of t "

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..deploy.graph import DeployGraph
+from ..deploy.graph import DeployGraph, conv_axes, input_scale
 from ..errors import EmpfError
 from .arch import Arch, from_dict, preset
 from .cores.mapper import Mapping, core_xy
@@ -145,18 +145,18 @@ def _range_count(name: str) -> int:
 # --- network ----------------------------------------------------------------------------------------------
 def _conv_pattern(n, in_shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dst, src, tap weight index) of every in-bounds connection of a conv node."""
-    O, I, k, _ = n.tensors["codes"].shape
+    O, I, kh, kw = n.tensors["codes"].shape
     _, H, W = in_shape
     _, Ho, Wo = n.shape
-    s, p = n.attrs["stride"], n.attrs["padding"]
+    (_, sh, ph), (_, sw, pw) = conv_axes(n)
     co, yo, xo, ci, ky, kx = (a.ravel() for a in np.meshgrid(np.arange(O), np.arange(Ho), np.arange(Wo),
-                                                              np.arange(I), np.arange(k), np.arange(k),
+                                                              np.arange(I), np.arange(kh), np.arange(kw),
                                                               indexing="ij"))
-    y, x = yo * s - p + ky, xo * s - p + kx
+    y, x = yo * sh - ph + ky, xo * sw - pw + kx
     ok = (y >= 0) & (y < H) & (x >= 0) & (x < W)
     dst = (co * Ho * Wo + yo * Wo + xo)[ok]
     src = (ci * H * W + y * W + x)[ok]
-    widx = np.ravel_multi_index((co[ok], ci[ok], ky[ok], kx[ok]), (O, I, k, k))
+    widx = np.ravel_multi_index((co[ok], ci[ok], ky[ok], kx[ok]), (O, I, kh, kw))
     return dst, src, widx
 
 
@@ -184,7 +184,7 @@ def _edges(g: DeployGraph, n) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
 def _spike_value(node) -> float:
     """Real value of one spike (or input code) of a source node."""
     if node.op == "input":
-        return 1.0 / (2 ** node.attrs["input_bits"] - 1)
+        return input_scale(node)
     return float(node.tensors["spike_step"])
 
 
@@ -229,7 +229,7 @@ def export_sanafe(graph: DeployGraph, mapping: Mapping, samples: list) -> dict[s
             scale = 1.0 / unit
             att = {"threshold": 1e30, "reset_mode": "none", "leak_decay": 1.0, "soma_hw_name": "lif",
                    "synapse_hw_name": arch_unit("dense")}
-        value = 1.0 / (2 ** inp.attrs["input_bits"] - 1) if src == inp.name else float(graph[src].tensors["spike_step"])
+        value = _spike_value(graph[src])
         groups.append({"name": _gname(name), "attributes": att,
                        "neurons": [{f"{i}": {"bias": float(b * scale)}} for i, b in enumerate(bias)]})
         edges.append({f"{_gname(src_in if src == inp.name else src)} -> {_gname(name)}": {

@@ -104,10 +104,10 @@ class ModelConfig:
 
 
 class ConvUnit(nn.Module):
-    """conv → BatchNorm → (ECA) → neuron."""
+    """conv → BatchNorm → (ECA) → neuron; kernel, stride and padding are ints or (height, width) pairs."""
 
-    def __init__(self, cfg: ModelConfig, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0,
-                 mode: str | None = None):
+    def __init__(self, cfg: ModelConfig, cin: int, cout: int, k: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, mode: str | None = None):
         super().__init__()
         self.conv = conv(cin, cout, k, stride, padding, mode or cfg.weights)
         self.bn = nn.BatchNorm2d(cout)
@@ -227,6 +227,14 @@ def digits_cnn(cfg):
     return feats, _classifier(64 * 2 * 2, cfg.num_classes)
 
 
+def mnist1d_cnn(cfg):
+    """1-D CNN for MNIST-1D (1×1×40) as 1×k convolutions: 1×5/2 full-precision stem (32 × 19), 1×3/2 binary convs
+    (64 × 10, 64 × 5), classifier 320→classes."""
+    feats = nn.Sequential(ConvUnit(cfg, 1, 32, (1, 5), (1, 2), (0, 1), "full"),
+                          ConvUnit(cfg, 32, 64, (1, 3), (1, 2), (0, 1)), ConvUnit(cfg, 64, 64, (1, 3), (1, 2), (0, 1)))
+    return feats, _classifier(64 * 1 * 5, cfg.num_classes)
+
+
 def mnist_cnn(cfg):
     feats = nn.Sequential(ConvUnit(cfg, 1, 32, 3, 1, 1, "full"), ConvUnit(cfg, 32, 64, 3, 1, 1), nn.AvgPool2d(2),
                           ConvUnit(cfg, 64, 128, 3, 1, 1), nn.AvgPool2d(2))
@@ -280,8 +288,8 @@ def resnet34(cfg):
 
 
 # name → builder; input shapes and default class counts are in ``catalog.ARCHS``
-ARCHITECTURES = {f.__name__: f for f in (digits_mlp, digits_cnn, mnist1d_mlp, mnist_cnn, vgg11, vgg_snn_dvs, resnet18,
-                                         resnet19, resnet34)}
+ARCHITECTURES = {f.__name__: f for f in (digits_mlp, digits_cnn, mnist1d_mlp, mnist1d_cnn, mnist_cnn, vgg11,
+                                         vgg_snn_dvs, resnet18, resnet19, resnet34)}
 
 
 def build_model(cfg: ModelConfig) -> SpikingNet:

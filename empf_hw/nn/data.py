@@ -176,6 +176,10 @@ def load_dataset(name: str, data_dir: str | None = None, shape=(1, 8, 8), classe
         return load_mnist1d()
     if name == "synthetic":
         return synthetic(shape, classes, seed=seed)
+    if name == "dvs_synthetic":  # event-camera frames (T, 2, H, W) of seeded synthetic gestures
+        from .events import synthetic_dvs
+
+        return synthetic_dvs(shape, classes, seed=seed)
     if not data_dir:
         raise EmpfError(f"dataset {name} needs --data-dir pointing at the local files")
     return {"mnist": load_mnist, "cifar10": load_cifar10, "cifar100": load_cifar100}[name](data_dir)

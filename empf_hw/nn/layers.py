@@ -48,8 +48,10 @@ class BinaryLinear(nn.Linear):
         return F.linear(x, quantize_weight(self.weight, self.mode), self.bias)
 
 
-def conv(cin: int, cout: int, k: int, stride: int = 1, padding: int = 0, mode: str = "full") -> nn.Conv2d:
-    """Bias-free conv (a BatchNorm follows); binary/ternary unless ``mode == 'full'``."""
+def conv(cin: int, cout: int, k: int | tuple[int, int], stride: int | tuple[int, int] = 1,
+         padding: int | tuple[int, int] = 0, mode: str = "full") -> nn.Conv2d:
+    """Bias-free conv (a BatchNorm follows; kernel, stride, padding: ints or (height, width) pairs); binary/ternary
+    unless ``mode == 'full'``."""
     if mode == "full":
         return nn.Conv2d(cin, cout, k, stride, padding, bias=False)
     return BinaryConv2d(cin, cout, k, stride, padding, bias=False, mode=mode)

@@ -6,24 +6,31 @@ import html
 import pandas as pd
 
 ASSUMPTIONS = [
-    "Costs are per inference: counts of the traced batch divided by the batch; cycles of that mean inference are "
-    "rounded up per phase (exact for a batch of one).",
-    "Inputs are 8-bit pixels injected at the stem layer's cores (no NoC hops); direct encoding, the same frame every "
-    "timestep. The stem is event-driven like every layer (zero pixels are skipped).",
+    "Costs are per inference: counts of the traced batch divided by the batch; the fast estimate's cycles are those "
+    "of that mean inference, rounded up per phase (exact for a batch of one). The cycle-level section simulates "
+    "single inferences.",
+    "Each model runs on its chip right-sized to it (same mesh, the smallest crossbar and SRAMs that hold its "
+    "mapping, rounded up to 128 bytes) unless --as-given; the fair-comparison section shows the chips as given too.",
+    "Inputs are 8-bit codes sent from the chip's I/O port to the stem's cores over the NoC; direct encoding, the "
+    "same frame every timestep (recomputed every timestep unless chip.stem_once). Event-camera models take one "
+    "frame per timestep.",
     "A packet is address bits + value bits; the value width is the spike width (0 for binary spikes), widened by "
-    "sum pooling (a 2×2 sum of B-bit codes needs B+2 bits). Packets wider than the bus take several cycles.",
-    "Within a core the phases are sequential per timestep: DRAM reload (spilled tiles), spike bus, accumulation "
-    "(one event at a time over the lanes), partial-sum merge, neuron updates, auxiliary ops.",
-    "Each synaptic op reads its weight cell(s) and read-modify-writes the input-current accumulator in the membrane "
-    "SRAM; model weights wider than a cell are bit-sliced (one add per slice). Multipliers are used only for a "
-    "multi-bit value with a multi-bit cell.",
-    "An event needed by several tiles is sent to each (unicast); identity-shortcut spikes are added in the neuron "
-    "phase (auxiliary adds) and do not occupy the spike bus.",
-    "Tiles splitting their input send partial sums only in timesteps in which they received an event.",
-    "Leakage: every used core leaks for the whole inference; the 45 nm SRAM leakage figure is an assumption "
-    "(see the energy table) and can be overridden in the architecture YAML.",
-    "Energies not overridden come from Horowitz (ISSCC 2014, 45 nm) with the interpolation rules and Stillmaker & "
-    "Baas (2017) node scaling listed with the table.",
+    "sum pooling (a 2×2 sum of B-bit codes needs B+2 bits). Packets wider than the bus take several cycles; one "
+    "packet per event and destination tile (no multicast).",
+    "Each synaptic event reads whole synapse SRAM words (core.synapse_word_bits) holding its tile's weights for "
+    "the event, and read-modify-writes the input-current accumulator, priced by core.accumulator_storage (sram: "
+    "the membrane SRAM's per-bit price; regfile / latch: see the energy table). Model weights wider than a cell "
+    "are bit-sliced (one add per slice); multipliers are used only for a multi-bit value with a multi-bit cell.",
+    "EM-PF neurons also pay a membrane affine (Mem-BN) per update and a scale-and-clip per multi-bit spike; "
+    "per-timestep neuron parameters are read every timestep.",
+    "Tiles splitting their input send partial sums only in timesteps in which they received an event; identity-"
+    "shortcut spikes are added in the neuron phase (auxiliary adds).",
+    "Leakage: every used core leaks for the whole inference; the 45 nm SRAM leakage figure is an assumption (see "
+    "the energy table, range 0.1–10×) and can be overridden in the architecture YAML.",
+    "Energies not overridden come from Horowitz (ISSCC 2014, 45 nm) with the interpolation rules, one Stillmaker & "
+    "Baas (2017) flavor for node scaling, and wire energy from Keckler et al. (2011) scaled by the supply only; "
+    "every entry carries a range, and the 90 % intervals are Monte Carlo over those ranges with one draw per "
+    "entry shared by both chips.",
     "Fixed point: 8-bit input, saturating accumulators and membranes of the model's formats; EM-PF spike scales "
     "are calibrated on 256 training samples; EM-PF models trained with floating-point spikes run with the chosen "
     "spike width (default 4 bits).",

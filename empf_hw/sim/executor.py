@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..deploy.graph import DeployGraph, Node, input_normalisation, input_reach, input_scale
+from ..deploy.graph import DeployGraph, Node, conv_axes, input_normalisation, input_reach, input_scale
 from ..errors import EmpfError, check_choice, check_range
 from .ops import conv2d_gemm, eca_gate, fanout_1d, gemm_weights, pool2d
 from .trace import COUNTS, MAX_BITS, ActivityTrace, LayerTrace
@@ -160,8 +160,8 @@ class Executor:
 
     def _fanout(self, n: Node) -> np.ndarray:
         _, h, w = self.graph[n.inputs[0]].shape
-        k, s, p = n.tensors["weight"].shape[-1], n.attrs["stride"], n.attrs["padding"]
-        return np.outer(fanout_1d(h, k, s, p), fanout_1d(w, k, s, p)) * n.tensors["weight"].shape[0]
+        rows, cols = conv_axes(n)
+        return np.outer(fanout_1d(h, *rows), fanout_1d(w, *cols)) * n.tensors["weight"].shape[0]
 
     def _gemm_weights(self, n: Node) -> tuple[np.ndarray, float]:
         """(O, K) float32 GEMM operand of a synaptic node (real weights in float mode, integer codes in fixed mode)
@@ -287,7 +287,7 @@ class Executor:
         lead = data.shape[:2]
         flat = data.reshape(-1, *data.shape[2:])
         if n.op == "conv":
-            out = conv2d_gemm(flat, w, n.tensors["weight"].shape[-1], n.attrs["stride"], n.attrs["padding"])
+            out = conv2d_gemm(flat, w, *zip(*conv_axes(n)))  # (kernel, stride, padding) as (rows, columns)
         else:
             out = flat @ w.T
         return out.reshape(*lead, *out.shape[1:])

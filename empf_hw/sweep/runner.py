@@ -15,7 +15,7 @@ from ..hw import evaluate, load_arch
 from ..hw.evaluate import schedule_of
 from ..nn.checkpoint import load_card
 from ..sim.pipeline import deploy, hardware_spike_bits
-from .spec import ARCH_PREFIXES, SweepSpec, point_key
+from .spec import ARCH_PREFIXES, MAPPING_PARAM, SweepSpec, point_key
 from .store import Store
 
 RESULT_COLUMNS = ("accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference", "latency_cycles",
@@ -58,7 +58,8 @@ def evaluate_point(point: dict, common: dict, reuse: bool = True) -> dict:
     overrides = {k: v for k, v in point.items() if k.startswith(ARCH_PREFIXES)}
     try:
         arch = load_arch(point["arch"]).with_overrides(overrides)
-        s = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy, lowering=common["lowering"]).summary().iloc[0]
+        s = evaluate(d.trace, arch, model=d.name, accuracy=d.accuracy, lowering=common["lowering"],
+                     placement=point.get(MAPPING_PARAM)).summary().iloc[0]
     except EmpfError as e:
         return {"status": str(e), **{k: None for k in RESULT_COLUMNS}}
     out = {"status": "ok"}

@@ -17,8 +17,9 @@ constraints:
 ```
 
 Parameters are ``spike_bits`` and ``timesteps`` (they change the arithmetic, so they need their own activity
-trace) and any ``chip.<field>`` / ``core.<field>`` (``array.<field>`` for systolic architectures) of the
-architecture spec (these reuse a cached trace).
+trace), any ``chip.<field>`` / ``core.<field>`` (``array.<field>`` for systolic architectures) of the
+architecture spec, and ``mapping.policy`` (a placement policy of the cores template: serpentine, greedy,
+layer-sequential; see ``empf_hw.hw.cores.placement``); these reuse a cached trace.
 Constraints are Python-like comparisons over parameters and architecture fields (``and``/``or``/``not``,
 arithmetic; at most 500 characters, powers with |exponent| <= 64 and |base| <= 2^64); a point is kept when all
 hold. A spec of more than ``max_points`` points (default 100,000) is refused before it is enumerated. Every
@@ -39,11 +40,13 @@ import numpy as np
 from ..deploy.graph import DEFAULT_FORMATS
 from ..errors import EmpfError, check_choice, check_keys, check_range
 from ..hw.arch import ARRAY_FIELDS, CHIP_FIELDS, CORE_FIELDS, SYSTEM_FIELDS, check_field, read_yaml
+from ..hw.cores.placement import POLICIES
 from ..hw.formats import load_arch
 from ..resources import find
 from ..sim.executor import max_spike_bits
 
 TRACE_PARAMS = ("spike_bits", "timesteps")
+MAPPING_PARAM = "mapping.policy"
 ARCH_PREFIXES = ("system.", "chip.", "core.", "array.")
 FIELDS = {"system": SYSTEM_FIELDS, "chip": CHIP_FIELDS, "core": CORE_FIELDS, "array": ARRAY_FIELDS}
 TOP_KEYS = ("name", "description", "models", "arch", "samples", "seed", "sampling", "points", "parameters",
@@ -55,7 +58,7 @@ MAX_EXPONENT, MAX_BASE = 64, 2**64
 
 
 def allowed_parameters() -> list[str]:
-    return list(TRACE_PARAMS) + [f"{sec}.{f}" for sec, fields in FIELDS.items() for f in fields]
+    return list(TRACE_PARAMS) + [f"{sec}.{f}" for sec, fields in FIELDS.items() for f in fields] + [MAPPING_PARAM]
 
 
 def _count(name: str, v, max_points: int) -> int:
@@ -101,6 +104,8 @@ def _check_value(name: str, x, where: str) -> None:
     if name in TRACE_PARAMS:
         check_range(f"{where}: parameter {name}", x, 1,
                     max_spike_bits(DEFAULT_FORMATS) if name == "spike_bits" else 1024, integer=True)
+    elif name == MAPPING_PARAM:
+        check_choice(f"{where}: parameter {name}", x, POLICIES)
     else:
         section, _, field = name.partition(".")
         check_field(section, field, x, FIELDS[section], f"{where}: parameter")

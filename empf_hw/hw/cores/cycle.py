@@ -36,6 +36,7 @@ from collections import deque
 
 import numpy as np
 
+from ...deploy.graph import conv_axes
 from ...errors import EmpfError
 from ...sim.ops import fanout_1d
 from ..result import Timing
@@ -213,12 +214,11 @@ def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
                         "fast timing for batches")
     owners = owner_ids(mapping, lay)
     if lay.node.op == "conv":
-        k = lay.node.tensors["weight"].shape[-1]
         _, h, w = lay.in_shape
-        s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
-        rowfan = np.add.reduceat(connected_rows(h, k, s, p, lay.node.shape[1]).astype(np.int64),
+        rows_kps, cols_kps = conv_axes(lay.node)  # (kernel, stride, padding) along rows and columns
+        rowfan = np.add.reduceat(connected_rows(h, *rows_kps, lay.node.shape[1]).astype(np.int64),
                                  [a for a, _ in rws], axis=0)  # (nr, H)
-        colfan = fanout_1d(w, k, s, p)
+        colfan = fanout_1d(w, *cols_kps)
     out = []
     for t in range(T):
         pos = np.argwhere(em[t] > 0)
@@ -315,8 +315,7 @@ class _Sim:
                 heads = tile_xy([t for t in mapping.layer(dep).tiles if t.merges])
                 for j, t in enumerate(lay.tiles):
                     ns, ew, cr = hop_matrices(arch, heads, np.array([t.xy]))
-                    self.sig_lat[(dep, (lay.name, j))] = max(hop_latency(arch, a, b, x, 1) for a, b, x in
-                                                             zip(ns.ravel(), ew.ravel(), cr.ravel()))
+                    self.sig_lat[(dep, (lay.name, j))] = hop_latency(arch, ns, ew, cr, 1)
         kind = {lay.name: syn_kind(lay.node) for lay in self.layers}
         bank = bank_factor(arch)
         self.row_cycles = {n: self.lat[f"syn_{k}"] * bank for n, k in kind.items()}

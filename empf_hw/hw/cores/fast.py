@@ -25,7 +25,6 @@ timing model adds the busiest core's generation and processing times to the barr
 import math
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..result import Timing
 from .mapper import Mapping, grid, hop_matrices, tile_xy
@@ -71,34 +70,33 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
     return a, b
 
 
-def _paths(arch, src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
-    """(pairs, links) incidence of XY routes from every source to every destination (pairs in P×n order). Links are
-    directed: east, west, south, north out of each router of the board's grid."""
+def _mesh_loads(arch, src: np.ndarray, dst: np.ndarray, flows: np.ndarray) -> np.ndarray:
+    """(T, links) packets over each directed link of the board's grid for ``flows`` (T, P, n) from sources ``src``
+    (P, 2) to destinations ``dst`` (n, 2) under XY routing. Links: east, west, south, north out of each router
+    (index direction × routers + router). Each route is two straight segments (along the source row, then the
+    destination column), added as ranges into difference arrays and summed up, so the cost does not grow with the
+    route length."""
     R, C = grid(arch)
-    P, n = len(src), len(dst)
+    T, P, n = flows.shape
     s = np.repeat(src, n, axis=0)
     d = np.tile(dst, (P, 1))
-    rows, cols = [], []
-    pair = np.arange(P * n)
+    f = flows.reshape(T, P * n)
+    out = np.zeros((T, 4, R, C))
     dc, dr = d[:, 1] - s[:, 1], d[:, 0] - s[:, 0]
-    for sign, base in ((1, 0), (-1, 1)):  # x segment along the source row: east (+1) or west (−1)
-        sel = np.sign(dc) == sign
-        k = np.abs(dc[sel])
-        p = np.repeat(pair[sel], k)
-        step = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-        col = np.repeat(s[sel, 1], k) + sign * step
-        rows.append(p)
-        cols.append(base * R * C + np.repeat(s[sel, 0], k) * C + col)
-    for sign, base in ((1, 2), (-1, 3)):  # y segment along the destination column: south (+1) or north (−1)
-        sel = np.sign(dr) == sign
-        k = np.abs(dr[sel])
-        p = np.repeat(pair[sel], k)
-        step = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-        row = np.repeat(s[sel, 0], k) + sign * step
-        rows.append(p)
-        cols.append(base * R * C + row * C + np.repeat(d[sel, 1], k))
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(P * n, 4 * R * C))
+    # (direction, selected pairs, fixed coordinate, range start, range end (exclusive), along columns?)
+    segs = [(0, dc > 0, s[:, 0], s[:, 1], d[:, 1], True), (1, dc < 0, s[:, 0], d[:, 1] + 1, s[:, 1] + 1, True),
+            (2, dr > 0, d[:, 1], s[:, 0], d[:, 0], False), (3, dr < 0, d[:, 1], d[:, 0] + 1, s[:, 0] + 1, False)]
+    for k, sel, fixed, lo, hi, along_cols in segs:
+        if not sel.any():
+            continue
+        width = C if along_cols else R
+        diff = np.zeros((T, (R if along_cols else C) * (width + 1)))
+        for idx, sign in ((fixed[sel] * (width + 1) + lo[sel], 1), (fixed[sel] * (width + 1) + hi[sel], -1)):
+            for t in range(T):
+                diff[t] += sign * np.bincount(idx, f[t, sel], minlength=diff.shape[1])
+        cum = np.cumsum(diff.reshape(T, -1, width + 1), axis=2)[:, :, :width]
+        out[:, k] = cum if along_cols else cum.transpose(0, 2, 1)
+    return out.reshape(T, -1)
 
 
 def credit_period(arch) -> float:
@@ -122,10 +120,8 @@ def link_loads(mapping: Mapping, work: LayerWork) -> tuple[np.ndarray, np.ndarra
     arch = mapping.arch
     lay = mapping.layer(work.name)
     xy = tile_xy(lay.tiles)
-    M = _paths(arch, work.src_xy, xy)
-    T = work.flows.shape[0]
     f = flits(work.packet_bits, arch.chip["noc_link_bits"]) * credit_period(arch)
-    mesh = (M.T @ work.flows.reshape(T, -1).T).T * f
+    mesh = _mesh_loads(arch, work.src_xy, xy, work.flows) * f
     ports = np.concatenate([_router_sums(arch, work.flows.sum(axis=2), work.src_xy),
                             _router_sums(arch, work.flows.sum(axis=1), xy)], axis=1) * f
     return mesh, ports
@@ -152,7 +148,7 @@ def _deps(mapping: Mapping, works: dict[str, LayerWork]) -> list[list[tuple[int,
                 [(s, psum_bits(arch)) for s in lay.psum_sources] + [(s, w.packet_bits) for s in lay.spike_sources]:
             heads = tile_xy([t for t in mapping.layer(src).tiles if t.merges])
             ns, ew, cr = hop_matrices(arch, heads, tile_xy(lay.tiles))
-            far = max(hop_latency(arch, a, b, c, bits) for a, b, c in zip(ns.ravel(), ew.ravel(), cr.ravel()))
+            far = hop_latency(arch, ns, ew, cr, bits)
             d.append((idx[src], far))
         out.append(d)
     return out

@@ -4,10 +4,10 @@ A synaptic layer whose input values need more bits than the chip's packets carry
 binary spikes, multi-bit EM-PF spikes) is refused, unless a lowering is chosen:
 
 - pooling is folded into the next layer's synapses: a non-overlapping k×k pool followed by a conv with kernel K,
-  stride s, padding p becomes a conv over the unpooled map with kernel K·k, stride s·k, padding p·k whose taps
-  repeat the kernel (avg pooling: the 1/k² goes into the scale); a pool followed by flatten and a linear layer
-  becomes a linear layer over the unpooled features. Every unpooled spike is then an event of its own (this is what
-  a binary-spike chip such as Loihi does), and the layer stores k² times the synapses;
+  stride s, padding p (each per axis) becomes a conv over the unpooled map with kernel K·k, stride s·k, padding
+  p·k whose taps repeat the kernel (avg pooling: the 1/k² goes into the scale); a pool followed by flatten and a
+  linear layer becomes a linear layer over the unpooled features. Every unpooled spike is then an event of its own
+  (this is what a binary-spike chip such as Loihi does), and the layer stores k² times the synapses;
 - ``parallel``: a B-bit value is sent as B binary spikes on B axons (bit j's synapses carry weight × 2^j, as a
   weight exponent per axon group), so the layer has B times the input channels and rows;
 - ``serial``: the B bits are sent one after another over B sub-steps into the same synapses; the accumulator shifts
@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...deploy.graph import SYNAPTIC, DeployGraph, Node, layer_labels
+from ...deploy.graph import SYNAPTIC, DeployGraph, Node, conv_axes, input_reach, layer_labels
 from ...errors import EmpfError, check_choice
 from ...sim.trace import ActivityTrace, LayerTrace
 from .mapper import spike_value_bits
@@ -39,14 +39,13 @@ def _chain(g: DeployGraph, n: Node) -> tuple[Node, list[Node]]:
 
 
 def _fold_conv(n: Node, pool: Node) -> Node:
-    k, s, p = n.tensors["weight"].shape[-1], n.attrs["stride"], n.attrs["padding"]
+    (_, sh, ph), (_, sw, pw) = conv_axes(n)
     kp = pool.attrs["kernel"]
     t = n.tensors
     div = kp * kp if pool.attrs["kind"] == "avg" else 1
     rep = {"weight": np.repeat(np.repeat(t["weight"], kp, 2), kp, 3) / div,
            "codes": np.repeat(np.repeat(t["codes"], kp, 2), kp, 3), "scale": t["scale"] / div, "bias": t["bias"]}
-    del k
-    return replace(n, attrs={**n.attrs, "stride": s * kp, "padding": p * kp}, tensors=rep)
+    return replace(n, attrs={**n.attrs, "stride": [sh * kp, sw * kp], "padding": [ph * kp, pw * kp]}, tensors=rep)
 
 
 def _fold_linear(n: Node, pool: Node, pooled: tuple[int, int, int]) -> Node:
@@ -116,6 +115,11 @@ def lower(graph: DeployGraph, trace: ActivityTrace, arch, mode: str | None):
         T = len(trace.logits)
         bits = 1 if src.op == "neuron" and src.attrs["spike_bits"] <= 1 else (
             src.attrs["input_bits"] if src.op == "input" else src.attrs["spike_bits"])
+        if src.op == "input" and input_reach(src) != 1:
+            raise EmpfError(f"layer {labels[n.name]}: the network input is normalised (mean/std), so its codes are "
+                            "signed and cannot be sent as bit planes of binary spikes; allowed: an input without "
+                            "normalisation on a binary-spike chip, or a chip with spike_payload_bits >= "
+                            f"{spike_value_bits(graph, n)}")
         attrs = dict(node.attrs)
         split = bits if bits > 1 and mode == "parallel" else 1
         if bits > 1:

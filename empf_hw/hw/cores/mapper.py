@@ -4,7 +4,7 @@ A *layer* is a synaptic node with the neuron it drives (through attention / resi
 that neuron. Tiles:
 
 - linear: a crossbar block of ≤ ``crossbar_rows`` inputs × ≤ ``crossbar_cols`` outputs;
-- conv: the kernel of a group of output channels over a group of input channels (``C_in·k²`` rows ×
+- conv: the kernel of a group of output channels over a group of input channels (``C_in·kh·kw`` rows ×
   ``C_out`` columns) is stored once per core; output rows are partitioned when the neurons or the input window
   do not fit the membrane / buffer SRAM.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ...deploy.graph import SYNAPTIC, DeployGraph, Node
+from ...deploy.graph import SYNAPTIC, DeployGraph, Node, conv_axes
 from ...errors import EmpfError
 
 
@@ -259,15 +259,15 @@ def _waits_for(lay: Layer) -> list[str]:
 def _conv_groups(lay: Layer, arch, cap_n: int) -> tuple[int, int, int]:
     """(input-channel groups, output-channel groups, output-row groups) of a conv layer."""
     c = arch.core
-    o, i, k, _ = lay.node.tensors["weight"].shape
+    o, i, k, kw = lay.node.tensors["weight"].shape
     _, h, w = lay.in_shape
     _, ho, wo = lay.node.shape
-    s = lay.node.attrs["stride"]
+    (_, s, _), _ = conv_axes(lay.node)  # buffer windows span output rows: the row stride
     vb = max(lay.value_bits, 1)
-    ig_max = c["crossbar_rows"] // (k * k)
+    ig_max = c["crossbar_rows"] // (k * kw)
     cg_max = min(c["crossbar_cols"] // lay.slices, cap_n // wo)
     if ig_max == 0 or cg_max == 0:
-        what = (f"a {k}×{k} kernel needs {k * k} crossbar rows (core.crossbar_rows={c['crossbar_rows']})"
+        what = (f"a {k}×{kw} kernel needs {k * kw} crossbar rows (core.crossbar_rows={c['crossbar_rows']})"
                 if ig_max == 0 else f"one output row of {wo} neurons × {lay.slices} weight slice(s) does not fit "
                 f"(core.crossbar_cols={c['crossbar_cols']}, {cap_n} neurons per core)")
         raise EmpfError(f"layer {lay.name!r} does not fit a core: {what}")
@@ -316,14 +316,14 @@ def tile_layers(graph: DeployGraph, arch) -> list[Layer]:
         cell = lay.slices * c["weight_bits"]
         vb = max(lay.value_bits, 1)
         if lay.node.op == "conv":
-            o, i, k, _ = lay.node.tensors["weight"].shape
+            o, i, k, kw = lay.node.tensors["weight"].shape
             ng_i, ng_c, ng_r = _conv_groups(lay, arch, cap_n)
             _, h, w = lay.in_shape
             _, ho, wo = lay.node.shape
-            s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
+            (_, s, p), _ = conv_axes(lay.node)  # output rows partition the input rows
             lay.splits = (_split(i, ng_i), _split(o, ng_c), _split(ho, ng_r))
             parts = [(ci, co, r) for co in lay.splits[1] for r in lay.splits[2] for ci in lay.splits[0]]
-            sizes = [((ci[1] - ci[0]) * k * k * (co[1] - co[0]) * cell, (co[1] - co[0]) * (r[1] - r[0]) * wo,
+            sizes = [((ci[1] - ci[0]) * k * kw * (co[1] - co[0]) * cell, (co[1] - co[0]) * (r[1] - r[0]) * wo,
                       (ci[1] - ci[0]) * _window_rows(r, k, s, p, h) * w * vb) for ci, co, r in parts]
         else:
             o, i = lay.node.tensors["weight"].shape
@@ -361,7 +361,7 @@ def map_graph(graph: DeployGraph, arch, placement=None) -> Mapping:
     check_placement(arch, tiles, chosen)
     held: dict[int, int] = {}  # core → synapse bits of the resident tiles
     for t, core in zip(tiles, chosen):
-        t.core, t.xy = core, core_xy(arch, core)
+        t.core, t.xy = int(core), core_xy(arch, int(core))
         t.resident = held.get(core, 0) + t.synapse_bits <= arch.kib_bits("synapse")
         held[core] = held.get(core, 0) + t.synapse_bits * t.resident
     return mapping

@@ -18,8 +18,9 @@ An explicit placement is a sequence of core indices, one per tile in tile order 
 
 import numpy as np
 
+from ...deploy.graph import conv_axes
 from ...errors import EmpfError, check_choice
-from .mapper import Mapping, Tile, fits, grid, no_room, serpentine
+from .mapper import Mapping, Tile, fits, grid, neuron_capacity, no_room, serpentine
 from .work import owner_ids
 
 POLICIES = ("serpentine", "greedy", "layer-sequential")
@@ -92,18 +93,21 @@ def router_xy(arch) -> np.ndarray:
 
 def _greedy(mapping: Mapping) -> list[int]:
     arch = mapping.arch
-    xy = router_xy(arch)
-    at_core = np.repeat(xy, arch.chip["cores_per_router"], axis=0)  # (cores, 2)
+    R, C = grid(arch)
+    at = np.repeat(router_xy(arch), arch.chip["cores_per_router"], axis=0)  # (cores, 2) router of every core
     io = np.array([arch.chip["io_row"], arch.chip["io_col"]])
     edges = traffic(mapping)
     cores, out = Cores(arch), []
     for t in mapping.tiles:
-        cost = np.zeros(arch.cores)
-        for src, w in edges[t.index]:
-            at = io if src < 0 else at_core[out[src]]
-            cost += w * np.abs(at_core - at).sum(axis=1)
-        free = cores.tiles == 0
-        ok = free if free.any() else np.array([cores.fits(c, t) for c in range(arch.cores)])
+        src = np.array([io if s < 0 else at[out[s]] for s, _ in edges[t.index]]).reshape(-1, 2)
+        w = np.array([w for _, w in edges[t.index]])
+        # Σ w·(|row − source row| + |col − source col|), separable over the grid's rows and columns
+        by_row = w @ np.abs(np.arange(R)[None, :] - src[:, :1])
+        by_col = w @ np.abs(np.arange(C)[None, :] - src[:, 1:])
+        cost = by_row[at[:, 0]] + by_col[at[:, 1]]
+        ok = cores.tiles == 0
+        if not ok.any():  # every core used: share one with room (chip.dram_spill)
+            ok = arch.chip["dram_spill"] & (cores.neurons + t.neurons <= neuron_capacity(arch))
         if not ok.any():
             raise no_room(arch, t)
         out.append(cores.take(int(np.argmin(np.where(ok, cost, np.inf))), t))
@@ -116,23 +120,19 @@ def traffic(mapping: Mapping) -> list[list[tuple[int, float]]]:
     out: list[list[tuple[int, float]]] = [[] for _ in mapping.tiles]
     for lay in mapping.layers:
         owners = owner_ids(mapping, lay)
-        heads = ([] if owners is None else
-                 [t.index for t in mapping.layer(lay.producer).tiles if t.merges])
-        conv = lay.node.op == "conv"
+        heads = [] if owners is None else [t.index for t in mapping.layer(lay.producer).tiles if t.merges]
         first = {(t.outputs, t.rows): t.index for t in lay.tiles if t.merges}
         for t in lay.tiles:
-            ch = slice(*t.inputs)
-            if conv:
-                _, h, w = lay.in_shape
-                k = lay.node.tensors["weight"].shape[-1]
-                s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
-                rows = slice(max(t.rows[0] * s - p, 0), min((t.rows[1] - 1) * s - p + k, h))
+            window, per_row = (slice(*t.inputs),), 1  # the inputs reaching the tile: channels (conv: and rows)
+            if lay.node.op == "conv":
+                _, h, per_row = lay.in_shape
+                (k, s, p), _ = conv_axes(lay.node)  # along the rows
+                window += (slice(max(t.rows[0] * s - p, 0), min((t.rows[1] - 1) * s - p + k, h)),)
             if owners is None:
-                size = (t.inputs[1] - t.inputs[0]) * ((rows.stop - rows.start) * w if conv else 1)
+                size = np.prod([x.stop - x.start for x in window]) * per_row
                 out[t.index].append((-1, float(size)))
             else:
-                own = owners[0][ch, rows] if conv else owners[0][ch]
-                counts = np.bincount(own.ravel(), minlength=len(heads)) * (w if conv else 1)
+                counts = np.bincount(owners[0][window].ravel(), minlength=len(heads)) * per_row
                 out[t.index] += [(heads[i], float(c)) for i, c in enumerate(counts) if c]
             if not t.merges:  # partial sums to the head of the same outputs
                 out[t.index].append((first[(t.outputs, t.rows)], float(t.neurons)))

@@ -19,9 +19,9 @@ def _usage(mapping) -> dict:
     rows = cols = 0
     per_core: dict[int, list[int]] = {}
     for lay in mapping.layers:
-        k2 = lay.node.tensors["weight"].shape[-1] ** 2 if lay.node.op == "conv" else 1
+        taps = math.prod(lay.node.tensors["weight"].shape[2:]) if lay.node.op == "conv" else 1  # kh·kw
         for t in lay.tiles:
-            rows = max(rows, (t.inputs[1] - t.inputs[0]) * k2)
+            rows = max(rows, (t.inputs[1] - t.inputs[0]) * taps)
             cols = max(cols, (t.outputs[1] - t.outputs[0]) * lay.slices)
             u = per_core.setdefault(t.core, [0, 0, 0])
             u[0] += t.synapse_bits * t.resident

@@ -46,6 +46,14 @@ def policies(trace, arch, **kw) -> dict[str, Costs | EmpfError]:
     return out
 
 
+def best_policy(each: dict[str, Costs | EmpfError], objective: str) -> str:
+    """The policy of least ``objective`` among those that apply (ties: the earlier in ``POLICIES``)."""
+    scored = {p: score(c, objective) for p, c in each.items() if isinstance(c, Costs)}
+    if not scored:
+        raise each["serpentine"]
+    return min(scored, key=scored.get)
+
+
 @dataclass
 class SearchResult:
     objective: str
@@ -67,11 +75,8 @@ def search(trace, arch, objective: str = "edp", iterations: int = ITERATIONS, se
         raise EmpfError(f"iterations={iterations!r} is not valid; allowed: an integer >= 0")
     if start is None:
         each = policies(trace, arch, **kw)
-        scored = {p: c for p, c in each.items() if isinstance(c, Costs)}
-        if not scored:
-            raise each["serpentine"]
-        start = min(scored, key=lambda p: score(scored[p], objective))
-        costs = scored[start]
+        start = best_policy(each, objective)
+        costs = each[start]
     else:
         check_choice("start", start, POLICIES)
         costs = evaluate(trace, arch, placement=start, **kw)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...deploy.graph import conv_axes
 from ...errors import EmpfError
 from ...sim.ops import fanout_1d
 from .mapper import Layer, Mapping, hop_matrices, io_xy, tile_xy
@@ -131,24 +132,34 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
     prefix = _channel_prefix(trace_layer, cache)
     groups = prefix[:, [b for _, b in ins]] - prefix[:, [a for a, _ in ins]]  # (T, ni, ...) events per group
     if lay.node.op == "conv":
-        k = lay.node.tensors["weight"].shape[-1]
         _, h, w = lay.in_shape
-        s, p = lay.node.attrs["stride"], lay.node.attrs["padding"]
-        conn = connected_rows(h, k, s, p, lay.node.shape[1]).astype(np.int64)
+        rows_kps, cols_kps = conv_axes(lay.node)  # (kernel, stride, padding) along rows and columns
+        conn = connected_rows(h, *rows_kps, lay.node.shape[1]).astype(np.int64)
         rowfan = np.add.reduceat(conn, [a for a, _ in rws], axis=0)  # (nr, H)
-        base = rowfan[:, :, None] * fanout_1d(w, k, s, p)[None, None, :]  # (nr, H, W) fan-out per channel
+        colfan = fanout_1d(w, *cols_kps)
+        base = rowfan[:, :, None] * colfan[None, None, :]  # (nr, H, W) fan-out per channel
         mask = (base > 0).astype(np.int64)
-        flat = groups.reshape(T * ni, -1).astype(np.float64)  # exact: integer counts below 2^53
+        g = groups.reshape(T * ni, h, w).astype(np.float64)  # exact: integer counts below 2^53
+        # the fan-out is a product rowfan[r, y] · colfan[x] of few distinct values: Σ events × f(rowfan, colfan)
+        # over a group's positions is summed per (rowfan, colfan) value pair with two small matrix products
+        by_col = {b: g[:, :, colfan == b].sum(axis=2) for b in np.unique(colfan)}  # (T·ni, H) per colfan value
+        by_row = {a: (rowfan == a).astype(np.float64).T for a in np.unique(rowfan)}  # (H, nr) per rowfan value
 
-        def per_group(weights: np.ndarray) -> np.ndarray:  # Σ events × weights over each group's positions
-            return (flat @ weights.reshape(nr, -1).T.astype(np.float64)).reshape(T, ni, nr)[:, ci, ri]
+        def per_group(f) -> np.ndarray:  # Σ events × f(rowfan, colfan) over each group's positions, (T, n)
+            out = np.zeros((T * ni, nr))
+            for a, ra in by_row.items():
+                for b, cb in by_col.items():
+                    v = f(a, b)
+                    if v:
+                        out += v * (cb @ ra)
+            return out.reshape(T, ni, nr)[:, ci, ri]
 
-        packets, conns = per_group(mask), per_group(base)
+        packets, conns = per_group(lambda a, b: a * b > 0), per_group(lambda a, b: a * b)
         syn = conns * cg
         rows = np.empty((T, n))
         for size in np.unique(cg):
             sel = cg == size
-            rows[:, sel] = per_group(-(-(size * base) // lanes))[:, sel]
+            rows[:, sel] = per_group(lambda a, b: -(-(size * a * b) // lanes))[:, sel]
     else:
         packets = conns = groups[:, ci]
         syn = packets * cg
@@ -236,7 +247,7 @@ def _partial_sums(mapping: Mapping, lay: Layer, packets: np.ndarray, ci: np.ndar
         np.add.at(psum_in, (slice(None), head), sent)
         psum_out[:, senders] = sent
         psum_hops[:, :, senders] = sent[:, None, :] * d[None]
-        latency = max(hop_latency(arch, *d[:, k], psum_bits(arch)) for k in range(d.shape[1]))
+        latency = hop_latency(arch, *d, psum_bits(arch))
     width = lay.node.shape[2] if len(lay.node.shape) == 3 else 1
     for src in lay.psum_sources:  # partial sums from other layers (convolutional shortcuts)
         sw = done[src]
@@ -263,13 +274,16 @@ def latencies(arch) -> dict[str, int]:
     return {**base, **arch.latency}
 
 
-def hop_latency(arch, ns: float, ew: float, crossings: float, bits: int) -> int:
-    """Cycles for a packet of ``bits`` over ``ns`` + ``ew`` on-chip hops and ``crossings`` chip-to-chip links
-    (wormhole: head latency per hop, then flits − 1 behind it on the narrowest link)."""
+def hop_latency(arch, ns, ew, crossings, bits: int) -> int:
+    """Cycles for the slowest of packets of ``bits`` over ``ns`` + ``ew`` on-chip hops and ``crossings``
+    chip-to-chip links (arrays of routes; wormhole: head latency per hop, then flits − 1 behind it on the narrowest
+    link)."""
     lat = latencies(arch)
-    link = min(arch.chip["noc_link_bits"], arch.system["chip_link_bits"]) if crossings else arch.chip["noc_link_bits"]
-    return int(ns * lat["hop_ns"] + ew * lat["hop_ew"] + crossings * arch.system["chip_link_cycles"]
-               + flits(bits, link) - 1)
+    ns, ew, cr = (np.asarray(v, np.float64) for v in (ns, ew, crossings))
+    noc = arch.chip["noc_link_bits"]
+    tail = np.where(cr > 0, flits(bits, min(noc, arch.system["chip_link_bits"])), flits(bits, noc)) - 1
+    return int(np.max(ns * lat["hop_ns"] + ew * lat["hop_ew"] + cr * arch.system["chip_link_cycles"] + tail,
+                      initial=0))
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:

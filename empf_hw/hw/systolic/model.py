@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...deploy.graph import DeployGraph, layer_labels
+from ...deploy.graph import DeployGraph, conv_axes, layer_labels
 from ...sim.ops import windows
 from ..cores.mapper import synaptic_layers
 from ..energy import SYSTOLIC_ENTRIES, reference_table
@@ -54,14 +54,13 @@ def _log_zero(p: np.ndarray) -> np.ndarray:
 
 
 def _window_logs(node, log_map: np.ndarray, slices: int) -> np.ndarray:
-    """(M, K) log P(no event) of each input of each output position's window (K in C·k·k order, sliced)."""
+    """(M, K) log P(no event) of each input of each output position's window (K in C·kh·kw order, sliced)."""
     if node.op == "linear":
         cols = log_map.reshape(1, -1)
     else:
-        k, s, p = node.tensors["weight"].shape[-1], node.attrs["stride"], node.attrs["padding"]
         x = np.moveaxis(log_map, 0, -1)[None]  # (1, H, W, C); padding taps are zeros that never fire
-        win = windows(x, k, s, p)  # (1, Ho, Wo, C, k, k)
-        cols = win.reshape(-1, win.shape[3] * k * k)
+        win = windows(x, *zip(*conv_axes(node)))  # (1, Ho, Wo, C, kh, kw)
+        cols = win.reshape(-1, int(np.prod(win.shape[3:])))
     return np.repeat(cols, slices, axis=1) if slices > 1 else cols
 
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...deploy.graph import SYNAPTIC, DeployGraph
+from ...deploy.graph import SYNAPTIC, DeployGraph, conv_axes
 from ...errors import EmpfError
 from ..arch import Arch, from_dict, preset
 from .model import gemm_cycles
@@ -111,14 +111,21 @@ def graph_gemms(graph: DeployGraph) -> list[Gemm]:
 
 
 def conv_topology(graph: DeployGraph) -> str:
-    """The graph's convolutions as a SCALE-Sim conv topology (effective IFMAP extents, trailing commas)."""
+    """The graph's convolutions as a SCALE-Sim conv topology (effective IFMAP extents, trailing commas). SCALE-Sim
+    has one stride for both axes: an axis with a single output position takes the other axis's stride (its own
+    does not matter); EmpfError for strides that differ along two axes of several positions."""
     rows = [CONV_HEADER]
     for n in graph.nodes:
         if n.op == "conv":
-            o, c, k, _ = n.tensors["weight"].shape
-            s = n.attrs["stride"]
-            h, w = (n.shape[1] - 1) * s + k, (n.shape[2] - 1) * s + k
-            rows.append(f"{n.name}, {h}, {w}, {k}, {k}, {c}, {o}, {s},")
+            o, c, kh, kw = n.tensors["weight"].shape
+            (_, sh, _), (_, sw, _) = conv_axes(n)
+            _, ho, wo = n.shape
+            if sh != sw and ho > 1 and wo > 1:
+                raise EmpfError(f"node {n.name!r}: stride {sh}×{sw} differs between the axes; allowed in a "
+                                "SCALE-Sim topology: one stride, or a single output row or column")
+            s = sw if ho == 1 else sh
+            h, w = (ho - 1) * s + kh, (wo - 1) * s + kw
+            rows.append(f"{n.name}, {h}, {w}, {kh}, {kw}, {c}, {o}, {s},")
     return "\n".join(rows) + "\n"
 
 

@@ -1,0 +1,60 @@
+"""Multi-chip systems: chip crossings routed, costed and timed (fast and cycle-level), and the shipped boards hold
+the paper's networks (untrained, ``--random-init``) without DRAM spill."""
+
+import numpy as np
+import pytest
+from hw_helpers import random_trace, tiny_arch, tiny_graph
+
+from empf_hw.cli import main
+from empf_hw.hw import evaluate, load_arch
+from empf_hw.hw.cores.mapper import hop_matrices
+from empf_hw.hw.energy import reference_table
+from empf_hw.sim.random_init import deploy_random
+
+
+def board(link_cycles):
+    arch = tiny_arch(mesh_rows=2, mesh_cols=2)
+    d = arch.to_dict()
+    d["system"] = {"chips_rows": 1, "chips_cols": 3, "chip_link_bits": 4, "chip_link_cycles": link_cycles}
+    from empf_hw.hw.arch import from_dict
+
+    return from_dict(d, "board")
+
+
+def test_hops_split_into_on_chip_hops_and_crossings():
+    arch = tiny_arch(mesh_rows=3, mesh_cols=3)
+    # (0, 0) → (4, 5) on 3×3 chips: 4 rows and 5 columns apart, crossing one chip edge each way
+    ns, ew, cr = hop_matrices(arch, np.array([[0, 0]]), np.array([[4, 5]]))
+    assert (ns[0, 0], ew[0, 0], cr[0, 0]) == (3, 4, 2)
+
+
+@pytest.mark.parametrize("timing", ["fast", "cycle"])
+def test_crossings_are_costed_and_timed(timing):
+    rng = np.random.default_rng(0)
+    g = tiny_graph(rng, T=2, width=3)
+    tr = random_trace(g, rng, density=0.5)
+    near, far = (evaluate(tr, board(c), timing=timing) for c in (0, 400))
+    bits = near.count("chip_link_bit")
+    assert bits > 0 and bits == far.count("chip_link_bit")
+    e = reference_table(near.arch)["chip_link_bit"].pJ
+    assert near.component_energy()["network"] >= bits * e
+    assert far.timing.cycles >= near.timing.cycles + 400  # at least one crossing on the critical path
+
+
+@pytest.mark.parametrize("net, kw", [("resnet18", {}), ("vgg_snn_dvs", {"time_axis": True, "timesteps": 2})])
+def test_boards_hold_the_paper_networks_without_spill(net, kw):
+    d = deploy_random(net, **kw)
+    assert d.trace.meta["static_input"] is (not kw.get("time_axis", False))
+    arch = load_arch("empf-board-45nm")
+    assert not arch.chip["dram_spill"]
+    c = evaluate(d.trace, arch)
+    assert c.count("dram_bit") == 0 and c.count("chip_link_bit") > 0
+    assert c.cores_used <= 100 * 16 * 16
+
+
+def test_random_init_from_the_command_line(capsys):
+    assert main(["cost", "--random-init", "digits_cnn", "--neuron", "lif", "--json"]) == 0
+    assert '"arch": "stbp-core-45nm"' in capsys.readouterr().out
+    assert main(["cost", "--random-init", "resnet99"]) == 2
+    assert "--random-init" in capsys.readouterr().err
+    assert main(["cost", "--model", "models/digits_cnn-lif-stbp-T4", "--random-init", "resnet18"]) == 2
