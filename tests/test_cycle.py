@@ -91,3 +91,16 @@ def test_fast_estimate_within_10_percent_on_the_zoo(preset):
         d = deploy(model, spike_bits=4 if "empf" in model else None, samples=1, mode="fixed")
         fast, cyc = evaluate(d.trace, preset), evaluate(d.trace, preset, timing="cycle")
         assert abs(fast.timing.cycles / cyc.timing.cycles - 1) <= 0.10
+
+
+def test_cycle_simulation_on_the_1d_zoo_models():
+    """MNIST-1D's 1×k EM-PF CNN (4-bit spikes) on the EM-PF chip: exact counts, fast latency within 10 % of the
+    simulated one."""
+    from empf_hw.sim.pipeline import deploy
+
+    d = deploy("models/mnist1d_cnn-empf-online-T4", spike_bits=4, samples=1, mode="fixed")
+    fast, cyc = evaluate(d.trace, "empf-core-45nm"), evaluate(d.trace, "empf-core-45nm", timing="cycle")
+    dyn = [i for i, a in enumerate(fast.action_names) if a != "leakage_core_cycle"]
+    assert np.array_equal(fast.counts[:, dyn], cyc.counts[:, dyn])
+    assert cyc.timing.stats["packets_delivered"] == round(fast.count("message_send")) > 0
+    assert abs(fast.timing.cycles / cyc.timing.cycles - 1) <= 0.10

@@ -16,6 +16,7 @@ from empf_hw.errors import EmpfError
 from empf_hw.nn import ModelConfig, build_model, load_checkpoint
 from empf_hw.nn.data import load_digits_split
 from empf_hw.sim import ActivityTrace, calibrate, execute, executor, ops
+from empf_hw.sim.pipeline import deploy
 
 ZOO = Path(__file__).resolve().parents[1] / "models"
 FORMATS = {"timesteps": 2, "membrane_bits": 24, "membrane_frac_bits": 8, "accumulator_bits": 32}
@@ -160,6 +161,19 @@ def test_fixed_mode_keeps_zoo_accuracy():
     assert trace.total("membrane_saturations") == 0
     assert int(card["fixed_point_accuracy"]["8"] * 360) == int(round(acc * 360))
     assert {int(b) for b in card["fixed_point_accuracy"]} == {2, 4, 6, 8, 12, 16}
+
+
+@pytest.mark.parametrize("name", ["mnist1d_cnn-empf-online-T4", "mnist1d_cnn-lif-stbp-T4"])
+def test_fixed_mode_reproduces_recorded_mnist1d_accuracy(name):
+    """The 1-D CNN (1×k convolutions) in fixed point on the whole MNIST-1D test split: the card's recorded accuracy,
+    within 1.5 points of the PyTorch model's; EM-PF spikes cut to 2 bits lose accuracy (precision matters here)."""
+    card = json.loads((ZOO / f"{name}.json").read_text())
+    lif = card["config"]["neuron"] == "lif"
+    fixed = deploy(ZOO / name, spike_bits=None if lif else 4, mode="fixed")
+    assert fixed.accuracy == card["fixed_point_accuracy"]["1" if lif else "4"]
+    assert fixed.accuracy >= card["test_accuracy"] - 0.015
+    if not lif:
+        assert deploy(ZOO / name, spike_bits=2, mode="fixed").accuracy <= fixed.accuracy - 0.03
 
 
 def test_fixed_mode_needs_spike_format():

@@ -5,9 +5,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hw_helpers import rect_graph, tiny_arch
 
 from empf_hw.cli import main
 from empf_hw.hw import evaluate
+from empf_hw.hw.cores.lowering import lower
+from empf_hw.sim import execute
 from empf_hw.sim.pipeline import deploy
 
 MODEL = "models/digits_cnn-lif-stbp-T4"
@@ -87,11 +90,6 @@ def test_pool_folds_into_a_rectangular_conv():
     """A 2×2 average pool before a 2×3 conv (stride 1×2, padding 0×1) folds into a 4×6 conv with stride 2×4 and
     padding 0×2 over the unpooled map: pooling then convolving (torch) gives the same outputs, and every unpooled
     spike is an event to the positions its pooled position reaches (loops)."""
-    from hw_helpers import rect_graph, tiny_arch
-
-    from empf_hw.hw.cores.lowering import lower
-    from empf_hw.sim import execute
-
     rng = np.random.default_rng(0)
     g = rect_graph(rng, size=(9, 10), pool=True, spike_bits=1)  # LIF: binary spikes, 2-bit pooled values
     trace = execute(g, rng.random((1, 2, 9, 10)).astype(np.float32), "fixed", schedule="lockstep")

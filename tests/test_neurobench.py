@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from empf_hw.nn import load_checkpoint
-from empf_hw.nn.data import load_digits_split
+from empf_hw.nn.checkpoint import load_card
+from empf_hw.nn.data import load_dataset
 from empf_hw.nn.neurons import EMPFNeuron, LIFNeuron
 from empf_hw.sim.neurobench import neurobench_metrics
 from empf_hw.sim.pipeline import deploy
@@ -40,9 +41,9 @@ def neurobench_run(name: str, x, y) -> dict:
     return Benchmark(wrapped, loader, [], [lambda p: p.argmax(-1)], metrics).run(verbose=False)
 
 
-@pytest.mark.parametrize("name", ["digits_cnn-lif-stbp-T4", "digits_cnn-empf-online-T4"])
+@pytest.mark.parametrize("name", ["digits_cnn-lif-stbp-T4", "digits_cnn-empf-online-T4", "mnist1d_cnn-lif-stbp-T4"])
 def test_neurobench_metrics_equal_neurobench(name):
-    _, (x, y) = load_digits_split()
+    _, (x, y) = load_dataset(load_card(f"models/{name}")["dataset"])
     theirs = neurobench_run(name, x, y)
     d = deploy(f"models/{name}", mode="float", batch_size=len(x))
     ours = neurobench_metrics(d.trace, d.graph)

@@ -1,7 +1,8 @@
 """SANA-FE 2.2.9 (its own virtual environment, see peers.py) runs empf-hw's export of the same workload: the same
 weights, inputs and mapping on ``loihi-sanafe`` (SANA-FE's bundled Loihi model, entry for entry).
 
-Checked per network (a fully connected LIF net and the zoo's STBP conv net): spike counts per layer and step differ
+Checked per network (a fully connected LIF net and the zoo's STBP conv nets: digits, and MNIST-1D's 1×k
+convolutions): spike counts per layer and step differ
 only through the documented rounding rule (empf-hw rounds each step's input current to the membrane LSB; SANA-FE
 adds the unrounded weights), by at most 3 % of a layer's spikes in a step (+3) and 2 % over the inference;
 fed SANA-FE's own spike trains, empf-hw's event accounting gives exactly SANA-FE's synaptic events and messages in
@@ -18,7 +19,7 @@ from empf_hw.hw import evaluate
 from empf_hw.hw.cores.lowering import lower
 from empf_hw.hw.sanafe_io import export_sanafe
 from empf_hw.nn import ModelConfig, build_model, load_checkpoint
-from empf_hw.nn.data import load_digits_split
+from empf_hw.nn.data import load_dataset, load_digits_split
 from empf_hw.sim import calibrate, execute
 from empf_hw.sim.trace import ActivityTrace
 
@@ -40,16 +41,18 @@ def _fc_lif_graph():
     return calibrate(export_model(model.eval()), xtr[:256])
 
 
-def _zoo_graph():
-    (xtr, _), _ = load_digits_split()
-    model, _ = load_checkpoint("models/digits_cnn-lif-stbp-T4")
-    return calibrate(export_model(model), xtr[:256])
+def _zoo_graph(name):
+    model, card = load_checkpoint(f"models/{name}")
+    (xtr, _), (x, _) = load_dataset(card["dataset"])
+    return calibrate(export_model(model), xtr[:256]), x
 
 
-@pytest.fixture(scope="module", params=["fc_lif", "zoo_conv"])
+@pytest.fixture(scope="module", params=["fc_lif", "zoo_conv", "mnist1d_conv"])
 def workload(request, tmp_path_factory):
-    graph = _fc_lif_graph() if request.param == "fc_lif" else _zoo_graph()
-    _, (x, _) = load_digits_split()
+    if request.param == "fc_lif":
+        graph, (_, (x, _)) = _fc_lif_graph(), load_digits_split()
+    else:
+        graph, x = _zoo_graph("digits_cnn-lif-stbp-T4" if request.param == "zoo_conv" else "mnist1d_cnn-lif-stbp-T4")
     traces = [execute(graph, x[i:i + 1], "fixed", schedule="lockstep") for i in range(SAMPLES)]
     costs = [evaluate(tr, ARCH, lowering="parallel") for tr in traces]
     lowered = [lower(graph, tr, costs[0].arch, "parallel")[1] for tr in traces]

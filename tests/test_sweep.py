@@ -6,14 +6,16 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from empf_hw.cli import main
 from empf_hw.errors import EmpfError
 from empf_hw.sweep import runner
-from empf_hw.sweep.report import pareto, sweep_report
+from empf_hw.sweep.report import accuracy_front, pareto, sweep_report
 from empf_hw.sweep.runner import run_sweep
 from empf_hw.sweep.spec import load_spec, parse_spec
 from empf_hw.sweep.store import Store
@@ -139,7 +141,7 @@ def test_store_refuses_another_spec_and_sweep_report(tmp_path):
         run_sweep(parse_spec(spec_dict(samples=31)), store, progress=False)
     out = sweep_report(store, tmp_path / "rep")
     for name in ("results.csv", "pareto.csv", "report.md", "plots/pareto_energy_latency.png",
-                 "plots/energy_vs_spike_bits.png"):
+                 "plots/energy_vs_spike_bits.png", "pareto_accuracy_energy.csv", "plots/pareto_accuracy_energy.png"):
         assert (out / name).stat().st_size > 0
     import pandas as pd
 
@@ -150,3 +152,26 @@ def test_store_refuses_another_spec_and_sweep_report(tmp_path):
     for _, r in good.iterrows():  # nothing on the front is beaten in both energy and latency
         assert not ((front["energy_pJ_per_inference"] > r["energy_pJ_per_inference"])
                     & (front["latency_cycles"] > r["latency_cycles"])).any()
+
+
+def test_accuracy_front_against_pairwise_dominance():
+    """A point is on the accuracy/energy front exactly when no other point is at least as accurate and as cheap
+    and better in one of the two (of equal points, one)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"accuracy": rng.integers(0, 6, 60) / 5, "energy_pJ_per_inference": rng.integers(1, 9, 60)})
+    a, e = df["accuracy"].to_numpy(), df["energy_pJ_per_inference"].to_numpy()
+    beaten = [((a >= a[i]) & (e <= e[i]) & ((a > a[i]) | (e < e[i]))).any() for i in range(len(df))]
+    expected = set(map(tuple, df.loc[~np.array(beaten)].to_numpy()))
+    front = accuracy_front(df)
+    assert set(map(tuple, front.to_numpy())) == expected and len(front) == len(expected)
+    assert front["energy_pJ_per_inference"].is_monotonic_increasing
+
+
+def test_shipped_mnist1d_bits_spec():
+    """Both float-spike EM-PF MNIST-1D models × 6 spike widths × 3 bus widths, every bus wide enough for a packet."""
+    spec = load_spec(Path(__file__).resolve().parents[1] / "sims" / "sweeps" / "mnist1d-bits.yaml")
+    points = spec.points()
+    assert len(points) == 2 * 6 * 3
+    assert {p["spike_bits"] for p in points} == {1, 2, 3, 4, 6, 8}

@@ -6,13 +6,20 @@ import math
 
 import numpy as np
 import pytest
-from hw_helpers import random_trace, tiny_graph
+from hw_helpers import CONVS_1D, random_trace, rect_graph, tiny_graph
 
 from empf_hw.deploy import export_model
 from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, load_arch
-from empf_hw.hw.systolic.scalesim_io import conv_topology, dense_cycles, gemm_topology, graph_gemms, read_config, read_topology
 from empf_hw.hw.systolic.model import active_vectors, gemm_cycles
+from empf_hw.hw.systolic.scalesim_io import (
+    conv_topology,
+    dense_cycles,
+    gemm_topology,
+    graph_gemms,
+    read_config,
+    read_topology,
+)
 from empf_hw.nn import ModelConfig, build_model
 
 
@@ -44,9 +51,13 @@ def _brute_active(node, em, rows, dataflow):
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
-def test_event_mode_vectors_match_brute_force(dataflow):
+@pytest.mark.parametrize("geometry", ["square", "kh_ne_kw", "1d"])
+def test_event_mode_vectors_match_brute_force(dataflow, geometry):
     rng = np.random.default_rng(0)
-    g = tiny_graph(rng, pool=True, size=6, width=5)
+    if geometry == "square":
+        g = tiny_graph(rng, pool=True, size=6, width=5)
+    else:
+        g = rect_graph(rng, width=5, **({"size": (1, 20), "convs": CONVS_1D} if geometry == "1d" else {}))
     tr = random_trace(g, rng, density=0.15)
     for n in g.nodes:
         if n.op in ("conv", "linear"):
@@ -120,6 +131,18 @@ def test_systolic_presets_end_to_end(tmp_path):
     with pytest.raises(EmpfError, match="does not apply to systolic-32x32-45nm"):
         parse_spec({"name": "x", "models": ["models/digits_cnn-empf-online-T4"], "arch": "systolic-32x32-45nm",
                     "parameters": {"core.crossbar_rows": [64]}})
+
+
+def test_conv_topology_of_per_axis_strides(tmp_path):
+    """MNIST-1D's 1×k convolutions (strides 1×2 over a single row) read back as the graph's own GEMMs; strides that
+    differ along two axes with several positions each have no SCALE-Sim topology."""
+    g = export_model(build_model(ModelConfig("mnist1d_cnn", timesteps=1)).eval())
+    (tmp_path / "t.csv").write_text(conv_topology(g))
+    convs = [x for x in graph_gemms(g) if g[x.name].op == "conv"]
+    assert [(x.M, x.N, x.K) for x in read_topology(tmp_path / "t.csv")] == [(x.M, x.N, x.K) for x in convs]
+    assert [(x.M, x.N, x.K) for x in convs] == [(19, 32, 5), (10, 64, 32 * 3), (5, 64, 64 * 3)]
+    with pytest.raises(EmpfError, match=r"stride 2×1 differs between the axes; allowed in a SCALE-Sim topology"):
+        conv_topology(rect_graph(np.random.default_rng(0)))
 
 
 def _cifar_layers():

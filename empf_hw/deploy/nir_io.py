@@ -140,7 +140,9 @@ def import_nir(source, timesteps: int, dt: float = DEFAULT_DT, time_axis: bool |
     feed one input frame per step (None: as the input's ``empf_hw.time_axis`` mark says, static without one)."""
     import nir
 
-    graph = nir.read(str(source)) if not isinstance(source, nir.NIRGraph) else source
+    # nir 1.0's type check sizes a Conv2d's output with the kernel height on both axes, refusing kh ≠ kw kernels;
+    # shapes are inferred and checked here instead (DeployGraph)
+    graph = nir.read(str(source), type_check=False) if not isinstance(source, nir.NIRGraph) else source
     for k, n in graph.nodes.items():
         if type(n).__name__ not in IMPORTABLE:
             raise EmpfError(f"NIR node {k!r} has unsupported type {type(n).__name__}; allowed: {', '.join(IMPORTABLE)}")

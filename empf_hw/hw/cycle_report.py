@@ -1,5 +1,6 @@
 """Cycle-level runs of single inferences next to the fast estimate: latency per sample and per timestep, the error
-of the fast estimate, stalls by cause, busy/stalled/idle cycles per core, and flits per link (``empf-hw cost --timing cycle``, the report)."""
+of the fast estimate, stalls by cause, busy/stalled/idle cycles per core, and flits per link
+(``empf-hw cost --timing cycle``, the report)."""
 
 import numpy as np
 import pandas as pd

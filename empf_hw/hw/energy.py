@@ -71,10 +71,10 @@ NOMINAL_VDD = {130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 32: 0.9, 20: 0.9, 16: 0.85, 
 HOROWITZ_VDD = 0.9
 
 CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "dendrite_acc", "psum_add", "neuron_access",
-                 "neuron_update", "neuron_affine", "spike_gen", "spike_quantize", "aux_op", "message_send", "message_bit", "message_receive",
-                 "hop_ew", "hop_ns", "hop_bit", "chip_link_bit", "barrier", "synapse_read_word",
-                 "acc_read_bit", "acc_write_bit", "membrane_read_bit", "membrane_write_bit", "param_read_bit",
-                 "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
+                 "neuron_update", "neuron_affine", "spike_gen", "spike_quantize", "aux_op", "message_send",
+                 "message_bit", "message_receive", "hop_ew", "hop_ns", "hop_bit", "chip_link_bit", "barrier",
+                 "synapse_read_word", "acc_read_bit", "acc_write_bit", "membrane_read_bit", "membrane_write_bit",
+                 "param_read_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
 SYSTOLIC_ENTRIES = ("pe_op", "syn_mult", "neuron_update", "aux_op", "synapse_read_bit", "membrane_read_bit",
                     "membrane_write_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
 ENTRIES = {"cores": CORES_ENTRIES, "systolic": SYSTOLIC_ENTRIES}

@@ -8,7 +8,8 @@ from ..hw.result import COMPONENT_ORDER, Costs
 from ..sim.pipeline import Deployed
 
 SUMMARY_COLUMNS = ["model", "method", "accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference",
-                   "sop_energy_pJ_per_inference", "latency_cycles", "latency_us", "sops", "macs", "neuron_updates", "weight_memory_bits",
+                   "sop_energy_pJ_per_inference", "latency_cycles", "latency_us", "sops", "macs", "neuron_updates",
+                   "weight_memory_bits",
                    "total_memory_bits"]
 RATIO_METRICS = ["accuracy", "energy_pJ_per_inference", "literature_energy_pJ_per_inference",
                  "sop_energy_pJ_per_inference", "latency_cycles",

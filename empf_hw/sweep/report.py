@@ -1,5 +1,5 @@
-"""``empf-hw sweep-report``: the stored points as CSV, and plots — Pareto front of energy vs latency, energy and
-accuracy vs spike bits, energy vs technology node."""
+"""``empf-hw sweep-report``: the stored points as CSV, and plots — Pareto fronts of energy vs latency and of
+accuracy vs energy, energy and accuracy vs spike bits, energy vs technology node."""
 
 from pathlib import Path
 
@@ -26,6 +26,18 @@ def pareto(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[keep]
 
 
+def accuracy_front(df: pd.DataFrame) -> pd.DataFrame:
+    """Points that no other point beats in accuracy (higher) and energy (lower), by rising energy: what each gain
+    in accuracy costs."""
+    ok = df.sort_values(["energy_pJ_per_inference", "accuracy"], ascending=[True, False])
+    best, keep = -1.0, []
+    for i, a in zip(ok.index, ok["accuracy"]):
+        if a > best:
+            keep.append(i)
+            best = a
+    return df.loc[keep]
+
+
 def _label(row: pd.Series, params: list[str]) -> str:
     return ", ".join(f"{p.split('.')[-1]}={row[p]}" for p in params)
 
@@ -47,6 +59,21 @@ def _pareto_plot(df: pd.DataFrame, params: list[str]) -> bytes:
     ax.set_ylabel("energy per inference (µJ)")
     ax.set_title(f"Energy vs latency; Pareto front over points within {ACCURACY_MARGIN * 100:g} pp of the best "
                  "accuracy", fontsize=9)
+    ax.legend(fontsize=7)
+    return to_png(fig)
+
+
+def _accuracy_plot(df: pd.DataFrame, params: list[str]) -> bytes:
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for model, g in df.groupby("model", sort=True):
+        ax.scatter(g["energy_pJ_per_inference"] / 1e6, g["accuracy"] * 100, s=14, alpha=0.6, label=Path(model).name)
+    front = accuracy_front(df)
+    ax.plot(front["energy_pJ_per_inference"] / 1e6, front["accuracy"] * 100, "k-o", ms=4, lw=1, label="Pareto front")
+    for _, r in front.iterrows():
+        ax.annotate(_label(r, params), (r["energy_pJ_per_inference"] / 1e6, r["accuracy"] * 100), fontsize=6)
+    ax.set_xlabel("energy per inference (µJ)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy vs energy; Pareto front", fontsize=9)
     ax.legend(fontsize=7)
     return to_png(fig)
 
@@ -86,7 +113,10 @@ def sweep_report(store_path, out, force: bool = False) -> Path:
         front = pareto(ok)
         files["pareto.csv"] = front
         files["plots/pareto_energy_latency.png"] = _pareto_plot(ok, params)
-        lines += ["", "Pareto front (energy vs latency): pareto.csv, plots/pareto_energy_latency.png"]
+        files["pareto_accuracy_energy.csv"] = accuracy_front(ok)
+        files["plots/pareto_accuracy_energy.png"] = _accuracy_plot(ok, params)
+        lines += ["", "Pareto front (energy vs latency): pareto.csv, plots/pareto_energy_latency.png",
+                  "Pareto front (accuracy vs energy): pareto_accuracy_energy.csv, plots/pareto_accuracy_energy.png"]
         for x, name, label, acc in (("spike_bits", "spike_bits", "spike bits", True),
                                     ("chip.tech_node_nm", "tech_node", "technology node (nm)", False),
                                     ("timesteps", "timesteps", "timesteps", True)):

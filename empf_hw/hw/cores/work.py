@@ -159,7 +159,7 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
         rows = np.empty((T, n))
         for size in np.unique(cg):
             sel = cg == size
-            rows[:, sel] = per_group(lambda a, b: -(-(size * a * b) // lanes))[:, sel]
+            rows[:, sel] = per_group(lambda a, b, size=size: -(-(size * a * b) // lanes))[:, sel]
     else:
         packets = conns = groups[:, ci]
         syn = packets * cg
