@@ -22,7 +22,7 @@ from peers import run_scalesim, scalesim_python  # noqa: E402
 
 from empf_hw.deploy import export_model  # noqa: E402
 from empf_hw.hw import evaluate, load_arch  # noqa: E402
-from empf_hw.hw import scalesim_io as ss  # noqa: E402
+from empf_hw.hw.systolic import scalesim_io as ss  # noqa: E402
 from empf_hw.nn import ModelConfig, build_model  # noqa: E402
 from empf_hw.sim import calibrate, execute  # noqa: E402
 

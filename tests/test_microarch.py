@@ -6,11 +6,14 @@ import math
 
 import numpy as np
 import pytest
-from hw_helpers import random_trace, tiny_arch, tiny_graph
+from hw_helpers import _add, _neuron, _synaptic, random_trace, rect_graph, tiny_arch, tiny_graph
 
+from empf_hw.deploy.graph import DeployGraph
+from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, load_arch
 from empf_hw.hw.energy import node_scale, reference_table
 from empf_hw.sim.pipeline import deploy
+from empf_hw.sim.trace import ActivityTrace
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,90 @@ def test_weight_reads_are_whole_words():
     t = reference_table(tiny_arch(weight_bits=8, synapse_word_bits=64))
     # 1 KiB: Horowitz's 8 → 32 KiB segment (10 → 20 pJ per 64-bit access, slope ½ in log-log) extrapolated
     assert t["synapse_read_word"].pJ == pytest.approx(10.0 * (1 / 8) ** 0.5)
+
+
+def _stateless(graph, trace):
+    """``graph`` with every neuron's leak set to 0 (EM-PF parallel) and ``trace`` with its any-step event maps (the
+    positions with an event at any step: one sample)."""
+    for n in graph.nodes:
+        if n.op == "neuron":
+            n.tensors["leak"] = np.zeros_like(n.tensors["leak"])
+    for lt in trace.layers:
+        if lt.event_map is not None:
+            lt.any_map = (lt.event_map > 0).any(axis=0).astype(np.int64)
+    return ActivityTrace(trace.layers, trace.logits, trace.meta, graph)
+
+
+def _fc_graph(rng):
+    """input 4 → fc1 3 (8-bit weights) → neuron → fc2 2, three timesteps."""
+    nodes = []
+    x = _add(nodes, "input", "input", [], {"shape": [4], "input_bits": 8})
+    h = _neuron(nodes, "n1", _synaptic(nodes, "fc1", x, 3, rng, bits=8), 3, 2)
+    _add(nodes, "output", "output", [_synaptic(nodes, "fc2", h, 2, rng, bits=8)])
+    return DeployGraph(nodes, {"timesteps": 3, "membrane_bits": 24, "membrane_frac_bits": 8, "accumulator_bits": 32})
+
+
+def test_time_batched_reads_each_word_once_per_position():
+    """fc1 (4 → 3, 8-bit cells: 24 bits a row, ⌈24 / 8⌉ = 3 words) over three steps with events at inputs
+    {0, 1}, {0, 2}, {0}: 5 events read 15 words one step at a time; time-batched, the 3 positions with an event
+    read 9, shared out over the steps as the events are (9 · 2/5, 9 · 2/5, 9 · 1/5); its 3 neurons hold 3
+    accumulators of 32 bits each instead of a 24-bit membrane and a 32-bit accumulator."""
+    rng = np.random.default_rng(0)
+    g = _fc_graph(rng)
+    tr = random_trace(g, rng, density=0.3)
+    fc1 = {lt.name: lt for lt in tr.layers}["fc1"]
+    fc1.event_map[:] = 0
+    fc1.event_map[:, 0] = 1
+    fc1.event_map[0, 1] = fc1.event_map[1, 2] = 1
+    tr = _stateless(g, tr)
+    arch = tiny_arch(weight_bits=8, synapse_word_bits=8)
+    words = list(evaluate(tr, arch).action_names).index("synapse_read_word")
+    c = {b: evaluate(tr, arch.with_overrides({"core.time_batched": b})) for b in (False, True)}
+    assert c[False].counts[0, words].tolist() == [6, 6, 3]
+    assert c[True].counts[0, words] == pytest.approx([3.6, 3.6, 1.8])
+    assert c[False].counts[1, words].tolist() == c[True].counts[1, words].tolist()  # the classifier: no neurons
+    state = {b: c[b].memory.set_index("layer")["state_memory_bits"]["fc1"] for b in c}
+    assert (state[False], state[True]) == (3 * (24 + 32), 3 * 3 * 32)
+
+
+def test_time_batched_conv_reads_against_two_extremes():
+    """Conv layers (kh ≠ kw, per-axis strides) of stateless neurons: the same events at every step are fetched
+    once (÷ T); events at one step only as often as without batching. Neurons with a leak are never batched."""
+    rng = np.random.default_rng(1)
+    g = rect_graph(rng, T=3)
+    arch = tiny_arch(weight_bits=8, synapse_word_bits=8, membrane_sram_KiB=4, mesh_rows=8, mesh_cols=8)
+    on = arch.with_overrides({"core.time_batched": True})
+    tr = random_trace(g, rng, density=0.3)
+    for lt in tr.layers:
+        if lt.event_map is not None:
+            lt.event_map[:] = lt.event_map[:1]  # the same events at every step
+    words = list(evaluate(tr, arch).action_names).index("synapse_read_word")
+    for lt in tr.layers:
+        if lt.event_map is not None:
+            lt.any_map = (lt.event_map > 0).any(axis=0).astype(np.int64)
+    stateful = evaluate(tr, on)  # leaks of 0.5: nothing is batched
+    assert np.array_equal(stateful.counts[:, words], evaluate(tr, arch).counts[:, words])
+    tr = _stateless(g, tr)
+    plain, batched = evaluate(tr, arch), evaluate(tr, on)
+    ratio = batched.counts[:, words].sum(axis=1) / plain.counts[:, words].sum(axis=1)
+    assert ratio == pytest.approx([1 / 3, 1 / 3, 1])  # c1, c2; the classifier fc has no neurons
+    for lt in tr.layers:
+        if lt.event_map is not None:
+            lt.event_map[1:] = 0
+    tr = _stateless(g, tr)  # a new trace: fresh caches and any-step maps
+    plain, batched = evaluate(tr, arch), evaluate(tr, on)
+    assert np.allclose(batched.counts[:, words], plain.counts[:, words])
+
+
+def test_time_batched_state_must_fit_the_membrane_sram():
+    rng = np.random.default_rng(0)
+    g = _fc_graph(rng)
+    tr = _stateless(g, random_trace(g, rng))
+    arch = tiny_arch(membrane_sram_KiB=0.01)  # 81 bits: one neuron of 24 + 32 bits, none of 3 × 32
+    assert len(evaluate(tr, arch).mapping.layer("fc1").tiles) == 3
+    with pytest.raises(EmpfError, match=r"core.membrane_sram_KiB=0.01 holds no neuron of time-batched layer 'fc1'; "
+                                        r"allowed: >= 0.0117188, or core.time_batched false"):
+        evaluate(tr, arch.with_overrides({"core.time_batched": True}))
 
 
 def test_empf_neuron_work_is_costed(zoo):

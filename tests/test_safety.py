@@ -83,12 +83,13 @@ def test_unwritable_out_is_one_error_and_leaves_nothing(tmp_path, monkeypatch, c
 
 def test_simulate_default_location_is_refreshed_but_user_files_survive(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["simulate", "--samples", "3", "--json"]) == 0
+    quick = ["--samples", "3", "--timing", "fast"]  # output handling is the point here, not the cycle section
+    assert main(["simulate", *quick, "--json"]) == 0
     (out,) = (tmp_path / "reports").iterdir()
     (out / "notes.md").write_text("mine")
-    assert main(["simulate", "--samples", "3", "--json"]) == 0
+    assert main(["simulate", *quick, "--json"]) == 0
     assert (out / "notes.md").read_text() == "mine" and (out / "report.html").exists()
-    assert main(["simulate", "--samples", "3", "--out", str(out)]) == 2  # an explicit --out needs --force
+    assert main(["simulate", *quick, "--out", str(out)]) == 2  # an explicit --out needs --force
 
 
 def test_checkpoint_and_trace_targets_are_not_overwritten(tmp_path, capsys):
@@ -165,8 +166,8 @@ def test_shipped_files_resolve_from_any_directory(tmp_path):
     assert json.loads(run.stdout)["clock_MHz"] == 50
     work = tmp_path / "elsewhere"
     work.mkdir()
-    run = subprocess.run([sys.executable, "-m", "empf_hw.cli", "simulate", "--samples", "3", "--json"], cwd=work,
-                         capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "empf_hw.cli", "simulate", "--samples", "3", "--timing", "fast",
+                          "--json"], cwd=work, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert (work / json.loads(run.stdout)["report"] / "report.html").is_file()
 

@@ -90,7 +90,7 @@ def test_traces_are_reused_across_architecture_parameters(tmp_path, monkeypatch)
 
 
 def test_killed_sweep_resumes_without_losing_or_repeating(tmp_path):
-    d = spec_dict(samples=360, parameters={"spike_bits": [1, 2, 3, 4, 5, 6, 7, 8], "timesteps": [2, 3, 4]})
+    d = spec_dict(samples=120, parameters={"spike_bits": [1, 2, 3, 4, 5, 6, 7, 8], "timesteps": [2, 3, 4]})
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(d))
     store = tmp_path / "killed.sqlite"

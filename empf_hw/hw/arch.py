@@ -91,6 +91,9 @@ CORE_FIELDS = {
     "accumulator_storage": Field(None, None, "choice", "sram (read-modify-write in the membrane SRAM per "
                                  "synaptic op) | regfile | latch", "sram"),
     "membrane_bits": Field(2, 64, "bits", "membrane potential width"),
+    "time_batched": Field(None, None, "bool", "layers feeding stateless neurons (EM-PF parallel, leak ≡ 0) fetch "
+                          "each weight word once per input position for all T timesteps, holding T accumulators per "
+                          "neuron in the membrane SRAM", False),
     "param_bits": Field(1, 32, "bits", "per-channel scale / bias / leak / threshold storage"),
 }
 SYSTOLIC_CHIP_FIELDS = {k: CHIP_FIELDS[k] for k in ("clock_MHz", "tech_node_nm", "tech_flavor", "vdd_V",

@@ -32,7 +32,7 @@ import numpy as np
 from ..deploy.graph import DeployGraph, Node, conv_axes, input_normalisation, input_reach, input_scale
 from ..errors import EmpfError, check_choice, check_range
 from .ops import conv2d_gemm, eca_gate, fanout_1d, gemm_weights, pool2d
-from .trace import COUNTS, MAX_BITS, ActivityTrace, LayerTrace
+from .trace import COUNTS, MAPS, MAX_BITS, ActivityTrace, LayerTrace
 
 MODES = ("float", "fixed")
 SCHEDULES = ("pipelined", "lockstep")
@@ -231,8 +231,8 @@ class Executor:
     def _input_stats(self, v: Val) -> tuple:
         """What a synaptic layer records of its input ``v`` (T', N, ...), computed once per value: events per
         position over the batch (T', ...), events, non-binary events and events by bit length per timestep
-        (T', 33), largest magnitude and, for multi-bit codes, set bits per plane and position (T', B, ...) (fixed
-        mode)."""
+        (T', 33), largest magnitude, for multi-bit codes set bits per plane and position (T', B, ...) (fixed
+        mode), and per position the samples with an event at any step (...)."""
         d = v.data
         tn, batch = d.shape[:2]
         nz = (d != 0).view(np.uint8)
@@ -256,15 +256,18 @@ class Executor:
             bits[:, 0] = events
         planes = None
         if self.mode == "fixed" and peak > 1:
-            codes = np.abs(d).astype(np.int64)
-            planes = np.stack([np.add.reduce((codes >> j) & 1, axis=1) for j in range(int(peak).bit_length())], 1)
-        return per_pos, events, events - binary, bits, peak, planes
+            codes = mag if mag.dtype == np.uint8 else np.abs(d).astype(np.int64)  # |code| exact in uint8 below 256
+            acc = np.uint8 if batch < 256 else np.int64
+            planes = np.stack([np.add.reduce((codes >> j) & 1, axis=1, dtype=acc)
+                               for j in range(int(peak).bit_length())], 1)
+        any_pos = np.add.reduce(nz.max(axis=0), axis=0, dtype=np.int64)
+        return per_pos, events, events - binary, bits, peak, planes, _to_torch_order(any_pos[None, None])[0, 0]
 
     def _synaptic_trace(self, n: Node, v: Val, lt: LayerTrace, real_input: bool) -> float:
         """Record the input side of a synaptic layer; returns the largest input magnitude (fixed mode)."""
         if v.stats is None:  # a value read by several layers (a block's conv and its shortcut) is counted once
             v.stats = self._input_stats(v)
-        per_pos, events, nonbinary, bits, peak, planes = v.stats
+        per_pos, events, nonbinary, bits, peak, planes, lt.any_map = v.stats
         reps = self.steps if len(per_pos) == 1 else 1
         lt.event_map = np.repeat(_to_torch_order(per_pos[:, None])[:, 0], reps, axis=0).astype(np.int32)
         if planes is not None:
@@ -429,7 +432,7 @@ class Executor:
         (v,) = ins
         if v.stats is None:  # what a chip without pooling hardware receives: the unpooled spikes and their bits
             v.stats = self._input_stats(v)
-        per_pos, planes = v.stats[0], v.stats[5]
+        per_pos, planes, lt.any_map = v.stats[0], v.stats[5], v.stats[6]
         reps = self.steps if len(per_pos) == 1 else 1
         lt.event_map = np.repeat(_to_torch_order(per_pos[:, None])[:, 0], reps, axis=0).astype(np.int32)
         if planes is not None:
@@ -534,7 +537,7 @@ def merge(parts: list[ActivityTrace]) -> ActivityTrace:
     for i, lt in enumerate(first.layers):
         same = [p.layers[i] for p in parts]
         counts = {c: sum(s.counts[c] for s in same) for c in COUNTS}
-        maps = [_sum_maps([getattr(s, k) for s in same]) for k in ("value_bits", "event_map", "bit_maps")]
+        maps = [_sum_maps([getattr(s, k) for s in same]) for k in MAPS]
         layers.append(LayerTrace(lt.name, lt.op, lt.shape, counts, *maps))
     meta = {**first.meta, "batch": sum(p.batch for p in parts)}
     return ActivityTrace(layers, np.concatenate([p.logits for p in parts], axis=1), meta, first.graph)

@@ -16,12 +16,14 @@ Counts are totals over the executed batch (divide by ``batch`` for one inference
 
 Synaptic layers also carry ``value_bits`` (T, 33): events by the bits needed for their integer code (fixed mode;
 in float mode every event is filed under 0), ``event_map`` (T, *input shape): per input position, in how many
-samples of the batch it produced an event, and, for multi-bit codes in fixed mode, ``bit_maps`` (T, B, *input
-shape): in how many samples bit j of the code was set. Pooling nodes keep the same two maps of their *input*
-(what a chip without pooling hardware receives, see ``empf_hw.hw.cores.lowering``). With ``lockstep`` timesteps
-(``meta["schedule"]``) the time axis is the chip's T + depth steps. ``meta["static_input"]``: true when one input
-frame was presented at every logical timestep (a layer fed only by it could be computed once), false for a
-time-varying input (one frame per timestep); traces saved before it existed lack the key (they were static).
+samples of the batch it produced an event, for multi-bit codes in fixed mode ``bit_maps`` (T, B, *input shape): in
+how many samples bit j of the code was set, and ``any_map`` (*input shape): per position, in how many samples it
+produced an event at any timestep (what a time-batched layer fetches weights for). Pooling nodes keep the same
+maps of their *input* (what a chip without pooling hardware receives, see ``empf_hw.hw.cores.lowering``). With
+``lockstep`` timesteps (``meta["schedule"]``) the time axis is the chip's T + depth steps.
+``meta["static_input"]``: true when one input frame was presented at every logical timestep (a layer fed only by it
+could be computed once), false for a time-varying input (one frame per timestep); traces saved before it existed
+lack the key (they were static).
 Saved as ``.npz`` (no pickle) + ``.json``.
 """
 
@@ -38,6 +40,7 @@ COUNTS = ("input_events", "sops", "dense_ops", "macs", "neuron_updates", "active
           "other_ops",
           "acc_saturations", "membrane_saturations", "spike_clips", "nonbinary_inputs")
 MAX_BITS = 32
+MAPS = ("value_bits", "event_map", "bit_maps", "any_map")  # a synaptic layer's arrays besides its counts
 
 
 def check_trace_target(path: str | Path, force: bool) -> None:
@@ -62,6 +65,7 @@ class LayerTrace:
     value_bits: np.ndarray | None = None  # (T, 33)
     event_map: np.ndarray | None = None  # (T, *input shape)
     bit_maps: np.ndarray | None = None  # (T, B, *input shape): per position, samples with bit j of the code set
+    any_map: np.ndarray | None = None  # (*input shape): per position, samples with an event at any timestep
 
 
 @dataclass
@@ -94,7 +98,7 @@ class ActivityTrace:
         arrays = {"logits": self.logits}
         for lt in self.layers:
             arrays.update({f"{lt.name}/{k}": v for k, v in lt.counts.items()})
-            for k in ("value_bits", "event_map", "bit_maps"):
+            for k in MAPS:
                 if getattr(lt, k) is not None:
                     arrays[f"{lt.name}/{k}"] = getattr(lt, k)
         np.savez_compressed(str(stem) + ".npz", **arrays)
@@ -115,6 +119,5 @@ class ActivityTrace:
         for d in info["layers"]:
             n = d["name"]
             counts = {c: arrays[f"{n}/{c}"] for c in COUNTS if f"{n}/{c}" in arrays}
-            layers.append(LayerTrace(n, d["op"], tuple(d["shape"]), counts, arrays.get(f"{n}/value_bits"),
-                                     arrays.get(f"{n}/event_map"), arrays.get(f"{n}/bit_maps")))
+            layers.append(LayerTrace(n, d["op"], tuple(d["shape"]), counts, *(arrays.get(f"{n}/{k}") for k in MAPS)))
         return cls(layers, arrays["logits"], info["meta"])

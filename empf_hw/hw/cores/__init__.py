@@ -15,7 +15,7 @@ from ..result import Costs, memory_frame, param_count, trace_summary
 from .counts import layer_counts, soma_activity
 from .fast import schedule
 from .lowering import lower
-from .mapper import Mapping, map_graph
+from .mapper import Mapping, map_graph, state_bits
 from .stem import stem_once
 from .work import check_trace, layer_work, share_dram
 
@@ -34,7 +34,7 @@ def _memory(mapping: Mapping) -> pd.DataFrame:
         rows.append({"layer": lay.name, "weights": nw, "weight_memory_bits": nw * lay.weight_bits,
                      "synapse_sram_bits": sum(t.synapse_bits for t in lay.tiles),
                      "param_memory_bits": params * c["param_bits"],
-                     "state_memory_bits": neurons * (c["membrane_bits"] + c["accumulator_bits"]),
+                     "state_memory_bits": neurons * state_bits(mapping.arch, mapping.graph, lay),
                      "buffer_memory_bits": buffer_bits, "fp32_values": int(nw + params + 2 * neurons + positions)})
     return memory_frame(rows)
 

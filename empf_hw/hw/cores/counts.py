@@ -13,7 +13,8 @@
   partial-sum packet; the network's input is sent from the I/O port), ``message_bit`` per value bit a packet
   carries beyond its address, ``hop_ns`` / ``hop_ew`` per packet-hop, ``hop_bit`` per bit-hop on chip,
   ``chip_link_bit`` per bit crossing between chips, ``barrier`` per lockstep (sub-)step;
-- memories: weight reads (``synapse_read_word``: whole SRAM words, ⌈cells / word⌉ per connected tap or row),
+- memories: weight reads (``synapse_read_word``: whole SRAM words, ⌈cells / word⌉ per connected tap or row; with
+  ``core.time_batched``, once per tap or row of a position with an event at any step),
   accumulator read-modify-write per synaptic event
   and partial sum (``acc_*``; the accumulator is read once more by the neuron update), membrane read per neuron
   visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written

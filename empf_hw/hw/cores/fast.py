@@ -136,20 +136,24 @@ def psum_ports(mapping: Mapping, work: LayerWork) -> np.ndarray:
     return np.concatenate([_router_sums(arch, work.psum_out, xy), _router_sums(arch, work.psum_in, xy)], 1) * f
 
 
-def _deps(mapping: Mapping, works: dict[str, LayerWork]) -> list[list[tuple[int, int]]]:
-    """Per layer: (producer index, NoC latency of its farthest packet)."""
+def _deps(mapping: Mapping, works: dict[str, LayerWork]) -> list[list[tuple[int, np.ndarray]]]:
+    """Per layer: (producer index, (T,) latency after the producer finished a step: of its farthest packet, or in a
+    step without packets of the one-flit "finished" signal)."""
     arch = mapping.arch
     idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
     out = []
     for lay in mapping.layers:
         w = works[lay.name]
+        spikes = w.packets.sum(axis=1) > 0
+        always = np.ones_like(spikes)  # spikes added into the neurons (identity shortcut): not counted per step
         d = []
-        for src, bits in ([(lay.producer, w.packet_bits)] if lay.producer != "input" else []) + \
-                [(s, psum_bits(arch)) for s in lay.psum_sources] + [(s, w.packet_bits) for s in lay.spike_sources]:
+        for src, bits, arrive in ([(lay.producer, w.packet_bits, spikes)] if lay.producer != "input" else []) + \
+                [(s, psum_bits(arch), works[s].psum_out.sum(axis=1) > 0) for s in lay.psum_sources] + \
+                [(s, w.packet_bits, always) for s in lay.spike_sources]:
             heads = tile_xy([t for t in mapping.layer(src).tiles if t.merges])
             ns, ew, cr = hop_matrices(arch, heads, tile_xy(lay.tiles))
-            far = hop_latency(arch, ns, ew, cr, bits)
-            d.append((idx[src], far))
+            far, signal = hop_latency(arch, ns, ew, cr, bits), hop_latency(arch, ns, ew, cr, 1)
+            d.append((idx[src], np.where(arrive, far, signal)))
         out.append(d)
     return out
 
@@ -215,7 +219,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     consumers = [[j for j in range(L) if any(p == i for p, _ in deps[j])] for i in range(L)]
     for t in range(T):
         for i in range(L):
-            ready = max([finish[p, t] + lat for p, lat in deps[i]] + [finish[i, t - 1] if t else 0]
+            ready = max([finish[p, t] + lat[t] for p, lat in deps[i]] + [finish[i, t - 1] if t else 0]
                         + [core_free.get(c, 0) for c in tile_cores[i]])
             start[i, t] = ready
             # back-pressure: the neuron phase sends timestep t only once every consumer finished t − 1

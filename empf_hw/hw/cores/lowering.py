@@ -146,7 +146,9 @@ def lower(graph: DeployGraph, trace: ActivityTrace, arch, mode: str | None):
         lt = by[n.name]
         vb = np.zeros_like(lt.value_bits)
         vb[:, 1] = em.reshape(T, -1).sum(axis=1)
-        new_traces[n.name] = LayerTrace(lt.name, lt.op, lt.shape, dict(lt.counts), vb, em.astype(np.int64))
+        anym = lt_in.any_map.reshape(in_shape) if split == 1 and lt_in.any_map is not None else None  # planes: unknown
+        new_traces[n.name] = LayerTrace(lt.name, lt.op, lt.shape, dict(lt.counts), vb, em.astype(np.int64),
+                                        any_map=anym)
     needed, todo = set(), [order[-1]]  # what the output still depends on
     while todo:
         nm = todo.pop()

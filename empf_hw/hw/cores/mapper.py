@@ -20,6 +20,7 @@ mapper refuses, naming the layer and the shortfall.
 """
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -115,11 +116,24 @@ class Mapping:
         return df
 
 
-def neuron_capacity(arch) -> int:
-    """Neurons per core: each keeps a membrane and an input-current accumulator in the membrane SRAM, up to the
-    core's compartment limit (``core.max_neurons``, 0 = none)."""
+def time_batched(arch, lay: Layer) -> bool:
+    """Whether ``lay`` runs time-batched: ``core.time_batched`` and stateless neurons (leak ≡ 0, EM-PF parallel)."""
+    return bool(arch.core["time_batched"]) and lay.neuron is not None and not lay.neuron.tensors["leak"].any()
+
+
+def state_bits(arch, graph: DeployGraph, lay: Layer) -> int:
+    """Membrane SRAM bits per neuron of ``lay``: a membrane and an input-current accumulator, or T accumulators
+    (one per timestep, no membrane) when time-batched."""
     c = arch.core
-    n = arch.kib_bits("membrane") // (c["membrane_bits"] + c["accumulator_bits"])
+    return (graph.timesteps * c["accumulator_bits"] if time_batched(arch, lay)
+            else c["membrane_bits"] + c["accumulator_bits"])
+
+
+def neuron_capacity(arch, bits_per_neuron: int | None = None) -> int:
+    """Neurons per core: each keeps ``bits_per_neuron`` (default: a membrane and an input-current accumulator) in
+    the membrane SRAM, up to the core's compartment limit (``core.max_neurons``, 0 = none)."""
+    c = arch.core
+    n = arch.kib_bits("membrane") // (bits_per_neuron or c["membrane_bits"] + c["accumulator_bits"])
     return min(n, c["max_neurons"]) if c["max_neurons"] else n
 
 
@@ -312,6 +326,11 @@ def tile_layers(graph: DeployGraph, arch) -> list[Layer]:
     layers = synaptic_layers(graph)
     order = 0
     for lay in layers:
+        cap_n = neuron_capacity(arch, state_bits(arch, graph, lay))
+        if cap_n == 0:
+            raise EmpfError(f"core.membrane_sram_KiB={c['membrane_sram_KiB']} holds no neuron of time-batched layer "
+                            f"{lay.name!r}; allowed: >= {state_bits(arch, graph, lay) / 8192:g}, or core.time_batched"
+                            " false")
         lay.slices = math.ceil(lay.weight_bits / c["weight_bits"])
         cell = lay.slices * c["weight_bits"]
         vb = max(lay.value_bits, 1)
@@ -359,6 +378,13 @@ def map_graph(graph: DeployGraph, arch, placement=None) -> Mapping:
                         "allowed: a larger mesh or board, larger crossbars, or chip.dram_spill: true")
     chosen = place(mapping, placement)
     check_placement(arch, tiles, chosen)
+    batched = {lay.name for lay in mapping.layers if time_batched(arch, lay)}
+    per_core = Counter(int(core) for core in chosen)
+    shared = [t for t, core in zip(tiles, chosen) if t.layer in batched and per_core[int(core)] > 1]
+    if shared:
+        raise EmpfError(f"core.time_batched with chip.dram_spill: tile {shared[0].index} of layer "
+                        f"{shared[0].layer!r} shares its core (spilled time-batched state is not modelled); "
+                        "allowed: a board with a core per tile, or time_batched false")
     held: dict[int, int] = {}  # core → synapse bits of the resident tiles
     for t, core in zip(tiles, chosen):
         t.core, t.xy = int(core), core_xy(arch, int(core))
@@ -372,6 +398,10 @@ def check_placement(arch, tiles: list[Tile], cores) -> None:
     if len(cores) != len(tiles):
         raise EmpfError(f"placement: {len(cores)} cores for {len(tiles)} tiles; allowed: one core per tile, in tile "
                         "order")
+    idx = np.asarray(cores)
+    if idx.dtype.kind in "iu" and len(np.unique(idx)) == len(idx) and (len(idx) == 0 or
+                                                                    (idx.min() >= 0 and idx.max() < arch.cores)):
+        return  # a core per tile: an empty core takes any tile
     count: dict[int, int] = {}
     neurons: dict[int, int] = {}
     for t, core in zip(tiles, cores):

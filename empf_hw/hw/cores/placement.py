@@ -65,6 +65,8 @@ def place(mapping: Mapping, placement=None) -> list[int]:
 
 
 def _serpentine(mapping: Mapping) -> list[int]:
+    if len(mapping.tiles) <= mapping.arch.cores:  # every tile finds the next core empty
+        return list(range(len(mapping.tiles)))
     cores, out = Cores(mapping.arch), []
     for t in mapping.tiles:
         out.append(cores.first_fit(t, out[-1] + 1 if out else 0))

@@ -5,7 +5,7 @@ Used for fair comparisons: a model is not charged for memory its chip carries fo
 import math
 
 from ...errors import EmpfError
-from .mapper import map_graph
+from .mapper import map_graph, state_bits
 
 GRAIN_KIB = 1 / 8  # SRAM sizes are rounded up to 128 bytes
 
@@ -25,12 +25,12 @@ def _usage(mapping) -> dict:
             cols = max(cols, (t.outputs[1] - t.outputs[0]) * lay.slices)
             u = per_core.setdefault(t.core, [0, 0, 0])
             u[0] += t.synapse_bits * t.resident
-            u[1] += t.neurons
+            u[1] += t.neurons * state_bits(mapping.arch, mapping.graph, lay)
             u[2] += t.buffer_bits
-    syn, neurons, buf = (max(u[i] for u in per_core.values()) for i in range(3))
+    syn, state, buf = (max(u[i] for u in per_core.values()) for i in range(3))
     return {"core.crossbar_rows": rows, "core.crossbar_cols": cols,
             "core.synapse_sram_KiB": _kib(max(syn, rows * cols * c["weight_bits"])),
-            "core.membrane_sram_KiB": _kib(max(neurons, 1) * (c["membrane_bits"] + c["accumulator_bits"])),
+            "core.membrane_sram_KiB": _kib(max(state, c["membrane_bits"] + c["accumulator_bits"])),
             "core.buffer_sram_KiB": _kib(buf)}
 
 

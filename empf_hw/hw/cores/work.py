@@ -17,7 +17,7 @@ import numpy as np
 from ...deploy.graph import conv_axes
 from ...errors import EmpfError
 from ...sim.ops import fanout_1d
-from .mapper import Layer, Mapping, hop_matrices, io_xy, tile_xy
+from .mapper import Layer, Mapping, hop_matrices, io_xy, tile_xy, time_batched
 
 
 @dataclass
@@ -131,6 +131,9 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
     T = len(em)
     prefix = _channel_prefix(trace_layer, cache)
     groups = prefix[:, [b for _, b in ins]] - prefix[:, [a for a, _ in ins]]  # (T, ni, ...) events per group
+    batched = time_batched(arch, lay)
+    if batched:  # events at any step, per input group
+        union = np.stack([trace_layer.any_map[a:b].sum(axis=0) for a, b in ins])[None]  # (1, ni, ...)
     if lay.node.op == "conv":
         _, h, w = lay.in_shape
         rows_kps, cols_kps = conv_axes(lay.node)  # (kernel, stride, padding) along rows and columns
@@ -139,22 +142,29 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
         colfan = fanout_1d(w, *cols_kps)
         base = rowfan[:, :, None] * colfan[None, None, :]  # (nr, H, W) fan-out per channel
         mask = (base > 0).astype(np.int64)
-        g = groups.reshape(T * ni, h, w).astype(np.float64)  # exact: integer counts below 2^53
         # the fan-out is a product rowfan[r, y] · colfan[x] of few distinct values: Σ events × f(rowfan, colfan)
         # over a group's positions is summed per (rowfan, colfan) value pair with two small matrix products
-        by_col = {b: g[:, :, colfan == b].sum(axis=2) for b in np.unique(colfan)}  # (T·ni, H) per colfan value
         by_row = {a: (rowfan == a).astype(np.float64).T for a in np.unique(rowfan)}  # (H, nr) per rowfan value
 
-        def per_group(f) -> np.ndarray:  # Σ events × f(rowfan, colfan) over each group's positions, (T, n)
-            out = np.zeros((T * ni, nr))
-            for a, ra in by_row.items():
-                for b, cb in by_col.items():
-                    v = f(a, b)
-                    if v:
-                        out += v * (cb @ ra)
-            return out.reshape(T, ni, nr)[:, ci, ri]
+        def fanout_sums(events: np.ndarray):  # events per group (T', ni, H, W) → per_group(f)
+            steps = len(events)
+            g = events.reshape(steps * ni, h, w).astype(np.float64)  # exact: integer counts below 2^53
+            by_col = {b: g[:, :, colfan == b].sum(axis=2) for b in np.unique(colfan)}  # (T'·ni, H) per colfan
 
+            def per_group(f) -> np.ndarray:  # Σ events × f(rowfan, colfan) over each group's positions, (T', n)
+                out = np.zeros((steps * ni, nr))
+                for a, ra in by_row.items():
+                    for b, cb in by_col.items():
+                        v = f(a, b)
+                        if v:
+                            out += v * (cb @ ra)
+                return out.reshape(steps, ni, nr)[:, ci, ri]
+            return per_group
+
+        per_group = fanout_sums(groups)
         packets, conns = per_group(lambda a, b: a * b > 0), per_group(lambda a, b: a * b)
+        if batched:
+            union_conns = fanout_sums(union)(lambda a, b: a * b)
         syn = conns * cg
         rows = np.empty((T, n))
         for size in np.unique(cg):
@@ -165,9 +175,13 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
         syn = packets * cg
         rows = packets * -(-cg // lanes)
         mask = None
+        if batched:
+            union_conns = union[:, ci]
     rows = rows * lay.slices
     c = arch.core
-    words = conns * -(-(cg * c["weight_bits"] * lay.slices) // c["synapse_word_bits"])
+    words = conns * -(-(cg * c["weight_bits"] * lay.slices) // c["synapse_word_bits"])  # per connected tap / row
+    if batched:  # one fetch per connected tap or row of a position with an event at any step, shared out per step
+        words = words * (union_conns / np.maximum(conns.sum(axis=0), 1))
     xy = tile_xy(lay.tiles)
     tile_neurons = np.fromiter((t.neurons for t in lay.tiles), np.int64, n)
     owners = owner_ids(mapping, lay)
@@ -297,4 +311,8 @@ def check_trace(mapping: Mapping, trace) -> dict:
         lt = by.get(lay.name)
         if lt is None or lt.event_map is None or tuple(lt.event_map.shape[1:]) != tuple(lay.in_shape):
             raise EmpfError(f"trace does not match the graph: layer {lay.name!r} is missing or has another shape")
+        if lt.any_map is None and time_batched(mapping.arch, lay):
+            raise EmpfError(f"core.time_batched: the trace of layer {lay.name!r} has no any-step event map (a trace "
+                            "saved by an older version, or multi-bit spikes lowered to bit planes); allowed: a new "
+                            "trace, or time_batched false")
     return by
