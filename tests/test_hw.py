@@ -359,3 +359,18 @@ def test_rectangular_conv_events_and_packets_match_brute_force(size, convs, pool
                 rows[:, j] += e * math.ceil(n * cg / lanes) * lay.slices
         assert np.allclose(w.packets, packets) and np.allclose(w.syn_ops, syn) and np.allclose(w.lane_rows, rows)
     assert convs_seen == len(convs)
+
+
+def test_layer_too_big_for_a_core_names_the_limiting_field():
+    """One output row of c1 (5 neurons of 24 + 32 bits) in a 0.01 KiB membrane SRAM (one neuron); a 3×3 kernel on
+    8 crossbar rows; 8-bit weights on 4 single-bit columns."""
+    g = tiny_graph(np.random.default_rng(0))
+    tr = random_trace(g, np.random.default_rng(0))
+    for over, message in (({"membrane_sram_KiB": 0.01}, r"one output row of 5 neurons exceeds the 1 neurons a core "
+                                                         r"holds \(core.membrane_sram_KiB=0.01\)"),
+                          ({"crossbar_rows": 8}, r"a 3×3 kernel needs 9 crossbar rows \(core.crossbar_rows=8\); "
+                                                 r"allowed: core.crossbar_rows >= 9"),
+                          ({"crossbar_cols": 4}, r"a weight needs 8 crossbar columns \(core.crossbar_cols=4\); "
+                                                 r"allowed: core.crossbar_cols >= 8")):
+        with pytest.raises(EmpfError, match=r"layer 'c1' does not fit a core: " + message):
+            evaluate(tr, tiny_arch(**over))

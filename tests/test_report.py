@@ -1,7 +1,6 @@
 """`empf-hw simulate`: report files, numbers equal the evaluate API, determinism, Chromium rendering, bad input."""
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,7 @@ from browser import load_page
 from empf_hw.cli import main
 from empf_hw.hw import evaluate, load_arch
 from empf_hw.hw.cores.rightsize import right_size
-from empf_hw.report.simulate import SimulateConfig, build, simulate
+from empf_hw.report.simulate import SimulateConfig, simulate
 from empf_hw.report.tables import SUMMARY_COLUMNS
 from empf_hw.sim.pipeline import deploy
 
@@ -89,14 +88,16 @@ def test_cycle_level_section_equals_the_simulator(report):
     assert "## Cycle-level simulation" in md and "plots/noc_link_load.png" in md and "plots/stall_breakdown.png" in md
 
 
-def test_same_inputs_same_bytes():
-    cfg = replace(CFG, cycle_samples=1)
-    a, ma = build(cfg)
-    b, mb = build(cfg)
-    for name in ("summary.csv", "layers.csv", "ratios.csv", "cycle_latency.csv", "cycle_links.csv"):
-        assert a[name].to_csv() == b[name].to_csv()
-    assert a["config.json"] == b["config.json"]
-    assert json.dumps(ma, sort_keys=True) == json.dumps(mb, sort_keys=True)
+def test_same_inputs_same_bytes(report, tmp_path):
+    """A second run of the same configuration writes the same bytes in every file (tables, report, plots)."""
+    path, machine = report
+    again, machine_again = simulate(CFG, tmp_path / "run")
+    files = sorted(p.relative_to(path) for p in path.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert {"summary.csv", "cycle_latency.csv", "cycle_links.csv", "report.html"} <= {str(f) for f in files}
+    for f in files:
+        assert (path / f).read_bytes() == (again / f).read_bytes(), f
+    assert json.dumps(machine, sort_keys=True) == json.dumps(machine_again, sort_keys=True)
 
 
 def test_cli_json_is_byte_identical(tmp_path, capsys):

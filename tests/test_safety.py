@@ -204,3 +204,13 @@ def test_an_installed_wheel_runs_from_anywhere(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert (work / json.loads(run.stdout)["report"] / "report.html").is_file()
+
+
+def test_spike_bits_where_they_cannot_apply_are_refused(capsys):
+    empf = "digits_cnn-empf-online-T4"
+    for args, why in ((["run", "--model", LIF, "--spike-bits", "4"], "LIF neurons"),
+                      (["cost", "--model", LIF, "--spike-bits", "4"], "LIF neurons"),
+                      (["run", "--model", empf, "--mode", "float", "--spike-bits", "4"], "fixed point")):
+        assert main([*args, "--samples", "2"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: --spike-bits 4") and why in err[0]

@@ -13,7 +13,9 @@ from .args import Parser
 
 
 def build_parser() -> Parser:
-    p = Parser(prog="empf-hw", description=__doc__.split("\n")[0])
+    p = Parser(prog="empf-hw", description="What it costs to deploy a trained spiking network on modelled hardware: "
+               "energy, latency, operations and memory, EM-PF against STBP. Run 'empf-hw COMMAND --help' for a "
+               "command's options.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (reports, models, hardware, mapping):
         module.add_parsers(sub)

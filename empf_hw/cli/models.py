@@ -6,6 +6,7 @@ from pathlib import Path
 from ..errors import EmpfError
 from ..nn.catalog import ARCHS, DATASETS, METHODS, NEURONS, WEIGHT_MODES
 from .args import add_data_dir, add_device, add_model, add_num_classes, add_samples, add_spike_bits, integer, number
+from .workload import check_spike_bits
 
 DEFAULT_EPOCHS = 30  # as the zoo models were trained
 
@@ -116,6 +117,7 @@ def cmd_run(a) -> int:
     c = card["config"]
     formatted = c["neuron"] == "lif" or c["spike_bits"] or a.spike_bits is not None
     mode = a.mode or ("fixed" if formatted else "float")
+    check_spike_bits(card, a.spike_bits, mode)
     bits = hardware_spike_bits(card, a.spike_bits) if mode == "fixed" else None
     if a.record and (mode == "float" or a.samples):
         raise EmpfError("--record stores the fixed-point accuracy on the whole test split; allowed: --record "

@@ -1,6 +1,7 @@
 """The network a hardware command costs: a trained checkpoint (``--model``) or an untrained network of the catalog
 (``--random-init ARCH``, for costing before training), deployed with the timestep semantics of the chip."""
 
+from ..errors import EmpfError
 from ..nn.catalog import ARCHS, NEURONS
 from .args import add_data_dir, add_num_classes, add_spike_bits, integer
 
@@ -38,6 +39,18 @@ def default_arch(a) -> str:
     return "stbp-core-45nm" if neuron_of(a) == "lif" else "empf-core-45nm"
 
 
+def check_spike_bits(card: dict, bits: int | None, mode: str = "fixed") -> None:
+    """Refuse ``--spike-bits`` where it cannot apply: LIF neurons (binary spikes) or float mode."""
+    if bits is None:
+        return
+    if card["config"]["neuron"] == "lif":
+        raise EmpfError(f"--spike-bits {bits}: the model has LIF neurons, whose spikes are binary; allowed: "
+                        "--spike-bits with an EM-PF model, or no --spike-bits")
+    if mode == "float":
+        raise EmpfError(f"--spike-bits {bits} quantizes spikes in fixed point; allowed: --mode fixed, or no "
+                        "--spike-bits with --mode float")
+
+
 def deploy_for(a, arch):
     """Deploy the workload of ``a`` in fixed point for ``arch`` (its timestep semantics)."""
     from ..hw.evaluate import schedule_of
@@ -51,5 +64,7 @@ def deploy_for(a, arch):
     from ..nn.checkpoint import load_card
     from ..sim.pipeline import deploy, hardware_spike_bits
 
-    return deploy(a.model, spike_bits=hardware_spike_bits(load_card(a.model), a.spike_bits), samples=a.samples,
+    card = load_card(a.model)
+    check_spike_bits(card, a.spike_bits)
+    return deploy(a.model, spike_bits=hardware_spike_bits(card, a.spike_bits), samples=a.samples,
                   data_dir=a.data_dir, mode="fixed", schedule=schedule_of(arch))

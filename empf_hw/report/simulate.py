@@ -4,6 +4,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from .. import __version__
 from ..hw import evaluate, load_arch
 from ..hw.cores.rightsize import right_size
@@ -25,6 +27,16 @@ from .tables import (
     ratio_table,
     summary_table,
 )
+
+MICROARCH_OPTIONS = ("core.accumulator_storage", "core.synapse_word_bits", "core.neuron_update_mode",
+                     "core.time_batched", "chip.stem_once")
+
+
+def _option(arch, key: str):
+    """A cores chip's option (``section.field``); empty for a template without it."""
+    section, field = key.split(".")
+    return getattr(arch, section, {}).get(field, "") if arch.template == "cores" else ""
+
 
 DEFAULT_MODEL = "models/digits_cnn-empf-online-T4"
 DEFAULT_BASELINE = "models/digits_cnn-lif-stbp-T4"
@@ -116,7 +128,8 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
                                      ("plot", "core_utilization", figs["core_utilization"])]),
         ("Operations and activity", [("plot", "operations_by_layer", figs["operations_by_layer"]),
                                      ("plot", "activity_by_layer", figs["activity_by_layer"]), layers[layer_cols]]),
-        ("Memory", [("plot", "memory", figs["memory"]), mem,
+        ("Memory", [("plot", "memory", figs["memory"]), mem, "Cores: the layers each core holds and how full its "
+                    "synapse, membrane and spike-buffer SRAMs are; busy cycles per inference (fast estimate).",
                     cores[["model", "core", "mesh_row", "mesh_col", "layers", "synapse_utilization",
                            "neuron_utilization", "buffer_utilization", "busy_cycles", "utilization"]]]),
     ]
@@ -127,7 +140,11 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
     sections.append(("NeuroBench-compatible metrics", [NEUROBENCH_NOTE, nb]))
     for s in sides:
         sections.append((f"Energy reference table: {s.costs.arch.name}", [ert_table(s.costs)]))
-    sections.append(("Assumptions", [ASSUMPTIONS]))
+    options = pd.DataFrame([{"model": s.costs.model, "chip": s.costs.arch.name,
+                             **{k: _option(s.costs.arch, k) for k in MICROARCH_OPTIONS}} for s in sides])
+    sections.append(("Assumptions", [ASSUMPTIONS, "Microarchitecture options of each chip as run (see "
+                                     "docs/hardware-model.md; core.time_batched applies to stateless neurons only):",
+                                     options]))
     title = f"empf-hw: {m['model']} vs {b['model']}"
     files = {"report.html": render_html(title, sections), "report.md": render_markdown(title, sections),
              "summary.csv": summary, "layers.csv": layers, "ratios.csv": ratios, "neurobench.csv": nb,

@@ -90,10 +90,12 @@ def _mesh_loads(arch, src: np.ndarray, dst: np.ndarray, flows: np.ndarray) -> np
         if not sel.any():
             continue
         width = C if along_cols else R
-        diff = np.zeros((T, (R if along_cols else C) * (width + 1)))
-        for idx, sign in ((fixed[sel] * (width + 1) + lo[sel], 1), (fixed[sel] * (width + 1) + hi[sel], -1)):
-            for t in range(T):
-                diff[t] += sign * np.bincount(idx, f[t, sel], minlength=diff.shape[1])
+        size = (R if along_cols else C) * (width + 1)
+        steps = (np.arange(T) * size)[:, None]  # one bincount over all timesteps: keys t · size + index
+        weights = f[:, sel].ravel()
+        starts, ends = ((steps + fixed[sel] * (width + 1) + x[sel]).ravel() for x in (lo, hi))
+        diff = (np.bincount(starts, weights, minlength=T * size)
+                - np.bincount(ends, weights, minlength=T * size)).reshape(T, size)
         cum = np.cumsum(diff.reshape(T, -1, width + 1), axis=2)[:, :, :width]
         out[:, k] = cum if along_cols else cum.transpose(0, 2, 1)
     return out.reshape(T, -1)

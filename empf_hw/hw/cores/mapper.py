@@ -280,11 +280,17 @@ def _conv_groups(lay: Layer, arch, cap_n: int) -> tuple[int, int, int]:
     vb = max(lay.value_bits, 1)
     ig_max = c["crossbar_rows"] // (k * kw)
     cg_max = min(c["crossbar_cols"] // lay.slices, cap_n // wo)
-    if ig_max == 0 or cg_max == 0:
-        what = (f"a {k}×{kw} kernel needs {k * kw} crossbar rows (core.crossbar_rows={c['crossbar_rows']})"
-                if ig_max == 0 else f"one output row of {wo} neurons × {lay.slices} weight slice(s) does not fit "
-                f"(core.crossbar_cols={c['crossbar_cols']}, {cap_n} neurons per core)")
-        raise EmpfError(f"layer {lay.name!r} does not fit a core: {what}")
+    if ig_max == 0:
+        raise EmpfError(f"layer {lay.name!r} does not fit a core: a {k}×{kw} kernel needs {k * kw} crossbar rows "
+                        f"(core.crossbar_rows={c['crossbar_rows']}); allowed: core.crossbar_rows >= {k * kw}")
+    if c["crossbar_cols"] // lay.slices == 0:
+        raise EmpfError(f"layer {lay.name!r} does not fit a core: a weight needs {lay.slices} crossbar columns "
+                        f"(core.crossbar_cols={c['crossbar_cols']}); allowed: core.crossbar_cols >= {lay.slices}")
+    if cg_max == 0:
+        limit = f", core.max_neurons={c['max_neurons']}" if c["max_neurons"] else ""
+        raise EmpfError(f"layer {lay.name!r} does not fit a core: one output row of {wo} neurons exceeds the "
+                        f"{cap_n} neurons a core holds (core.membrane_sram_KiB={c['membrane_sram_KiB']}{limit}); "
+                        f"allowed: room for at least {wo} neurons per core")
     buf = arch.kib_bits("buffer")
     for ng_i in range(math.ceil(i / ig_max), i + 1):
         ig = math.ceil(i / ng_i)
@@ -349,7 +355,8 @@ def tile_layers(graph: DeployGraph, arch) -> list[Layer]:
             cols = min(c["crossbar_cols"] // lay.slices, cap_n)
             if cols == 0:
                 raise EmpfError(f"layer {lay.name!r} does not fit a core: a weight needs {lay.slices} crossbar "
-                                f"columns (core.crossbar_cols={c['crossbar_cols']})")
+                                f"columns (core.crossbar_cols={c['crossbar_cols']}); allowed: core.crossbar_cols >= "
+                                f"{lay.slices}")
             rows = min(c["crossbar_rows"], arch.kib_bits("buffer") // vb)
             if rows == 0:
                 raise EmpfError(f"layer {lay.name!r} does not fit a core: a {vb}-bit input needs {vb} bits of "
@@ -375,7 +382,7 @@ def map_graph(graph: DeployGraph, arch, placement=None) -> Mapping:
     if len(tiles) > cores and not arch.chip["dram_spill"]:
         raise EmpfError(f"the network needs {len(tiles)} cores but {arch.name} has {cores}: layer "
                         f"{tiles[cores].layer!r} and later do not fit (shortfall {len(tiles) - cores} cores); "
-                        "allowed: a larger mesh or board, larger crossbars, or chip.dram_spill: true")
+                        "allowed: a larger mesh or board, larger crossbars or core SRAMs, or chip.dram_spill: true")
     chosen = place(mapping, placement)
     check_placement(arch, tiles, chosen)
     batched = {lay.name for lay in mapping.layers if time_batched(arch, lay)}
