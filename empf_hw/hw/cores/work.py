@@ -228,15 +228,17 @@ def dram_channel(arch, xy) -> int:
 def share_dram(mapping: Mapping, works: dict[str, LayerWork]) -> None:
     """Set every layer's ``dram_cycles``: the spilled tiles of a channel reload concurrently each timestep, so each
     waits for the channel's whole traffic, ⌈Σ bits / dram_bits_per_cycle⌉."""
+    pairs = [(lay, works[lay.name]) for lay in mapping.layers]
     total: dict[int, int] = {}
-    for lay in mapping.layers:
-        for t, bits in zip(lay.tiles, works[lay.name].dram_bits):
-            total[dram_channel(mapping.arch, t.xy)] = total.get(dram_channel(mapping.arch, t.xy), 0) + int(bits)
+    for lay, w in pairs:
+        for j in np.flatnonzero(w.dram_bits):
+            chan = dram_channel(mapping.arch, lay.tiles[j].xy)
+            total[chan] = total.get(chan, 0) + int(w.dram_bits[j])
     bw = mapping.arch.chip["dram_bits_per_cycle"]
-    for lay in mapping.layers:
-        w = works[lay.name]
-        w.dram_cycles = np.array([-(-total[dram_channel(mapping.arch, t.xy)] // bw) if b else 0
-                                  for t, b in zip(lay.tiles, w.dram_bits)], np.int64)
+    for lay, w in pairs:
+        w.dram_cycles = np.zeros(len(lay.tiles), np.int64)
+        for j in np.flatnonzero(w.dram_bits):
+            w.dram_cycles[j] = -(-total[dram_channel(mapping.arch, lay.tiles[j].xy)] // bw)
 
 
 def psum_bits(arch) -> int:
