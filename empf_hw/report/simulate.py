@@ -9,9 +9,11 @@ import pandas as pd
 from .. import __version__
 from ..hw import evaluate, load_arch
 from ..hw.cores.rightsize import right_size
+from ..hw.uncertainty import energy_draws, interval
 from ..nn.checkpoint import load_card
 from ..sim.pipeline import CALIBRATION_SAMPLES, deploy, hardware_spike_bits
 from . import plots
+from .compare import OPTIONS, grid, pairings, tornado
 from .files import check_output_dir, write_outputs
 from .render import ASSUMPTIONS, render_html, render_markdown
 from .tables import (
@@ -28,8 +30,7 @@ from .tables import (
     summary_table,
 )
 
-MICROARCH_OPTIONS = ("core.accumulator_storage", "core.synapse_word_bits", "core.neuron_update_mode",
-                     "core.time_batched", "chip.stem_once")
+MICROARCH_OPTIONS = (*OPTIONS, "core.time_batched")  # the tornado's choices, and one that applies to some models
 
 
 def _option(arch, key: str):
@@ -173,8 +174,6 @@ def simulate(cfg: SimulateConfig, out: str | Path | None = None, force: bool = F
 def cycle_section(sides, cfg: SimulateConfig, summary) -> dict | None:
     """Cycle-level runs of the first ``cfg.cycle_samples`` inferences of every side on a cores chip: the report
     section, its plots, its CSV files; adds the cycle-level latency columns to ``summary``."""
-    import pandas as pd
-
     from ..hw.cycle_report import cycle_runs
 
     runs = [(s, cycle_runs(s.deployed, s.costs.arch, cfg.cycle_samples)) for s in sides
@@ -206,9 +205,6 @@ def cycle_section(sides, cfg: SimulateConfig, summary) -> dict | None:
 def fair_section(sides, cfg: SimulateConfig) -> dict:
     """Both models on both chips (and right-sized), the ratio of every pairing with its 90 % interval, and the
     tornado of assumptions behind the headline ratio."""
-    from ..hw.uncertainty import energy_draws, interval
-    from .compare import grid, pairings, tornado
-
     m, b = sides
     archs = {s.chip.name: s.chip for s in sides}
     archs.update({s.costs.arch.name: s.costs.arch for s in sides})

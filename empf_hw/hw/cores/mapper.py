@@ -130,8 +130,9 @@ def state_bits(arch, graph: DeployGraph, lay: Layer) -> int:
 
 
 def neuron_capacity(arch, bits_per_neuron: int | None = None) -> int:
-    """Neurons per core: each keeps ``bits_per_neuron`` (default: a membrane and an input-current accumulator) in
-    the membrane SRAM, up to the core's compartment limit (``core.max_neurons``, 0 = none)."""
+    """Neurons per core: each keeps ``bits_per_neuron`` (default: a membrane and an input-current accumulator, what
+    a layer that is not time-batched keeps) in the membrane SRAM, up to the core's compartment limit
+    (``core.max_neurons``, 0 = none)."""
     c = arch.core
     n = arch.kib_bits("membrane") // (bits_per_neuron or c["membrane_bits"] + c["accumulator_bits"])
     return min(n, c["max_neurons"]) if c["max_neurons"] else n
@@ -325,18 +326,16 @@ def tile_layers(graph: DeployGraph, arch) -> list[Layer]:
         if graph.attrs[f] > c[f]:
             raise EmpfError(f"the model's {f}={graph.attrs[f]} exceeds core.{f}={c[f]}; allowed: "
                             f"core.{f} >= {graph.attrs[f]}")
-    cap_n = neuron_capacity(arch)
-    if cap_n == 0:
-        raise EmpfError(f"core.membrane_sram_KiB={c['membrane_sram_KiB']} holds no neuron; allowed: >= "
-                        f"{(c['membrane_bits'] + c['accumulator_bits']) / 8192:g}")
     layers = synaptic_layers(graph)
     order = 0
     for lay in layers:
-        cap_n = neuron_capacity(arch, state_bits(arch, graph, lay))
+        bits = state_bits(arch, graph, lay)
+        cap_n = neuron_capacity(arch, bits)
         if cap_n == 0:
-            raise EmpfError(f"core.membrane_sram_KiB={c['membrane_sram_KiB']} holds no neuron of time-batched layer "
-                            f"{lay.name!r}; allowed: >= {state_bits(arch, graph, lay) / 8192:g}, or core.time_batched"
-                            " false")
+            batched = time_batched(arch, lay)
+            raise EmpfError(f"core.membrane_sram_KiB={c['membrane_sram_KiB']} holds no neuron"
+                            f"{' of time-batched layer ' + repr(lay.name) if batched else ''}; allowed: >= "
+                            f"{bits / 8192:g}{', or core.time_batched false' if batched else ''}")
         lay.slices = math.ceil(lay.weight_bits / c["weight_bits"])
         cell = lay.slices * c["weight_bits"]
         vb = max(lay.value_bits, 1)
