@@ -59,6 +59,85 @@ def test_rewrite_needs_force_keeps_user_files_and_refuses_changed_outputs(tmp_pa
     assert (out / "a.csv").read_text() == "edited by hand"
 
 
+def _forge(out: Path, files: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(json.dumps({"written_by": "empf-hw", "files": files}))
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("entry", ["abs", "../victim.txt", "d/../../victim.txt", "./x", "a/b/c.csv", "", MARKER])
+def test_a_forged_marker_reaching_outside_makes_the_folder_foreign(tmp_path, entry):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "d"
+    name = str(victim) if entry == "abs" else entry
+    _forge(out, {name: _sha(victim)})
+    before = tree(tmp_path)
+    with pytest.raises(EmpfError, match="holds files empf-hw did not write"):
+        write_outputs(out, {"summary.csv": "1\n"}, force=True)
+    assert tree(tmp_path) == before
+
+
+def test_forged_marker_cli_reproduction_keeps_the_victim(tmp_path, monkeypatch, capsys):
+    """The issue's reproduction: an absolute path with the right hash in a received report folder."""
+    monkeypatch.chdir(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    _forge(tmp_path / "d", {str(victim): _sha(victim)})
+    assert main(["cost", "--model", LIF, "--samples", "2", "--out", "d", "--force"]) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert victim.read_text() == "precious\n"
+
+
+def test_symlinks_in_a_marker_or_the_output_folder_are_not_followed(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "p.png").write_bytes(b"user")
+    out = tmp_path / "o"
+    write_outputs(out, {"a.csv": "1\n", "plots/p.png": b"png"})
+    # a marker entry that names a symlink to a user file: the marker is invalid
+    (out / "link.csv").symlink_to(outside / "p.png")
+    m = json.loads((out / MARKER).read_text())
+    m["files"]["link.csv"] = _sha(outside / "p.png")
+    (out / MARKER).write_text(json.dumps(m))
+    with pytest.raises(EmpfError, match="did not write"):
+        write_outputs(out, {"a.csv": "2\n"}, force=True)
+    # a plots folder replaced by a symlink to another directory: nothing is written through it
+    (out / "link.csv").unlink()
+    del m["files"]["link.csv"]
+    (out / MARKER).write_text(json.dumps(m))
+    (out / "plots" / "p.png").unlink()
+    (out / "plots").rmdir()
+    (out / "plots").symlink_to(outside)
+    before = tree(tmp_path)
+    with pytest.raises(EmpfError, match="did not write|plots"):
+        write_outputs(out, {"a.csv": "2\n", "plots/p.png": b"new"}, force=True)
+    assert tree(tmp_path) == before and (outside / "p.png").read_bytes() == b"user"
+
+
+def test_a_forged_entry_for_a_user_file_added_later_is_kept(tmp_path):
+    """A stale name is removed only while unchanged and not newer than its marker: a user file put into a
+    received report folder afterwards survives a forged entry carrying its hash."""
+    import os
+
+    out = tmp_path / "r"
+    write_outputs(out, {"a.csv": "1\n"})
+    mine = out / "mine.txt"
+    mine.write_text("precious")
+    m = json.loads((out / MARKER).read_text())
+    m["files"]["mine.txt"] = _sha(mine)
+    (out / MARKER).write_text(json.dumps(m))
+    t = (out / MARKER).stat().st_mtime
+    os.utime(mine, (t + 10, t + 10))
+    write_outputs(out, {"a.csv": "2\n"}, force=True)
+    assert mine.read_text() == "precious" and (out / "a.csv").read_text() == "2\n"
+
+
 def test_out_dot_in_a_working_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.txt").write_text("precious")

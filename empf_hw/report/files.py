@@ -3,7 +3,11 @@
 empf-hw writes into a new directory, into an existing empty one, or — with ``force`` — into a directory it wrote
 before: such a directory carries a marker (``.empf-hw-output.json``) listing every file empf-hw wrote there with
 its SHA-256. Only those files are replaced or removed, and only while they are unchanged; anything else in the
-directory is left alone. A new directory is written as a hidden sibling and moved into place at once; into an
+directory is left alone. A marker is trusted only while every entry is a relative name of a plain file inside the
+directory (no absolute path, no ``..``, no empty part, no symlink on the way, no more than one level of subfolder);
+one bad entry makes the whole marker invalid and the directory foreign, so a forged marker cannot reach outside
+``out``. A stale file (listed before, not written now) is removed only when its hash still matches and it is older
+than the marker that lists it. A new directory is written as a hidden sibling and moved into place at once; into an
 existing directory, files are written to a hidden subdirectory first, so bad input or a failed write leaves the
 directory as it was.
 """
@@ -32,14 +36,34 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _safe_name(out: Path, name) -> bool:
+    """Whether marker entry ``name`` is a relative path of a plain file inside ``out`` reached without symlinks."""
+    if not isinstance(name, str) or not name or "\\" in name or name.startswith("/"):
+        return False
+    parts = name.split("/")
+    if len(parts) > 2 or any(part in ("", ".", "..") for part in parts) or name == MARKER:
+        return False
+    path = out
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            return False
+    return not path.exists() or path.is_file()
+
+
 def _marker(out: Path) -> dict | None:
     """{relative name: sha256} of the files empf-hw wrote in ``out``, or None when it carries no valid marker."""
     try:
+        if (out / MARKER).is_symlink():
+            return None
         d = json.loads((out / MARKER).read_text(encoding="utf-8"))
         files = d["files"]
-        return files if isinstance(files, dict) and all(isinstance(v, str) for v in files.values()) else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if not isinstance(files, dict) or d.get("written_by") != "empf-hw":
+        return None
+    ok = all(isinstance(v, str) and len(v) == 64 and _safe_name(out, k) for k, v in files.items())
+    return files if ok else None
 
 
 def _file_sha(path: Path) -> str | None:
@@ -81,11 +105,24 @@ def check_output_dir(out: str | Path, force: bool = False) -> dict:
     return old
 
 
+def _stale(out: Path, old: dict, data: dict) -> list[str]:
+    """Names of the earlier run that this run does not write and that may go: unchanged since empf-hw wrote them
+    (hash checked) and not newer than the marker that lists them (a file put there afterwards is the user's)."""
+    marker = out / MARKER
+    stamp = marker.stat().st_mtime if marker.is_file() else 0.0
+    return [n for n in sorted(set(old) - set(data))
+            if (out / n).is_file() and _file_sha(out / n) == old[n] and (out / n).stat().st_mtime <= stamp]
+
+
 def write_outputs(out: str | Path, files: dict[str, object], force: bool = False) -> Path:
     """Write ``{relative name: DataFrame | str | bytes}`` under ``out`` (see the module docstring)."""
     out = Path(out)
     old = check_output_dir(out, force)
     data = {name: _bytes(content) for name, content in files.items()}
+    for name in data:
+        if not _safe_name(out, name):
+            raise EmpfError(f"--out {out}: {name} is a symlink or not a plain file; allowed: a directory whose "
+                            "entries empf-hw wrote")
     marker = json.dumps({"written_by": "empf-hw", "files": {n: _sha(b) for n, b in sorted(data.items())}},
                         indent=1, sort_keys=True) + "\n"
     fresh = not out.exists()
@@ -101,12 +138,13 @@ def write_outputs(out: str | Path, files: dict[str, object], force: bool = False
         if fresh:
             os.replace(tmp, out)
             return out
-        for name in sorted(set(old) - set(data)):  # stale files of the earlier run (unchanged, checked above)
-            (out / name).unlink(missing_ok=True)
+        stale = _stale(out, old, data)
+        for name in stale:
+            (out / name).unlink()
         for name in [*data, MARKER]:  # the marker last
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp / name, out / name)
-        for name in sorted(set(old) - set(data)):  # directories left empty by removed files
+        for name in stale:  # directories left empty by removed files
             d = (out / name).parent
             while d != out and d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
