@@ -38,3 +38,12 @@ def find(path: str | Path, kind: str, exists) -> Path | None:
 def shipped(kind: str) -> list[Path]:
     """The shipped directories of one kind (``models``, ``presets``, ``sweeps``) under every root."""
     return [r / KINDS[kind] for r in roots() if (r / KINDS[kind]).is_dir()]
+
+
+def is_shipped(path: str | Path) -> bool:
+    """Whether ``path`` lies inside the package's own shipped ``models/`` or ``sims/`` (the source tree's, or the
+    installed ``<prefix>/share/empf-hw``): those files are never written."""
+    p = Path(path).expanduser().resolve()
+    homes = [Path(__file__).resolve().parents[1], Path(sysconfig.get_path("data")) / "share" / "empf-hw"]
+    dirs = [(h / d).resolve() for h in homes for d in ("models", "sims")]
+    return any(p == d or d in p.parents for d in dirs)

@@ -293,3 +293,15 @@ def test_spike_bits_where_they_cannot_apply_are_refused(capsys):
         assert main([*args, "--samples", "2"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: --spike-bits 4") and why in err[0]
+
+
+def test_shipped_zoo_models_are_never_written(tmp_path, capsys):
+    """``train --out`` and ``run --record`` refuse a shipped model (the source tree's ``models/`` here)."""
+    stem = REPO / "models" / "digits_cnn-empf-online-T4"
+    before = {p: p.read_bytes() for p in (stem.with_suffix(".json"), stem.with_suffix(".safetensors"))}
+    assert main(["train", "--arch", "digits_mlp", "--neuron", "lif", "--epochs", "1", "--out", str(stem),
+                 "--force"]) == 2
+    assert "shipped zoo model" in capsys.readouterr().err
+    assert main(["run", "--model", LIF, "--mode", "fixed", "--record"]) == 2
+    assert "shipped zoo model card" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in before} == before

@@ -109,7 +109,7 @@ def cmd_run(a) -> int:
 
     import numpy as np
 
-    from ..nn.checkpoint import atomic_write, checkpoint_paths, load_card, resolve_checkpoint
+    from ..nn.checkpoint import atomic_write, check_not_shipped, checkpoint_paths, load_card, resolve_checkpoint
     from ..sim.pipeline import deploy, hardware_spike_bits
     from ..sim.trace import check_trace_target
 
@@ -122,6 +122,8 @@ def cmd_run(a) -> int:
     if a.record and (mode == "float" or a.samples):
         raise EmpfError("--record stores the fixed-point accuracy on the whole test split; allowed: --record "
                         "with fixed mode (--mode fixed or --spike-bits) and without --samples")
+    if a.record:
+        check_not_shipped(checkpoint_paths(resolve_checkpoint(a.model))[1])
     if a.trace_out:
         check_trace_target(a.trace_out, a.force)
     d = deploy(a.model, spike_bits=bits, samples=a.samples, data_dir=a.data_dir, mode=mode,

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import EmpfError, check_choice, check_range
-from ..resources import find, shipped
+from ..resources import find, is_shipped, shipped
 from .architectures import ModelConfig, SpikingNet, build_model
 from .catalog import DATASETS, METHODS
 
@@ -42,6 +42,8 @@ def check_writable_checkpoint(path: str | Path, force: bool) -> None:
     existing = [p for p in checkpoint_paths(path) if p.exists()]
     if not existing:
         return
+    if any(is_shipped(p) for p in existing):
+        raise EmpfError(f"--out {path}: names a shipped zoo model, which is never overwritten; allowed: a new path")
     if not force:
         raise EmpfError(f"--out {path}: {existing[0]} already exists; allowed: a new path, or --force to replace an "
                         "empf-hw checkpoint")
@@ -77,6 +79,13 @@ def atomic_write(path: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_not_shipped(path: Path) -> None:
+    """Refuse to rewrite a shipped model card (``run --record``)."""
+    if is_shipped(path):
+        raise EmpfError(f"--record: {path} is a shipped zoo model card, which is never written; allowed: --record "
+                        "on a copy of the checkpoint outside the zoo")
 
 
 def save_checkpoint(model: SpikingNet, path: str | Path, card: dict) -> tuple[Path, Path]:
