@@ -305,3 +305,16 @@ def test_shipped_zoo_models_are_never_written(tmp_path, capsys):
     assert main(["run", "--model", LIF, "--mode", "fixed", "--record"]) == 2
     assert "shipped zoo model card" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in before} == before
+
+
+@pytest.mark.parametrize("argv", [["ert"], ["cost", "--model", LIF, "--samples", "2", "--timing", "fast"]])
+def test_a_closed_stdout_is_a_success(argv):
+    """`empf-hw … | head -1`: the reader leaves early; the command exits 0 without a traceback."""
+    import os
+
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the first write
+    proc = subprocess.run([sys.executable, "-m", "empf_hw.cli", *argv], stdout=w, stderr=subprocess.PIPE,
+                          cwd=REPO, timeout=300)
+    os.close(w)
+    assert proc.returncode == 0 and proc.stderr == b""

@@ -28,10 +28,12 @@ def main(argv=None) -> int:
     except SystemExit as e:  # --help, or a bad flag (already reported on one line)
         return e.code if isinstance(e.code, int) else 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try: a reader that left shows here, not at interpreter exit
+        return code
     except EmpfError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # e.g. `empf-hw ert | head`: the reader left; say nothing more
+    except BrokenPipeError:  # e.g. `empf-hw cost | head -1`: the reader took what it wanted; a success
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return 0
