@@ -49,6 +49,7 @@ def rows_without_time(path):
     ({"turbo": 1}, "unknown key 'turbo'"),
     ({"models": ["models/nope"]}, "nope"),
     ({"parameters": {"core.crossbar_rows": [4096]}}, "core.synapse_sram_KiB=8 cannot hold"),
+    ({"parameters": {"core.spike_bus_bits": [32, 32]}}, "parameter core.spike_bus_bits lists 32 more than once"),
 ])
 def test_bad_specs_are_rejected_before_any_work(tmp_path, change, message, capsys):
     d = spec_dict(**change)
@@ -175,3 +176,32 @@ def test_shipped_mnist1d_bits_spec():
     points = spec.points()
     assert len(points) == 2 * 6 * 3
     assert {p["spike_bits"] for p in points} == {1, 2, 3, 4, 6, 8}
+
+
+def test_a_spec_refused_at_run_time_leaves_no_store_and_an_empty_store_is_reused(tmp_path, capsys):
+    """``samples`` larger than the test split is refused when the trace is built: no store file stays; a store
+    that holds no point takes the corrected spec."""
+    f, store = tmp_path / "s.yaml", tmp_path / "st.sqlite"
+    f.write_text(yaml.safe_dump(spec_dict(samples=1_000_000_000_000)))
+    assert main(["sweep", str(f), "--store", str(store), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("error:") and not store.exists()
+    Store(store, parse_spec(spec_dict(samples=31))).close()  # an empty store of another spec
+    f.write_text(yaml.safe_dump(spec_dict(parameters={"spike_bits": [4]})))
+    assert main(["sweep", str(f), "--store", str(store), "--quiet"]) == 0
+    assert "1/1 points" in capsys.readouterr().out
+    f.write_text(yaml.safe_dump(spec_dict(parameters={"spike_bits": [4, 2]})))
+    with pytest.raises(EmpfError, match="holds results of another sweep spec"):
+        run_sweep(parse_spec(spec_dict(parameters={"spike_bits": [4, 2]})), store, progress=False)
+
+
+def test_a_resumed_sweep_says_how_many_points_ran_now(tmp_path, capsys):
+    f, store = tmp_path / "s.yaml", tmp_path / "st.sqlite"
+    f.write_text(yaml.safe_dump(spec_dict(parameters={"spike_bits": [2, 4]})))
+    s = Store(store, parse_spec(spec_dict(parameters={"spike_bits": [2, 4]})))
+    spec = parse_spec(spec_dict(parameters={"spike_bits": [2, 4]}))
+    first = spec.points()[0]
+    result, elapsed = runner._timed(first, runner._common(spec), True)
+    s.add(runner.point_key(first), 0, first, result, elapsed)
+    s.close()
+    assert main(["sweep", str(f), "--store", str(store), "--quiet"]) == 0
+    assert "2/2 points in" in (out := capsys.readouterr().out) and "(1 run now, 1 already stored;" in out

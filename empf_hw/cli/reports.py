@@ -1,5 +1,7 @@
 """Report commands: ``simulate`` (the main job), ``sweep``, ``sweep-report``."""
 
+from pathlib import Path
+
 from .args import add_data_dir, add_out, add_samples, add_spike_bits, add_timing, integer
 
 
@@ -63,17 +65,24 @@ def cmd_sweep(a) -> int:
     from ..paths import check_parent
     from ..sweep.runner import run_sweep
     from ..sweep.spec import load_spec
+    from ..sweep.store import Store
 
     if a.workers and a.scheduler:
         raise EmpfError("give --workers (local Dask cluster) or --scheduler (existing cluster), not both")
     check_parent(a.store, "--store")
     spec = load_spec(a.spec, a.max_points)
     n = len(spec.points())
+    before = 0
+    if Path(a.store).is_file():
+        old = Store(a.store)
+        before = len(old.rows())
+        old.close()
     store = run_sweep(spec, a.store, workers=a.workers, scheduler=a.scheduler, progress=not a.quiet)
     rows = store.rows()
     store.close()
     ok = sum(r["status"] == "ok" for r in rows)
-    print(f"{spec.name}: {len(rows)}/{n} points in {a.store} ({ok} evaluated, {len(rows) - ok} did not fit)")
+    print(f"{spec.name}: {len(rows)}/{n} points in {a.store} ({len(rows) - before} run now, {before} already "
+          f"stored; {ok} evaluated, {len(rows) - ok} did not fit)")
     return 0
 
 

@@ -7,6 +7,7 @@ mapping and evaluation. Each finished point goes to the store at once.
 
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -82,6 +83,8 @@ def run_sweep(spec: SweepSpec, store_path, workers: int = 0, scheduler: str | No
     store is created, so a refused scheduler leaves no file behind."""
     points = spec.points()
     client, cluster = _connect(workers, scheduler) if (scheduler or workers) else (None, None)
+    created = not Path(store_path).exists()
+    store = None
     try:
         store = Store(store_path, spec)
         done = store.done()
@@ -97,6 +100,11 @@ def run_sweep(spec: SweepSpec, store_path, workers: int = 0, scheduler: str | No
                     result, elapsed = _timed(p, common, reuse_traces)
                     store.add(point_key(p), i, p, result, elapsed)
                     bar.update()
+    except EmpfError:
+        if store is not None and created and not store.done():  # a refused spec leaves no store behind
+            store.close()
+            Path(store_path).unlink(missing_ok=True)
+        raise
     finally:
         if client is not None:
             client.close()

@@ -285,6 +285,10 @@ def parse_spec(d, where: str = "sweep spec", max_points: int = MAX_POINTS) -> Sw
         values = _values(name, v)
         for x in values:
             _check_value(name, x, where)
+        seen = [json.dumps(x, sort_keys=True) for x in values]
+        if len(set(seen)) < len(seen):
+            twice = next(x for x in seen if seen.count(x) > 1)
+            raise EmpfError(f"{where}: parameter {name} lists {twice} more than once; allowed: distinct values")
         params[name] = values
     constraints = d.get("constraints") or []
     if not isinstance(constraints, list) or not all(isinstance(c, str) for c in constraints):

@@ -27,10 +27,13 @@ class Store:
                 self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
                 return
             mine = json.dumps(spec.source, sort_keys=True)
-            if stored != mine:
-                raise EmpfError(f"store {self.path} holds results of another sweep spec "
-                                f"({json.loads(stored).get('name')!r}); use another --store")
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            if stored != mine:
+                if self.db.execute("SELECT COUNT(*) FROM points").fetchone()[0]:
+                    self.db.close()
+                    raise EmpfError(f"store {self.path} holds results of another sweep spec "
+                                    f"({json.loads(stored).get('name')!r}); use another --store")
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'spec'", (mine,))  # an empty store is reused
             return
         parent = self.path.parent
         if not parent.is_dir():
