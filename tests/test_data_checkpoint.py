@@ -155,3 +155,22 @@ def test_zoo_has_the_required_models():
     for c in m1d:  # fixed-point accuracy recorded at every width of the accuracy-vs-bits table
         assert set(c["fixed_point_accuracy"]) == ({"1"} if c["config"]["neuron"] == "lif" else
                                                   {"1", "2", "3", "4", "6", "8", "16"})
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.update({k: v.to(torch.int8) for k, v in s.items() if k.endswith("weight")}), "has dtype int8"),
+    (lambda s: s.update({k: -torch.ones_like(v) for k, v in s.items() if k.endswith("running_var")}),
+     "negative BatchNorm variance"),
+])
+def test_integer_weights_and_negative_variances_are_refused(tmp_path, edit, message):
+    from safetensors.torch import load_file, save_file
+
+    model = build_model(ModelConfig("digits_cnn", mem_bn=True))
+    save_checkpoint(model, tmp_path / "m", {"dataset": "digits", "training": {"method": "online"},
+                                            "test_accuracy": 0.0})
+    state = load_file(tmp_path / "m.safetensors")
+    edit(state)
+    save_file(state, tmp_path / "m.safetensors", metadata={"format": "empf-hw"})
+    with pytest.raises(EmpfError, match=message) as e:
+        load_checkpoint(tmp_path / "m")
+    assert "\n" not in str(e.value)

@@ -318,3 +318,16 @@ def test_a_closed_stdout_is_a_success(argv):
                           cwd=REPO, timeout=300)
     os.close(w)
     assert proc.returncode == 0 and proc.stderr == b""
+
+
+def test_a_key_given_twice_in_yaml_is_refused(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"name: t\nmodels: [{LIF}]\nsamples: 5\nsamples: 6\nparameters: {{core.spike_bus_bits: [16]}}\n")
+    store = tmp_path / "st.sqlite"
+    assert main(["sweep", str(spec), "--store", str(store), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "duplicate key 'samples' (line 4)" in err and not store.exists()
+    arch = tmp_path / "a.yaml"
+    arch.write_text((REPO / "sims/hw/empf-core-45nm.yaml").read_text() + "\nname: again\n")
+    assert main(["ert", "--arch", str(arch)]) == 2
+    assert "duplicate key 'name'" in capsys.readouterr().err

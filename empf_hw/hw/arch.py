@@ -284,12 +284,28 @@ def preset(name: str) -> Arch:
     return from_dict(read_yaml(path, "arch"), str(path))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a mapping key given twice (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1}); allowed: each key once",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path, what: str):
-    """Parsed YAML of a user file; one EmpfError for a missing, unreadable, non-UTF-8 or malformed file."""
+    """Parsed YAML of a user file; one EmpfError for a missing, unreadable, non-UTF-8 or malformed file, or a key
+    given twice in one mapping."""
     if not path.is_file():
         raise EmpfError(f"{what} {path}: not a file")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except UnicodeDecodeError as e:
         raise EmpfError(f"{what} {path}: not UTF-8 text (byte {e.start}); allowed: a UTF-8 YAML file") from None
     except OSError as e:

@@ -145,7 +145,16 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[SpikingNet, 
         if v.shape != expected[k].shape:
             raise EmpfError(f"checkpoint: tensor {k} has shape {tuple(v.shape)}, "
                             f"the model card's architecture needs {tuple(expected[k].shape)}")
+        if expected[k].is_floating_point() and not v.is_floating_point():
+            raise EmpfError(f"checkpoint: tensor {k} in {wpath} has dtype {str(v.dtype).removeprefix('torch.')}; "
+                            "allowed: a floating-point dtype (float32, float16, bfloat16, float64)")
+        if v.dtype != expected[k].dtype and not expected[k].is_floating_point():
+            raise EmpfError(f"checkpoint: tensor {k} in {wpath} has dtype {str(v.dtype).removeprefix('torch.')}; "
+                            f"allowed: {str(expected[k].dtype).removeprefix('torch.')}")
         if v.is_floating_point() and not bool(torch.isfinite(v).all()):
             raise EmpfError(f"checkpoint: tensor {k} in {wpath} holds NaN or infinite values; allowed: finite numbers")
+        if k.endswith("running_var") and bool((v < 0).any()):
+            raise EmpfError(f"checkpoint: tensor {k} in {wpath} holds a negative BatchNorm variance "
+                            f"({float(v.min()):.4g}); allowed: variances ≥ 0")
     model.load_state_dict(state)
     return model.to(device).eval(), card
