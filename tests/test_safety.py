@@ -331,3 +331,38 @@ def test_a_key_given_twice_in_yaml_is_refused(tmp_path, capsys):
     arch.write_text((REPO / "sims/hw/empf-core-45nm.yaml").read_text() + "\nname: again\n")
     assert main(["ert", "--arch", str(arch)]) == 2
     assert "duplicate key 'name'" in capsys.readouterr().err
+
+
+def test_a_local_file_and_a_zoo_model_of_one_name_are_ambiguous(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    name = "digits_cnn-lif-stbp-T4"
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(REPO / "models" / (name + suffix), tmp_path / (name + suffix))
+    assert main(["cost", "--model", name, "--samples", "2", "--timing", "fast", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "both a file in the working directory and a shipped zoo model" in err and f"./{name}" in err
+    assert main(["cost", "--model", f"./{name}", "--samples", "2", "--timing", "fast", "--json"]) == 0
+    capsys.readouterr()
+
+
+def test_model_and_baseline_of_different_datasets_need_allow_mixed(tmp_path, capsys):
+    argv = ["simulate", "--model", "models/mnist1d_cnn-empf-online-T4", "--samples", "4", "--timing", "fast",
+            "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert "trained on mnist1d, --baseline" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert main([*argv, "--allow-mixed", "--json"]) == 0
+    assert "warning: the model (mnist1d) and the baseline (digits)" in capsys.readouterr().err
+    used = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert used["mixed_datasets"] == ["mnist1d", "digits"]
+    import hashlib
+
+    side = used["sides"][1]
+    assert side["checkpoint"] == "models/digits_cnn-lif-stbp-T4.safetensors"
+    assert side["weights_sha256"] == hashlib.sha256((REPO / side["checkpoint"]).read_bytes()).hexdigest()
+
+
+def test_an_untrained_network_reports_no_accuracy(capsys):
+    assert main(["cost", "--random-init", "digits_cnn", "--samples", "1", "--timing", "fast", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] is None

@@ -11,7 +11,8 @@ def cmd_simulate(a) -> int:
     from ..report.simulate import DEFAULT_BASELINE, DEFAULT_MODEL, SimulateConfig, simulate
 
     cfg = SimulateConfig(a.model or DEFAULT_MODEL, a.baseline or DEFAULT_BASELINE, a.arch, a.baseline_arch,
-                         a.timesteps, a.spike_bits, a.samples, a.seed, a.data_dir, a.timing, a.cycle_samples)
+                         a.timesteps, a.spike_bits, a.samples, a.seed, a.data_dir, a.timing, a.cycle_samples,
+                         right_size=not a.as_given, allow_mixed=a.allow_mixed)
     path, machine = simulate(cfg, a.out, a.force)
     if a.json:
         print(json.dumps({**machine, "report": str(path)}, sort_keys=True, default=float))
@@ -100,6 +101,9 @@ def add_parsers(sub) -> None:
     m.add_argument("--baseline", help="checkpoint of the baseline (default: the zoo's STBP LIF digits model)")
     m.add_argument("--arch", help="model's architecture (default: empf-core-45nm; stbp-core-45nm for LIF)")
     m.add_argument("--baseline-arch", help="baseline's architecture (same default rule)")
+    m.add_argument("--as-given", action="store_true", help="each side on its chip as given, not right-sized")
+    m.add_argument("--allow-mixed", action="store_true", help="compare a model and a baseline trained on "
+                   "different datasets (warned, and stated in config.json)")
     m.add_argument("--timesteps", type=integer(1, 1024), help="run both for T timesteps (default: as trained)")
     add_spike_bits(m, "spike width of EM-PF models (default: the model's own width; 4 for floating-point spikes)")
     add_samples(m)

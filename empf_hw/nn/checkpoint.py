@@ -28,8 +28,15 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """The stem of an existing checkpoint: ``path`` as given, else a shipped model of that path or name (see
-    ``empf_hw.resources``)."""
+    ``empf_hw.resources``). A bare name that is both a file in the working directory and a different shipped
+    model is ambiguous and refused: ``./NAME`` names the local file, ``models/NAME`` the zoo's."""
     _, cpath = checkpoint_paths(path)
+    if str(path) == cpath.stem or str(path) == cpath.name or str(path) == cpath.stem + ".safetensors":
+        local = Path.cwd() / cpath.name
+        zoo = {(d / cpath.name).resolve() for d in shipped("models") if (d / cpath.name).is_file()}
+        if local.is_file() and zoo - {local.resolve()}:
+            raise EmpfError(f"checkpoint {path}: both a file in the working directory and a shipped zoo model; "
+                            f"allowed: ./{cpath.stem} for the local file, models/{cpath.stem} for the zoo's")
     found = find(cpath, "models", Path.is_file)
     if found is None:
         names = sorted({p.stem for d in shipped("models") for p in d.glob("*.json")})

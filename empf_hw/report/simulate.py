@@ -1,16 +1,19 @@
 """The main job: deploy a model and a baseline on their chips and write the side-by-side report."""
 
+import hashlib
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .. import __version__
+from ..errors import EmpfError
 from ..hw import evaluate, load_arch
 from ..hw.cores.rightsize import right_size
 from ..hw.uncertainty import energy_draws, interval
-from ..nn.checkpoint import load_card
+from ..nn.checkpoint import checkpoint_paths, load_card, resolve_checkpoint
 from ..sim.pipeline import CALIBRATION_SAMPLES, deploy, hardware_spike_bits
 from . import plots
 from .compare import OPTIONS, grid, pairings, tornado
@@ -57,7 +60,18 @@ class SimulateConfig:
     timing: str = "cycle"  # "cycle": also simulate cycle_samples inferences cycle by cycle (cores template)
     cycle_samples: int = 3
     right_size: bool = True  # each side on its chip right-sized to it (cores template); else the chip as given
+    allow_mixed: bool = False  # compare a model and a baseline trained on different datasets (warned, stated)
     draws: int = 2000  # Monte Carlo draws over the energy table's ranges
+
+
+def _shown(path: Path) -> str:
+    """A checkpoint's path as a report shows it: relative to the package's source tree or the working directory
+    when inside one (reports stay byte-identical across checkouts), else absolute."""
+    path = path.resolve()
+    for root in (Path(__file__).resolve().parents[2], Path.cwd().resolve()):
+        if root in path.parents:
+            return str(path.relative_to(root))
+    return str(path)
 
 
 def _arch_for(card: dict, arch: str | None):
@@ -73,6 +87,14 @@ def run(cfg: SimulateConfig) -> tuple[list[Side], dict]:
     for role, path, arch in (("model", cfg.model, cfg.arch), ("baseline", cfg.baseline, cfg.baseline_arch)):
         card = load_card(path)
         plan.append((role, path, card, _arch_for(card, arch)))
+    datasets = [card["dataset"] for _, _, card, _ in plan]
+    if datasets[0] != datasets[1]:
+        if not cfg.allow_mixed:
+            raise EmpfError(f"--model {cfg.model} was trained on {datasets[0]}, --baseline {cfg.baseline} on "
+                            f"{datasets[1]}; allowed: a model and a baseline of one dataset, or --allow-mixed")
+        print(f"warning: the model ({datasets[0]}) and the baseline ({datasets[1]}) were trained on different "
+              "datasets; their accuracies and activities are not comparable", file=sys.stderr)
+        used["mixed_datasets"] = datasets
     sides = []
     for role, path, card, chip in plan:
         bits = hardware_spike_bits(card, cfg.spike_bits)
@@ -80,7 +102,10 @@ def run(cfg: SimulateConfig) -> tuple[list[Side], dict]:
                    data_dir=cfg.data_dir, mode="fixed")
         hw = right_size(d.graph, chip) if cfg.right_size and chip.template == "cores" else chip
         sides.append(Side(role, d, evaluate(d.trace, hw, model=d.name, accuracy=d.accuracy), chip))
-        used["sides"].append({"role": role, "model": str(path), "dataset": card["dataset"], "spike_bits": bits,
+        wpath = checkpoint_paths(resolve_checkpoint(path))[0]
+        used["sides"].append({"role": role, "model": str(path), "checkpoint": _shown(wpath),
+                              "weights_sha256": hashlib.sha256(wpath.read_bytes()).hexdigest(),
+                              "dataset": card["dataset"], "spike_bits": bits,
                               "timesteps": d.graph.timesteps, "samples": len(d.labels), "graph_attrs": d.graph.attrs,
                               "arch": hw.to_dict()})
     return sides, used

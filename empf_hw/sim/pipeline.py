@@ -23,7 +23,10 @@ class Deployed:
     schedule: str = "pipelined"  # timestep semantics the trace was executed with (see empf_hw.sim.executor)
 
     @property
-    def accuracy(self) -> float:
+    def accuracy(self) -> float | None:
+        """Test accuracy of the executed samples; None for an untrained (random-init) network."""
+        if self.card.get("test_accuracy") is None:
+            return None
         return float(np.mean(self.trace.predictions == self.labels))
 
     @property
