@@ -46,7 +46,7 @@ def digits():
     with tempfile.TemporaryDirectory() as tmp:
         files = export_sanafe(cyc.graph, cyc.mapping, [lower(d.graph, trace, cyc.arch, "parallel")[1]])
         for name, text in files.items():
-            (Path(tmp) / name).write_text(text)
+            (Path(tmp) / name).write_bytes(text if isinstance(text, bytes) else text.encode())
         sf = run_sanafe(Path(tmp))
     s = sf["samples"][0]["wall_s"]
     setup = sf["wall_s"]["load_arch"] + s["build_and_load"]

@@ -2,10 +2,12 @@
 
     python sanafe_runner.py EXPORT_DIR [simple|detailed]
 
-For every sample in ``inputs.json`` it loads ``arch.yaml`` and ``network.yaml``, sets the input neurons' spike
+It unzips ``network.yaml.gz`` (as a user would, ``gunzip -k``); for every sample in ``inputs.json`` it loads
+``arch.yaml`` and ``network.yaml``, sets the input neurons' spike
 trains, simulates ``steps`` timesteps on a fresh chip and records, per timestep: spikes per group, synaptic events,
 messages, hops, energy per component and simulated time."""
 
+import gzip
 import json
 import sys
 import time
@@ -16,6 +18,7 @@ import sanafe
 
 def run(export: Path, timing: str) -> dict:
     inputs = json.loads((export / "inputs.json").read_text())
+    (export / "network.yaml").write_bytes(gzip.decompress((export / "network.yaml.gz").read_bytes()))
     out = {"samples": [], "wall_s": {}}
     t0 = time.perf_counter()
     arch = sanafe.load_arch(str(export / "arch.yaml"))

@@ -104,3 +104,21 @@ def test_cycle_simulation_on_the_1d_zoo_models():
     assert np.array_equal(fast.counts[:, dyn], cyc.counts[:, dyn])
     assert cyc.timing.stats["packets_delivered"] == round(fast.count("message_send")) > 0
     assert abs(fast.timing.cycles / cyc.timing.cycles - 1) <= 0.10
+
+
+def test_cost_cycle_json_names_its_timing_and_carries_the_tables(capsys):
+    import json
+
+    from empf_hw.cli import main
+
+    base = ["cost", "--model", "models/digits_cnn-lif-stbp-T4", "--samples", "3", "--json"]
+    assert main([*base, "--timing", "fast"]) == 0
+    fast = json.loads(capsys.readouterr().out)
+    assert main([*base, "--timing", "cycle", "--cycle-samples", "2"]) == 0
+    cyc = json.loads(capsys.readouterr().out)
+    assert fast["timing"] == "fast" and cyc["timing"] == "cycle"
+    per_sample = [r["latency_cycles"] for r in cyc["cycle"]["latency"]]
+    assert len(per_sample) == 2 and cyc["latency_cycles"] == pytest.approx(sum(per_sample) / 2)
+    assert cyc["fast_latency_cycles"] == fast["latency_cycles"]
+    assert cyc["energy_pJ_per_inference"] == fast["energy_pJ_per_inference"]
+    assert {r["cause"] for r in cyc["cycle"]["stalls"]} and cyc["cycle"]["links"] and cyc["cycle"]["timesteps"]

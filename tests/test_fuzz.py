@@ -1,7 +1,8 @@
 """Fuzz test of every input kind and every typed CLI flag: hypothesis mutates valid inputs into invalid ones and
 the CLI must answer each with exit code 2, exactly one ``error:`` line on stderr, no traceback, and no new or
-changed file. Inputs: architecture YAML, sweep specs, model cards and weights, SCALE-Sim topologies and configs,
-sweep stores, numeric and choice flags."""
+changed file. Inputs: architecture YAML (empf-hw's and SANA-FE's), sweep specs, model cards and weights, SCALE-Sim
+topologies and configs, sweep stores, numeric and choice flags; and each bad input a user or tester reported
+(``REPORTED``). Over 400 cases per run."""
 
 import contextlib
 import hashlib
@@ -15,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,13 +26,15 @@ from safetensors.torch import load_file, save_file
 from empf_hw.cli import build_parser, main
 from empf_hw.cli.args import spike_bits
 from empf_hw.deploy.graph import DEFAULT_FORMATS
+from empf_hw.hw import load_arch
 from empf_hw.hw.arch import ARRAY_FIELDS, CHIP_FIELDS, CHOICES, CORE_FIELDS, FLOAT_FIELDS
+from empf_hw.hw.sanafe_io import arch_yaml
 from empf_hw.sim.executor import max_spike_bits
 
 REPO = Path(__file__).resolve().parents[1]
 LIF = REPO / "models" / "digits_cnn-lif-stbp-T4"
 PRESETS = sorted((REPO / "sims" / "hw").glob("*.yaml"))
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOT_UTF8 = b"\xff\xfe\xfa not utf-8 \xc3\x28\n"
 
 
@@ -121,6 +126,64 @@ def test_fuzz_architecture_yaml(text, command):
             "cost": ["cost", "--model", LIF, "--arch", "a.yaml", "--samples", "2"],
             "simulate": ["simulate", "--baseline-arch", "a.yaml", "--samples", "2", "--out", "o"]}[command]
     refused(argv, {"a.yaml": text})
+
+
+# --- SANA-FE architecture YAML ---------------------------------------------------------------------------
+SANAFE = arch_yaml(load_arch("loihi-sanafe"), 64)
+
+
+@st.composite
+def bad_sanafe_arch(draw):
+    d = json.loads(json.dumps(SANAFE))
+    a = d["architecture"]
+    tile, core = a["tile"][0], a["tile"][0]["core"][0]
+    unit = draw(st.sampled_from(["axon_in", "soma", "dendrite", "synapse", "axon_out"]))
+    kind = draw(st.sampled_from(["unknown", "value", "model", "structure", "core", "chip", "hop"]))
+    if kind == "unknown":
+        where = draw(st.sampled_from([d["architecture"], a["attributes"], tile, tile["attributes"], core,
+                                      core["attributes"], core[unit][0], core[unit][0]["attributes"]]))
+        where[draw(st.sampled_from(["turbo", "noise", "plugin", "log_potential"]))] = 1
+    elif kind == "value":
+        att = core[unit][0]["attributes"]
+        att[draw(st.sampled_from(sorted(k for k in att if k != "model")))] = draw(
+            st.sampled_from([-1e-12, "fast", math.nan, math.inf, [1], True]))
+    elif kind == "model":
+        core[draw(st.sampled_from(["soma", "dendrite", "synapse"]))][0]["attributes"]["model"] = draw(
+            st.sampled_from(["truenorth", "plugin", 3, None]))
+    elif kind == "structure":
+        change = draw(st.sampled_from(["two_tiles", "two_cores", "no_tile", "no_soma", "empty_synapse", "name"]))
+        if change == "two_tiles":
+            a["tile"].append(json.loads(json.dumps(tile)))
+        elif change == "two_cores":
+            tile["core"].append(json.loads(json.dumps(core)))
+        elif change == "no_tile":
+            del a["tile"]
+        elif change == "no_soma":
+            del core["soma"]
+        elif change == "empty_synapse":
+            core["synapse"] = []
+        else:
+            core["name"] = "core[3..0]"
+    elif kind == "core":
+        key, value = draw(st.sampled_from([
+            ("max_neurons_supported", 0), ("max_neurons_supported", -4), ("max_neurons_supported", 2.5),
+            ("max_neurons_supported", "many"), ("buffer_position", "axon_out"), ("buffer_inside_unit", True)]))
+        core["attributes"][key] = value
+    elif kind == "chip":
+        key, value = draw(st.sampled_from([
+            ("width", 0), ("height", -1), ("width", 2.5), ("topology", "torus"), ("link_buffer_size", 0),
+            ("sync_model", "magic"), ("latency_sync", {1: "x"}), ("sync_model", "fixed")]))
+        a["attributes"][key] = value
+        a["attributes"].pop("height", None) if draw(st.booleans()) and kind == "chip" and key == "width" else None
+    else:
+        tile["attributes"][draw(st.sampled_from(["energy_south_hop", "latency_west_hop"]))] = 9.9e-9
+    return yaml.safe_dump(d)
+
+
+@FUZZ
+@given(bad_sanafe_arch())
+def test_fuzz_sanafe_architecture_yaml(text):
+    refused(["ert", "--arch", "a.yaml"], {"a.yaml": text})
 
 
 # --- sweep specs --------------------------------------------------------------------------------------------
@@ -336,10 +399,66 @@ def bad_flag(draw):
     return [*command, *BASE[command], flag, value]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bad_flag())
 def test_fuzz_cli_flags(argv):
     refused(argv, {})
+
+
+# --- reported bad inputs ------------------------------------------------------------------------------------
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _forged(entry: str, target: Path | None = None) -> str:
+    """A marker that claims ``entry`` (with the right hash of ``target``) was written by empf-hw."""
+    h = _sha(target) if target else hashlib.sha256(b"precious\n").hexdigest()
+    return json.dumps({"written_by": "empf-hw", "files": {entry: h}})
+
+
+def _tensors(change) -> bytes:
+    w = dict(WEIGHTS)
+    change(w)
+    return _weights_bytes(w)
+
+
+SPEC_DUP = yaml.safe_dump({**SPEC, "parameters": {"core.spike_bus_bits": [32, 32]}})
+SPEC_HUGE = yaml.safe_dump({**SPEC, "samples": 1000000000000})
+ZOO_LIF = {"digits_cnn-lif-stbp-T4.json": Path(f"{LIF}.json").read_bytes(),
+           "digits_cnn-lif-stbp-T4.safetensors": Path(f"{LIF}.safetensors").read_bytes()}
+FAST = ["--samples", "2", "--timing", "fast"]
+REPORTED = {  # each a bad input from a user's or tester's report: one error line, nothing written
+    "forged marker, ../ entry": (["simulate", *FAST, "--out", "d", "--force"],
+                                 {"victim.txt": "precious\n", "d/.empf-hw-output.json": _forged("../victim.txt")}),
+    "forged marker, absolute entry": (["simulate", *FAST, "--out", "d", "--force"],
+                                      {"d/.empf-hw-output.json": _forged(str(REPO / "README.md"), REPO / "README.md")}),
+    "train over a zoo model": (["train", "--out", REPO / "models" / "digits_cnn-empf-online-T4", "--force"], {}),
+    "run --record on a zoo model": (["run", "--model", LIF, "--mode", "fixed", "--record"], {}),
+    "a local file shadows a zoo name": (["cost", "--model", "digits_cnn-lif-stbp-T4", "--samples", "2"], ZOO_LIF),
+    "int8 weights": (["cost", "--model", "m", "--samples", "2"], {"m.json": json.dumps(CARD), "m.safetensors": _tensors(
+        lambda w: w.update({k: v.to(torch.int8) for k, v in w.items() if k.endswith("conv.weight")}))}),
+    "negative BatchNorm variance": (["cost", "--model", "m", "--samples", "2"], {
+        "m.json": json.dumps(CARD), "m.safetensors": _tensors(
+            lambda w: w.update({k: -torch.ones_like(v) for k, v in w.items() if k.endswith("running_var")}))}),
+    "duplicate YAML key": (["ert", "--arch", "a.yaml"], {"a.yaml": PRESETS[0].read_text() + "template: cores\n"}),
+    "SANA-FE max_neurons_supported 0": (["ert", "--arch", "a.yaml"], {"a.yaml": yaml.safe_dump(SANAFE).replace(
+        "max_neurons_supported: 1024", "max_neurons_supported: 0")}),
+    "SANA-FE unknown key": (["ert", "--arch", "a.yaml"], {"a.yaml": yaml.safe_dump(SANAFE).replace(
+        "buffer_position: soma", "buffer_position: soma\n        turbo: true")}),
+    "model and baseline of different datasets": (["simulate", "--model", "mnist1d_cnn-empf-online-T4", *FAST,
+                                                  "--out", "o"], {}),
+    "sanafe export on a systolic chip": (["sanafe", "export", "--model", LIF, "--arch", "systolic-32x32-45nm",
+                                          "--out", "o"], {}),
+    "sweep with duplicate values": (["sweep", "s.yaml", "--store", "r.sqlite", "--quiet"], {"s.yaml": SPEC_DUP}),
+    "sweep with 10^12 samples": (["sweep", "s.yaml", "--store", "r.sqlite", "--quiet"], {"s.yaml": SPEC_HUGE}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPORTED))
+def test_reported_bad_inputs_are_refused(case):
+    zoo = {p: _sha(p) for p in sorted((REPO / "models").iterdir())}
+    refused(*REPORTED[case])
+    assert {p: _sha(p) for p in sorted((REPO / "models").iterdir())} == zoo
 
 
 def test_fuzz_inputs_are_invalid_by_construction():
@@ -361,6 +480,8 @@ def test_fuzz_inputs_are_invalid_by_construction():
                 assert main(["scalesim", "--topology", "t.csv", "--arch", "a.cfg"]) == 0
                 for p in PRESETS:
                     assert main(["ert", "--arch", str(p)]) == 0
+                (root / "sf.yaml").write_text(yaml.safe_dump(SANAFE))
+                assert main(["ert", "--arch", "sf.yaml"]) == 0
         finally:
             os.chdir(cwd)
     assert np.isfinite(sum(float(v.float().sum()) for v in WEIGHTS.values()))

@@ -58,7 +58,7 @@ def workload(request, tmp_path_factory):
     lowered = [lower(graph, tr, costs[0].arch, "parallel")[1] for tr in traces]
     out = tmp_path_factory.mktemp(request.param)
     for name, text in export_sanafe(costs[0].graph, costs[0].mapping, lowered).items():
-        (out / name).write_text(text)
+        (out / name).write_bytes(text if isinstance(text, bytes) else text.encode())
     return graph, traces, costs, run_sanafe(out, "simple")
 
 

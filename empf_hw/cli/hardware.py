@@ -38,10 +38,20 @@ def cmd_cost(a) -> int:
                       "cycle_timesteps.csv": cyc["timesteps"]})
         for k, v in cyc["summary"].items():
             summary[k] = v
+        # the headline latency is the simulated one; the fast estimate's stays beside it, named
+        summary["fast_latency_cycles"] = summary["latency_cycles"]
+        summary["latency_us"] = summary["latency_us"] * cyc["summary"]["cycle_latency_cycles_mean"] / max(
+            float(summary["latency_cycles"].iloc[0]), 1.0)
+        summary["latency_cycles"] = cyc["summary"]["cycle_latency_cycles_mean"]
+        summary["timing"] = "cycle"
     if a.out:
         write_outputs(a.out, files, force=a.force)
     if a.json:
-        print(json.dumps(summary.iloc[0].to_dict(), sort_keys=True, default=float))
+        out = summary.iloc[0].to_dict()
+        if cyc is not None:  # everything the text prints
+            out["cycle"] = {name: cyc[name].to_dict(orient="records")
+                            for name in ("latency", "stalls", "timesteps", "links", "cores")}
+        print(json.dumps(out, sort_keys=True, default=float))
         return 0
     cols = ["label", "layer", "tiles", "value_width_bits", "sops", "syn_ops_hw", "neuron_updates", "busy_cycles",
             "energy_pJ"]
@@ -66,6 +76,9 @@ def cmd_sanafe_export(a) -> int:
     from ..sim.executor import execute
 
     arch = load_arch(a.arch)
+    if arch.template != "cores" or arch.chips != 1:
+        raise EmpfError(f"arch={a.arch!r}: SANA-FE models a single chip of neuromorphic cores; allowed: a cores "
+                        "preset of one chip, e.g. loihi-sanafe")
     check_output_dir(a.out, a.force)
     d = deploy_for(a, arch)
     traces = [execute(d.graph, d.inputs[i:i + 1], "fixed", schedule=d.schedule) for i in range(len(d.labels))]
@@ -75,8 +88,11 @@ def cmd_sanafe_export(a) -> int:
     lowered = [lower(d.graph, tr, arch, a.lowering)[1] for tr in traces]
     files = export_sanafe(first.graph, first.mapping, lowered)
     path = write_outputs(a.out, files, force=a.force)
-    print(f"SANA-FE workload of {d.name} on {arch.name} ({len(traces)} sample(s), {len(traces[0].logits)} steps) "
-          f"written to {path}: arch.yaml, network.yaml, inputs.json")
+    steps, T = len(traces[0].logits), d.graph.timesteps
+    print(f"SANA-FE workload of {d.name} on {arch.name} written to {path}: arch.yaml, network.yaml.gz (gunzip -k "
+          f"it for sanafe.load_net), inputs.json; {len(traces)} sample(s) of {steps} lock-step steps = T {T} + "
+          f"depth {steps - T} (SANA-FE delivers a spike one step after it is sent, so the last layer's last input "
+          "arrives D steps after the last timestep)")
     return 0
 
 

@@ -2,13 +2,15 @@
 architecture YAML as a cores-template Arch.
 
 Export (``export_sanafe``) writes ``arch.yaml`` (SANA-FE's architecture format: tiles of cores with per-event
-energies and latencies from the Arch's energy table and ``latency`` section), ``network.yaml`` (groups, edges,
-mappings: SANA-FE's YAML network format) and ``inputs.json`` (the input spike trains of every exported sample).
+energies and latencies from the Arch's energy table and ``latency`` section), ``network.yaml.gz`` (groups, edges,
+mappings: SANA-FE's YAML network format, written as JSON, which is YAML, and gzipped: ``gunzip -k`` it before
+``sanafe.load_net``) and ``inputs.json`` (the input spike trains of every exported sample).
 Conventions:
 
-- the graph is first lowered to the chip's spike format (``empf_hw.hw.cores.lowering``); every synaptic layer
-  becomes sparse edges (padding and strides honoured; a conv layer's edges use the conv synapse unit, a linear
-  layer's the dense one), every neuron layer a LIF group, the classifier a group of non-spiking integrators;
+- the graph is first lowered to the chip's spike format (``empf_hw.hw.cores.lowering``); a linear layer becomes
+  a ``dense`` hyperedge (weights only, source-major), a conv layer ``sparse`` edges (SANA-FE's ``conv2d`` hyperedge
+  has no padding; strides and padding honoured here), using the conv and the dense synapse unit respectively; every
+  neuron layer a LIF group, the classifier a group of non-spiking integrators;
 - potentials are in units of 64 membrane LSBs, so that SANA-FE's 1/64 truncation of the leaked potential falls on
   empf-hw's LSB grid; weights are the fixed-point effective weights (code × scale × value of a spike);
 - neurons go to the cores of their tiles (SANA-FE core ``tile.offset``, tile id = column × rows + row); the
@@ -17,6 +19,7 @@ Conventions:
   lockstep semantics (``chip.timestep_mode: lockstep``), which the trace to export must have been executed with.
 """
 
+import gzip
 import json
 from pathlib import Path
 
@@ -82,23 +85,113 @@ def arch_unit(kind: str) -> str:
     return f"{kind}_synapse"
 
 
+# Every field empf-hw reads from a SANA-FE architecture (a key outside these is refused, not ignored)
+_TOP = {"name", "attributes", "tile"}
+_CHIP = {"topology", "width", "height", "link_buffer_size", "sync_model", "latency_sync"}
+_HOPS = {f"{k}_{d}_hop" for k in ("energy", "latency") for d in ("north", "south", "east", "west")}
+_CORE = {"name", "attributes", "axon_in", "soma", "dendrite", "synapse", "axon_out"}
+_CORE_ATTRS = {"buffer_position": "soma", "buffer_inside_unit": False, "max_neurons_supported": None}
+_UNIT = {"axon_in": ({"energy_message_in", "latency_message_in"}, ()),
+         "soma": ({"model", "energy_access_neuron", "latency_access_neuron", "energy_update_neuron",
+                   "latency_update_neuron", "energy_spike_out", "latency_spike_out"},
+                  ("leaky_integrate_fire", "input")),
+         "dendrite": ({"model", "energy_update", "latency_update"}, ("accumulator", "accumulator_with_delay")),
+         "synapse": ({"model", "energy_process_spike", "latency_process_spike"}, ("current_based",)),
+         "axon_out": ({"energy_message_out", "latency_message_out"}, ())}
+
+
+def _keys(d, allowed, where: str) -> dict:
+    if not isinstance(d, dict):
+        raise EmpfError(f"{where}: expected a mapping; allowed keys: {', '.join(sorted(allowed))}")
+    bad = sorted(set(map(str, d)) - set(allowed))
+    if bad:
+        raise EmpfError(f"{where}.{bad[0]}: unknown field; allowed: {', '.join(sorted(allowed))}")
+    return d
+
+
+def _one(lst, where: str) -> dict:
+    if not isinstance(lst, list) or len(lst) != 1:
+        raise EmpfError(f"{where}: expected a list of one entry (homogeneous tiles and cores, as SANA-FE's Loihi "
+                        "model); allowed: one tile[...] and one core[...] entry")
+    return lst[0]
+
+
+def _number(v, where: str, lo: float = 0.0, integer: bool = False) -> float:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= lo
+    if not ok or (integer and v != int(v)):
+        kind = "an integer" if integer else "a finite number"
+        raise EmpfError(f"{where}={v!r}: allowed: {kind} >= {lo:g}")
+    return int(v) if integer else float(v)
+
+
+def _units(core: dict, where: str) -> dict[str, dict[str, dict]]:
+    """section → unit name → its attributes, every field and model checked."""
+    out = {}
+    for sec, (fields, models) in _UNIT.items():
+        out[sec] = {}
+        entries = core.get(sec)
+        if not isinstance(entries, list) or not entries:
+            raise EmpfError(f"{where}.{sec}: missing; allowed: a list of {sec} units")
+        for i, u in enumerate(entries):
+            at = f"{where}.{sec}[{i}]"
+            _keys(u, {"name", "attributes"}, at)
+            att = _keys(u.get("attributes") or {}, fields, f"{at}.attributes")
+            if models and att.get("model") not in models:
+                raise EmpfError(f"{at}.attributes.model={att.get('model')!r}: allowed: {', '.join(models)}")
+            for k, v in att.items():
+                if k != "model":
+                    _number(v, f"{at}.attributes.{k}")
+            if sec == "dendrite" and att.get("latency_update", 0):
+                raise EmpfError(f"{at}.attributes.latency_update={att['latency_update']!r}: empf-hw's cores "
+                                "template has no dendrite latency; allowed: 0")
+            out[sec][str(u.get("name", f"{sec}{i}"))] = att
+    return out
+
+
 def read_arch(d: dict, where: str) -> Arch:
     """A SANA-FE architecture YAML (homogeneous tiles and cores, as its Loihi model) as a cores-template Arch:
-    the ``loihi-sanafe`` preset's structure with the file's mesh, per-event energies and latencies."""
-    try:
-        a = d["architecture"]
-        att = a["attributes"]
-        tile = a["tile"][0]
-        core = tile["core"][0]
-        units = {sec: {u["name"]: u["attributes"] for u in core[sec]} for sec in
-                 ("axon_in", "soma", "dendrite", "synapse", "axon_out")}
-        lif = next(v for v in units["soma"].values() if v.get("model") == "leaky_integrate_fire")
-        syn = list(units["synapse"].values())
-        cores = _range_count(core["name"])
-        ta = tile["attributes"]
-    except (KeyError, IndexError, TypeError, StopIteration) as e:
-        raise EmpfError(f"SANA-FE architecture {where}: missing {e}; allowed: an architecture with a LIF soma, "
-                        "synapse, dendrite, axon_in and axon_out units") from None
+    the ``loihi-sanafe`` preset's structure with the file's mesh, per-event energies and latencies. Every field is
+    checked: unknown ones, other unit models and values empf-hw cannot represent are refused."""
+    a = _keys(d.get("architecture"), _TOP, f"{where}: architecture")
+    att = _keys(a.get("attributes") or {}, _CHIP, f"{where}: architecture.attributes")
+    tile = _keys(_one(a.get("tile"), f"{where}: architecture.tile"), {"name", "attributes", "core"},
+                 f"{where}: architecture.tile[0]")
+    ta = _keys(tile.get("attributes") or {}, _HOPS, f"{where}: architecture.tile[0].attributes")
+    cw = f"{where}: architecture.tile[0].core[0]"
+    core = _keys(_one(tile.get("core"), f"{where}: architecture.tile[0].core"), _CORE, cw)
+    ca = _keys(core.get("attributes") or {}, _CORE_ATTRS, f"{cw}.attributes")
+    for k, want in _CORE_ATTRS.items():
+        if want is not None and ca.get(k, want) != want:
+            raise EmpfError(f"{cw}.attributes.{k}={ca[k]!r}: empf-hw models SANA-FE's Loihi pipeline; allowed: "
+                            f"{want!r}")
+    units = _units(core, cw)
+    if att.get("topology", "mesh") != "mesh":
+        raise EmpfError(f"{where}: architecture.attributes.topology={att['topology']!r}; allowed: mesh")
+    for k in ("width", "height"):
+        if k not in att:
+            raise EmpfError(f"{where}: architecture.attributes.{k}: missing; allowed: an integer >= 1")
+        _number(att[k], f"{where}: architecture.attributes.{k}", 1, True)
+    for kind in ("energy", "latency"):  # empf-hw has one north-south and one east-west hop
+        for a_, b_ in (("north", "south"), ("east", "west")):
+            x, y = ta.get(f"{kind}_{a_}_hop", 0), ta.get(f"{kind}_{b_}_hop", 0)
+            _number(x, f"{where}: tile attributes.{kind}_{a_}_hop")
+            if x != _number(y, f"{where}: tile attributes.{kind}_{b_}_hop"):
+                raise EmpfError(f"{where}: tile attributes.{kind}_{b_}_hop={y!r} differs from {kind}_{a_}_hop={x!r}; "
+                                "allowed: equal values (empf-hw has one cost per axis)")
+    lifs = [v for v in units["soma"].values() if v.get("model") == "leaky_integrate_fire"]
+    if len(lifs) != 1:
+        raise EmpfError(f"{cw}.soma: {len(lifs)} leaky_integrate_fire units; allowed: exactly one")
+    lif, syn = lifs[0], list(units["synapse"].values())
+    cores = _range_count(str(core.get("name", "core")), cw)
+    sync_model = att.get("sync_model", "fixed")
+    sync = att.get("latency_sync", 0.0)
+    sw = f"{where}: architecture.attributes.latency_sync"
+    if sync_model not in ("fixed", "table") or isinstance(sync, dict) != (sync_model == "table"):
+        raise EmpfError(f"{where}: architecture.attributes.sync_model={sync_model!r} with latency_sync={sync!r}; "
+                        "allowed: fixed with a number, table with {cores: seconds}")
+    sync = ({_number(k, sw, 1, True): _number(v, f"{sw}.{k}") for k, v in sync.items()} if isinstance(sync, dict)
+            else _number(sync, sw))
+    max_neurons = _number(ca.get("max_neurons_supported", 1024), f"{cw}.attributes.max_neurons_supported", 1, True)
     base = preset("loihi-sanafe").to_dict()
     clock = base["chip"]["clock_MHz"]
 
@@ -106,13 +199,13 @@ def read_arch(d: dict, where: str) -> Arch:
         return int(round(float(seconds) * clock * 1e6))
 
     kinds = {k: next((u for n, u in units["synapse"].items() if k in n), syn[0]) for k in ("dense", "sparse", "conv")}
-    sync = att.get("latency_sync", 0.0)
     base.update(name=str(a.get("name", Path(where).stem)), description=f"imported from SANA-FE architecture {where}")
     base["chip"].update(mesh_rows=int(att["height"]), mesh_cols=int(att["width"]), cores_per_router=cores,
-                        noc_buffer_flits=int(att.get("link_buffer_size", 16)),
+                        noc_buffer_flits=_number(att.get("link_buffer_size", 16),
+                                                 f"{where}: architecture.attributes.link_buffer_size", 1, True),
                         barrier_cycles={int(k): cycles(v) for k, v in sync.items()} if isinstance(sync, dict)
                         else cycles(sync), noc_hop_cycles=cycles(ta.get("latency_east_hop", 0)))
-    base["core"].update(max_neurons=int(core.get("attributes", {}).get("max_neurons_supported", 1024)),
+    base["core"].update(max_neurons=max_neurons,
                         neuron_update_cycles=max(1, cycles(lif.get("latency_update_neuron", 0))))
     ain, aout = next(iter(units["axon_in"].values())), next(iter(units["axon_out"].values()))
     den = next(iter(units["dendrite"].values()))
@@ -134,12 +227,17 @@ def read_arch(d: dict, where: str) -> Arch:
     return from_dict(base, where)
 
 
-def _range_count(name: str) -> int:
+def _range_count(name: str, where: str) -> int:
     """Units in a SANA-FE name such as ``core[0..3]`` (1 without a range)."""
     if "[" not in name:
         return 1
-    lo, hi = name[name.index("[") + 1:name.index("]")].split("..")
-    return int(hi) - int(lo) + 1
+    try:
+        lo, hi = (int(x) for x in name[name.index("[") + 1:name.index("]")].split(".."))
+    except ValueError:
+        lo, hi = 0, -1
+    if hi < lo:
+        raise EmpfError(f"{where}.name={name!r}: allowed: a name such as core[0..3]")
+    return hi - lo + 1
 
 
 # --- network ----------------------------------------------------------------------------------------------
@@ -188,8 +286,8 @@ def _spike_value(node) -> float:
     return float(node.tensors["spike_step"])
 
 
-def export_sanafe(graph: DeployGraph, mapping: Mapping, samples: list) -> dict[str, str]:
-    """Files (name → text) of the exported workload. ``graph`` and ``mapping`` are the lowered graph and its
+def export_sanafe(graph: DeployGraph, mapping: Mapping, samples: list) -> dict[str, str | bytes]:
+    """Files (name → text or bytes) of the exported workload. ``graph`` and ``mapping`` are the lowered graph and its
     mapping (``Costs.graph``, ``Costs.mapping``), ``samples`` batch-1 lockstep traces of that graph, one per input
     sample: the network file carries the first sample's input spikes, ``inputs.json`` every sample's."""
     arch = mapping.arch
@@ -232,9 +330,13 @@ def export_sanafe(graph: DeployGraph, mapping: Mapping, samples: list) -> dict[s
         value = _spike_value(graph[src])
         groups.append({"name": _gname(name), "attributes": att,
                        "neurons": [{f"{i}": {"bias": float(b * scale)}} for i, b in enumerate(bias)]})
-        edges.append({f"{_gname(src_in if src == inp.name else src)} -> {_gname(name)}": {
-            "type": "sparse", "source_target_pairs": np.stack([s_idx, d_idx], 1).tolist(),
-            "weight": (wv * value * scale).tolist()}})
+        wv = wv * value * scale
+        if node.op == "linear":  # every (source, target) pair: SANA-FE's dense hyperedge, source-major weights
+            edge = {"type": "dense", "weight": wv.reshape(node.tensors["codes"].shape).T.ravel().tolist()}
+        else:
+            edge = {"type": "sparse", "source_target_pairs": np.stack([s_idx, d_idx], 1).tolist(),
+                    "weight": wv.tolist()}
+        edges.append({f"{_gname(src_in if src == inp.name else src)} -> {_gname(name)}": edge})
         for t in lay.tiles:
             if not t.merges:
                 raise EmpfError(f"layer {lay.name!r} splits its inputs over cores (partial sums), which SANA-FE "
@@ -262,7 +364,8 @@ def export_sanafe(graph: DeployGraph, mapping: Mapping, samples: list) -> dict[s
     steps = len(samples[0].logits)
     inputs = {"group": _gname(src_in), "steps": steps, "samples": [t.T.tolist() for t in trains]}
     return {"arch.yaml": yaml.safe_dump(arch_yaml(arch, units), sort_keys=False),
-            "network.yaml": json.dumps(net) + "\n",  # JSON is YAML: fast to write and parse for large edge lists
+            # JSON is YAML: fast to write and parse for large edge lists; gzip (no timestamp: same bytes each run)
+            "network.yaml.gz": gzip.compress((json.dumps(net) + "\n").encode(), compresslevel=3, mtime=0),
             "inputs.json": json.dumps(inputs) + "\n"}
 
 
