@@ -10,7 +10,7 @@ import sysconfig
 from pathlib import Path
 
 HOME_ENV = "EMPF_HW_HOME"
-KINDS = {"models": "models", "presets": "sims/hw", "sweeps": "sims/sweeps"}
+KINDS = {"models": "models", "presets": "sims/hw", "sweeps": "sims/sweeps", "scalesim": "sims/scalesim"}
 
 
 def roots() -> list[Path]:

@@ -200,3 +200,29 @@ def test_scalesim_cli_and_cfg_as_arch(tmp_path, capsys):
     assert load_arch(str(cfg)).core["rows"] == 32
     assert main(["scalesim", "--topology", str(t), "--arch", "empf-core-45nm"]) == 2
     assert "allowed: a systolic preset" in capsys.readouterr().err
+
+
+def test_shipped_resnet18_topology_and_config(tmp_path, monkeypatch, capsys):
+    """sims/scalesim holds CIFAR ResNet-18 as SCALE-Sim topologies (the export of the catalog network, so they
+    cannot drift from it) and a 32×32 WS config whose ``run_name`` names the array; both resolve by name from any
+    directory."""
+    import json
+
+    from empf_hw.cli import main
+    from empf_hw.resources import find
+
+    g = export_model(build_model(ModelConfig("resnet18", timesteps=1)).eval())
+    conv = find("resnet18_cifar10.csv", "scalesim", lambda p: p.is_file())
+    fc = find("resnet18_cifar10_fc.csv", "scalesim", lambda p: p.is_file())
+    assert conv.read_text() == conv_topology(g)
+    assert fc.read_text() == gemm_topology([x for x in graph_gemms(g) if x.M == 1])
+    monkeypatch.chdir(tmp_path)
+    assert main(["scalesim", "--topology", "resnet18_cifar10.csv", "--arch", "systolic_32x32_ws.cfg", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 20 and rows[1]["compute_cycles"] == 40247  # SCALE-Sim's published 3×3 64→64 layer
+    cfg = find("systolic_32x32_ws.cfg", "scalesim", lambda p: p.is_file())
+    assert read_config(cfg).name == "systolic_32x32_ws"
+    (tmp_path / "x.cfg").write_text(cfg.read_text().replace("run_name = systolic_32x32_ws", "run_name = my_array"))
+    assert read_config(tmp_path / "x.cfg").name == "my_array"
+    (tmp_path / "y.cfg").write_text(cfg.read_text().replace("run_name = systolic_32x32_ws\n", ""))
+    assert read_config(tmp_path / "y.cfg").name == "y"

@@ -15,6 +15,8 @@ def load_arch(spec: "str | Path | Arch") -> Arch:
     s = str(spec)
     is_path = s.endswith((".yaml", ".yml", ".cfg")) or "/" in s
     path = find(s if is_path else f"{s}.yaml", "presets", Path.exists)
+    if path is None and s.endswith(".cfg"):  # a shipped SCALE-Sim config
+        path = find(s, "scalesim", Path.is_file)
     if path is None:
         raise EmpfError(f"arch={s!r}: no such file or preset; presets: {', '.join(presets()) or 'none'}")
     if path.suffix == ".cfg" and path.is_file():

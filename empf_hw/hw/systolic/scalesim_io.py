@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ...deploy.graph import SYNAPTIC, DeployGraph, conv_axes
 from ...errors import EmpfError
+from ...resources import find
 from ..arch import Arch, from_dict, preset
 from .model import gemm_cycles
 
@@ -30,8 +31,9 @@ class Gemm:
 
 
 def read_topology(path: str | Path, gemm: bool | None = None) -> list[Gemm]:
-    """Layers of a SCALE-Sim topology CSV (conv, or ``M, N, K`` rows when ``gemm``; default: from the header)."""
-    p = Path(path)
+    """Layers of a SCALE-Sim topology CSV (conv, or ``M, N, K`` rows when ``gemm``; default: from the header): a
+    path, or the name of a shipped topology (``sims/scalesim``, e.g. ``resnet18_cifar10.csv``)."""
+    p = find(path, "scalesim", Path.is_file) or Path(path)
     try:
         lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
     except UnicodeDecodeError:
@@ -72,8 +74,9 @@ def read_topology(path: str | Path, gemm: bool | None = None) -> list[Gemm]:
 
 
 def read_config(path: str | Path, name: str | None = None) -> Arch:
-    """A systolic Arch from a SCALE-Sim ``.cfg`` (array shape, dataflow, SRAM sizes); the fields SCALE-Sim does not
-    have take the ``systolic-32x32-45nm`` preset's values (200 MHz, 45 nm, binary PEs, 8-bit words)."""
+    """A systolic Arch from a SCALE-Sim ``.cfg`` (array shape, dataflow, SRAM sizes), named by ``name``, else its
+    ``[general] run_name``, else the file's stem; the fields SCALE-Sim does not have take the ``systolic-32x32-45nm``
+    preset's values (200 MHz, 45 nm, binary PEs, 8-bit words)."""
     p = Path(path)
     cp = configparser.ConfigParser()
     try:
@@ -89,8 +92,9 @@ def read_config(path: str | Path, name: str | None = None) -> Arch:
             from None
     if df not in ("ws", "os"):
         raise EmpfError(f"SCALE-Sim config {p}: Dataflow={df!r} is not supported; allowed: ws, os")
+    run_name = cp["general"].get("run_name", "").strip() if cp.has_section("general") else ""
     base = preset("systolic-32x32-45nm").to_dict()
-    base["name"] = name or p.stem
+    base["name"] = name or run_name or p.stem
     base["description"] = f"imported from SCALE-Sim config {p.name}"
     base["array"].update(rows=rows, cols=cols, dataflow=df, mode="dense", ifmap_sram_KiB=sizes["Ifmap"],
                          filter_sram_KiB=sizes["Filter"], ofmap_sram_KiB=sizes["Ofmap"])
