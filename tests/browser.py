@@ -13,8 +13,12 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-def load_page(path: Path, timeout: float = 60.0) -> dict:
-    """{"errors": [console/exception/log errors], "images": [[complete, naturalWidth], ...], "title": str}."""
+def load_page(path: Path, timeout: float = 60.0, width: int = 1280, screenshot: Path | None = None) -> dict:
+    """{"errors": [console/exception/log errors], "images": [[complete, naturalWidth], ...], "title": str,
+    "scroll_width": px, "viewport_width": px, "height": px} of the page in a ``width``-px-wide window; with
+    ``screenshot``, a PNG of the whole page is written there."""
+    import base64
+
     import websocket
 
     profile = tempfile.mkdtemp(prefix="empf-chromium-")
@@ -47,12 +51,19 @@ def load_page(path: Path, timeout: float = 60.0) -> dict:
 
         for domain in ("Page", "Runtime", "Log"):
             call(f"{domain}.enable")
+        call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
         call("Page.navigate", url=path.resolve().as_uri())
         while not any(e.get("method") == "Page.loadEventFired" for e in events):
             events.append(json.loads(ws.recv()))
         result = call("Runtime.evaluate", expression="JSON.stringify({title: document.title, images: "
-                      "Array.from(document.images).map(i => [i.complete, i.naturalWidth])})", returnByValue=True)
+                      "Array.from(document.images).map(i => [i.complete, i.naturalWidth]), scroll_width: "
+                      "document.documentElement.scrollWidth, viewport_width: document.documentElement.clientWidth, "
+                      "height: document.documentElement.scrollHeight})", returnByValue=True)
         page = json.loads(result["result"]["value"])
+        if screenshot is not None:
+            shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                        clip={"x": 0, "y": 0, "width": width, "height": page["height"], "scale": 1})
+            Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
         errors = []
         for e in events:
             p = e.get("params", {})

@@ -127,8 +127,11 @@ def test_bad_arch_fails_cleanly_and_writes_nothing(tmp_path, capsys):
 @pytest.mark.peer  # needs Debian's chromium (.ci/run installs it)
 def test_report_renders_in_headless_chromium(report):
     path, _ = report
-    page = load_page(path / "report.html")
+    shot = path.parent / "report-1280px.png"  # looked at by hand when the layout changes
+    page = load_page(path / "report.html", width=1280, screenshot=shot)
     assert page["errors"] == []
+    assert page["scroll_width"] <= page["viewport_width"] <= 1280  # no horizontal scroll at 1280 px
+    assert shot.stat().st_size > 10000
     assert page["title"].startswith("empf-hw:")
     plots = {p.name for p in (path / "plots").glob("*.png")}
     assert plots == {f"{name}.png" for name in (

@@ -15,8 +15,11 @@ def cmd_ert(a) -> int:
 def cmd_cost(a) -> int:
     import json
 
+    import pandas as pd
+
     from ..hw import evaluate, load_arch
     from ..report.files import check_output_dir, write_outputs
+    from ..report.units import human_rows, text
 
     arch = load_arch(a.arch or default_arch(a))
     if a.timing == "cycle" and arch.template != "cores":
@@ -55,17 +58,19 @@ def cmd_cost(a) -> int:
         return 0
     cols = ["label", "layer", "tiles", "value_width_bits", "sops", "syn_ops_hw", "neuron_updates", "busy_cycles",
             "energy_pJ"]
-    print(layers[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(summary.T.to_string(header=False, float_format=lambda v: f"{v:.6g}"))
+    print(text(layers[cols]))
+    row = summary.iloc[0]
+    print(human_rows(pd.DataFrame({"quantity": row.index, "value": row.to_numpy()}), "quantity", ["value"])
+          .to_string(index=False, header=False))
     if cyc is not None:
         print(f"\ncycle-level simulation of {len(cyc['latency'])} inference(s), one sample each:")
-        print(cyc["latency"].to_string(index=False))
+        print(text(cyc["latency"]))
         print("\nstall causes (cycles per inference, summed over cores / router ports):")
-        print(cyc["stalls"].to_string(index=False))
+        print(text(cyc["stalls"]))
         print("\nlatency per timestep window across the simulated inferences (cycles):")
-        print(cyc["timesteps"].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        print(text(cyc["timesteps"]))
         print("\nbusiest links (flits per inference):")
-        print(cyc["links"].head(10).to_string(index=False))
+        print(text(cyc["links"].head(10)))
     return 0
 
 

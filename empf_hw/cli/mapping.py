@@ -36,6 +36,7 @@ def cmd_map(a) -> int:
     from ..hw import load_arch
     from ..hw.cores.search import best_policy, policies, search
     from ..report.files import check_output_dir, write_outputs
+    from ..report.units import text
 
     arch = load_arch(a.arch or default_arch(a))
     if arch.template != "cores":
@@ -71,7 +72,7 @@ def cmd_map(a) -> int:
     print(f"placements of {d.name} on {arch.name} ({d.trace.batch} samples), objective {a.objective} "
           f"({OBJECTIVE_TEXT[a.objective]}); gain over serpentine (the default)")
     done = table[table["energy_pJ"].notna()].drop(columns="note")
-    print(done.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    print(text(done))
     for r in table.itertuples():
         if r.note:
             print(f"{r.placement}: {r.note}")

@@ -58,7 +58,7 @@ def cmd_train(a) -> int:
             "training": {"method": method, "epochs": a.epochs, "lr": a.lr, "batch_size": a.batch_size,
                          "optimizer": "Adam, cosine LR decay per optimizer step", "history": history}}
     wpath, cpath = save_checkpoint(model, out, card)
-    print(f"test accuracy {history[-1]['test_acc']:.4f}; saved {wpath} and {cpath}")
+    print(f"test accuracy {history[-1]['test_acc'] * 100:.2f} %; saved {wpath} and {cpath}")
     return 0
 
 
@@ -72,7 +72,7 @@ def _evaluate_checkpoint(path, device: str, data_dir: str | None):
 
 def cmd_evaluate(a) -> int:
     card, acc = _evaluate_checkpoint(a.model, _device(a.device), a.data_dir)
-    print(f"{a.model}: test accuracy {acc:.4f} (recorded {card['test_accuracy']:.4f})")
+    print(f"{a.model}: test accuracy {acc * 100:.2f} % (recorded {card['test_accuracy'] * 100:.2f} %)")
     return 0
 
 
@@ -91,16 +91,16 @@ def cmd_zoo(a) -> int:
         raise EmpfError(f"models-dir={a.models_dir}: no model cards (*.json) found")
     device = _device(a.device)
     print(f"{'model':<34} {'neuron':<6} {'weights':<7} {'spikes':>10} {'method':<14} "
-          f"{'accuracy':>8} {'recorded':>8}")
+          f"{'accuracy (%)':>12} {'recorded (%)':>12}")
     worst = 0.0
     for cpath in cards:
         card, acc = _evaluate_checkpoint(cpath, device, a.data_dir)
         c = card["config"]
         worst = max(worst, abs(acc - card["test_accuracy"]))
         print(f"{cpath.stem:<34} {c['neuron']:<6} {c['weights']:<7} {_spike_format(c):>10} "
-              f"{card['training']['method']:<14} {acc:>8.4f} {card['test_accuracy']:>8.4f}")
+              f"{card['training']['method']:<14} {acc * 100:>12.2f} {card['test_accuracy'] * 100:>12.2f}")
     if worst > 1e-9:
-        print(f"warning: accuracies differ from the recorded ones by up to {worst:.4f}", file=sys.stderr)
+        print(f"warning: accuracies differ from the recorded ones by up to {worst * 100:.2f} %", file=sys.stderr)
     return 0
 
 
@@ -131,7 +131,7 @@ def cmd_run(a) -> int:
     graph, trace, y = d.graph, d.trace, d.labels
     acc = float(np.mean(trace.predictions == y))
     widths = sorted({n.attrs["spike_bits"] for n in graph.nodes if n.op == "neuron"})
-    print(f"{d.name}: mode={mode} spike_bits={widths} samples={len(y)} accuracy={acc:.4f}")
+    print(f"{d.name}: mode={mode} spike_bits={widths} samples={len(y)} accuracy={acc * 100:.2f} %")
     print(f"{'layer':<28} {'op':<7} {'input_events':>13} {'sops':>13} {'macs':>11} {'neuron_updates':>15} "
           f"{'output_events':>14} {'saturations':>11}")
     for lt in trace.layers:

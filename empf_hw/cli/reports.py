@@ -17,12 +17,12 @@ def cmd_simulate(a) -> int:
     if a.json:
         print(json.dumps({**machine, "report": str(path)}, sort_keys=True, default=float))
         return 0
-    print(f"{'model':<30} {'method':<7} {'arch':<16} {'accuracy':>8} {'energy_uJ':>10} {'literature_uJ':>13} "
-          f"{'latency_cycles':>14} {'latency_us':>10} {'memory_KiB':>10}")
-    for r in machine["summary"]:
-        print(f"{r['model']:<30} {r['method']:<7} {r['arch']:<16} {r['accuracy']:>8.4f} "
-              f"{r['energy_pJ_per_inference'] / 1e6:>10.3f} {r['literature_energy_pJ_per_inference'] / 1e6:>13.3f} "
-              f"{r['latency_cycles']:>14} {r['latency_us']:>10.1f} {r['total_memory_bits'] / 8192:>10.1f}")
+    import pandas as pd
+
+    from ..report.tables import display_summary
+    from ..report.units import text
+
+    print(text(display_summary(pd.DataFrame(machine["summary"]))))
     ratio = {r["metric"]: r["ratio_model_over_baseline"] for r in machine["ratios"]}
     print(f"model / baseline: energy {ratio['energy_pJ_per_inference']:.3f}×, latency "
           f"{ratio['latency_cycles']:.3f}×, memory {ratio['total_memory_bits']:.3f}×")
@@ -51,13 +51,15 @@ def cmd_sensitivity(a) -> int:
         print(json.dumps({"pairings": pairs.to_dict(orient="records"), "tornado": tor.to_dict(orient="records")},
                          sort_keys=True, default=float))
         return 0
+    from ..report.units import text
+
     m, b = (s.costs for s in sides)
     lo, hi = fair["interval"]
     print(f"{m.model} on {m.arch.name} / {b.model} on {b.arch.name}: energy {m.energy_pJ() / b.energy_pJ():.4g}× "
           f"(90 % interval {lo:.4g}–{hi:.4g}×, {a.draws} draws over the energy table's ranges)\n")
-    print(pairs.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(text(pairs))
     print("\nassumptions by how far they move the energy ratio (flips: crosses 1.0):")
-    print(tor.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(text(tor))
     return 0
 
 

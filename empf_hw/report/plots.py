@@ -8,33 +8,64 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from ..hw.result import COMPONENT_ORDER  # noqa: E402
 
-plt.rcParams.update({"figure.dpi": 100, "font.size": 9})
+# constrained layout fits titles, legends and colorbars without tight_layout's "not applied" warnings
+plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "figure.constrained_layout.use": True})
 
 
 def to_png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.tight_layout()
     fig.savefig(buf, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
     return buf.getvalue()
 
 
 def energy_by_component(summary: pd.DataFrame) -> bytes:
+    """Stacked totals (linear) beside every component on a log axis, so that small components stay readable."""
     comps = [c for c in COMPONENT_ORDER if summary[f"{c}_energy_pJ"].any()]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, (ax, lg) = plt.subplots(1, 2, figsize=(11, 3.8), width_ratios=(1, 1.6))
     bottom = np.zeros(len(summary))
+    names = [f"{m}\n({a})" for m, a in zip(summary["model"], summary["arch"])]
     for c in comps:
         v = summary[f"{c}_energy_pJ"].to_numpy() / 1e6
-        ax.bar(summary["model"], v, bottom=bottom, label=c)
+        ax.bar(names, v, bottom=bottom, label=c)
         bottom += v
     ax.set_ylabel("energy per inference (µJ)")
-    ax.set_title("Energy by hardware component")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_title("Total by component (linear)")
     ax.tick_params(axis="x", labelsize=7)
+    width = 0.8 / len(summary)
+    x = np.arange(len(comps))
+    for k, (m, name) in enumerate(zip(summary.index, names)):
+        v = np.array([summary.at[m, f"{c}_energy_pJ"] for c in comps], float) / 1e6
+        lg.bar(x + (k - (len(summary) - 1) / 2) * width, np.where(v > 0, v, np.nan), width=width,
+               label=name.replace("\n", " "))
+    lg.set_xticks(x, comps, rotation=30, ha="right", fontsize=7)
+    lg.set_yscale("log")
+    lg.set_ylabel("energy per inference (µJ, log)")
+    lg.set_title("Each component (log scale)")
+    lg.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper right")
     return to_png(fig)
+
+
+def _used_box(rows: np.ndarray, cols: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of the mesh spanned by the used cores (the whole mesh if none)."""
+    if not len(rows):
+        return slice(None), slice(None)
+    return slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1)
+
+
+def _mesh_image(ax, grid: np.ndarray, box: tuple[slice, slice], **kw):
+    """``grid`` cropped to ``box``, its axes labelled with the mesh's own row and column numbers."""
+    r0, c0 = box[0].start or 0, box[1].start or 0
+    crop = grid[box]
+    im = ax.imshow(crop, extent=(c0 - 0.5, c0 + crop.shape[1] - 0.5, r0 + crop.shape[0] - 0.5, r0 - 0.5), **kw)
+    ax.set_xticks(range(c0, c0 + crop.shape[1], max(1, crop.shape[1] // 8)))
+    ax.set_yticks(range(r0, r0 + crop.shape[0], max(1, crop.shape[0] // 8)))
+    return im
 
 
 def per_layer(layers: pd.DataFrame, column: str, ylabel: str, title: str, log: bool = False,
@@ -92,9 +123,16 @@ def memory(mem: pd.DataFrame) -> bytes:
     return to_png(fig)
 
 
+def _mesh_height(rows: int) -> float:
+    """Figure height (inches) of a row of mesh heatmaps ``rows`` routers tall."""
+    return min(4.5, 1.6 + 0.45 * rows)
+
+
 def core_heatmaps(sides) -> bytes:
     """Per-core utilization on the mesh (cores template) or per-layer PE-array utilization (systolic template)."""
-    fig, axes = plt.subplots(1, len(sides), figsize=(4.6 * len(sides), 4.0), squeeze=False)
+    rows = max(int(s.costs.by_core()["mesh_row"].max()) - int(s.costs.by_core()["mesh_row"].min()) + 1
+               if s.costs.arch.template == "cores" else 8 for s in sides)
+    fig, axes = plt.subplots(1, len(sides), figsize=(4.6 * len(sides), _mesh_height(rows)), squeeze=False)
     for ax, s in zip(axes[0], sides):
         arch = s.costs.arch
         ax.set_title(f"{s.deployed.name}\non {arch.name}", fontsize=8)
@@ -112,11 +150,13 @@ def core_heatmaps(sides) -> bytes:
         ch = arch.chip
         grid = np.full((ch["mesh_rows"], ch["mesh_cols"]), np.nan)
         grid[df["mesh_row"], df["mesh_col"]] = df["utilization"]
-        im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
+        box = _used_box(df["mesh_row"].to_numpy(), df["mesh_col"].to_numpy())
+        im = _mesh_image(ax, grid, box, vmin=0, vmax=1, cmap="viridis")
         ax.set_xlabel("mesh column")
         ax.set_ylabel("mesh row")
         fig.colorbar(im, ax=ax, label="busy / total cycles", shrink=0.85)
-    fig.suptitle("Utilization: per core on the mesh (blank: unused core) or per layer on a PE array", y=1.02)
+    fig.suptitle("Utilization: per core over the used part of the mesh (blank: unused core) or per layer on a PE "
+                 "array")
     return to_png(fig)
 
 
@@ -134,6 +174,7 @@ def timeline(sides) -> bytes:
         ax.set_yticks(range(len(tm.layers)), s.costs.layer_info["label"], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel("cycle")
+        ax.xaxis.set_major_formatter(EngFormatter())
         kind = ("layers one after another on one PE array" if s.costs.arch.template == "systolic"
                 else f"{tm.mode} schedule over the cores (fast estimate)")
         ax.set_title(f"{s.deployed.name} on {s.costs.arch.name}: {kind}, {tm.cycles} cycles", fontsize=8)
@@ -151,6 +192,7 @@ def stall_breakdown(runs) -> bytes:
                 label=f"{s.deployed.name} on {s.costs.arch.name}")
     ax.set_yticks(np.arange(len(causes)) + width * (len(runs) - 1) / 2, causes)
     ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(EngFormatter())
     ax.set_xlabel("stalled cycles per inference (summed over cores / router ports)")
     ax.set_title("Stalls by cause (cycle-level simulation)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -159,19 +201,23 @@ def stall_breakdown(runs) -> bytes:
 
 def link_heatmaps(runs) -> bytes:
     """Flits per inference leaving each router over its mesh links (local ports excluded), per side."""
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.0), squeeze=False)
+    rows = max(int(c["links"]["router_row"].max()) - int(c["links"]["router_row"].min()) + 1 if len(c["links"]) else 1
+               for _, c in runs)
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), _mesh_height(rows)), squeeze=False)
     for ax, (s, cyc) in zip(axes[0], runs):
         ch = s.costs.arch.chip
         grid = np.zeros((ch["mesh_rows"], ch["mesh_cols"]))
         links = cyc["links"][cyc["links"]["direction"] != "local"]
         np.add.at(grid, (links["router_row"].to_numpy(int), links["router_col"].to_numpy(int)),
                   links["flits_per_inference"].to_numpy(float))
-        im = ax.imshow(grid, cmap="magma")
+        used = cyc["links"]
+        box = _used_box(used["router_row"].to_numpy(int), used["router_col"].to_numpy(int))
+        im = _mesh_image(ax, grid, box, cmap="magma")
         ax.set_title(f"{s.deployed.name}\non {s.costs.arch.name}", fontsize=8)
         ax.set_xlabel("router column")
         ax.set_ylabel("router row")
         fig.colorbar(im, ax=ax, label="flits per inference out of the router", shrink=0.85)
-    fig.suptitle("NoC link load (cycle-level simulation)", y=1.02)
+    fig.suptitle("NoC link load over the used part of the mesh (cycle-level simulation)")
     return to_png(fig)
 
 

@@ -5,6 +5,8 @@ import html
 
 import pandas as pd
 
+from .units import human
+
 ASSUMPTIONS = [
     "Costs are per inference: counts of the traced batch divided by the batch; the fast estimate's cycles are those "
     "of that mean inference, rounded up per phase (exact for a batch of one). The cycle-level section simulates "
@@ -41,38 +43,42 @@ ASSUMPTIONS = [
 ]
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
 def html_table(df: pd.DataFrame) -> str:
+    num = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+    df = human(df)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>"
+    cell = ['<td class="n">' if n else "<td>" for n in num]
+    rows = "".join("<tr>" + "".join(f"{c}{html.escape(str(v))}</td>" for v, c in zip(r, cell)) + "</tr>"
                    for r in df.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f"<div class=\"wide\"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
 
 
 def md_table(df: pd.DataFrame) -> str:
+    df = human(df)
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + " --- |" * len(df.columns)]
-    lines += ["| " + " | ".join(_fmt(v).replace("|", "\\|") for v in r) + " |" for r in df.itertuples(index=False)]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in r) + " |" for r in df.itertuples(index=False)]
     return "\n".join(lines)
 
 
 STYLE = """body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em;color:#222}
-table{border-collapse:collapse;font-size:12px;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}
-th{background:#eee}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}h2{border-bottom:1px solid #ccc}"""
+.wide{max-width:100%;overflow-x:auto}table{border-collapse:collapse;font-size:12px;margin:0.5em 0;max-width:100%}
+td,th{border:1px solid #ccc;padding:2px 6px;overflow-wrap:break-word;vertical-align:top}
+td.n{text-align:right;white-space:nowrap}
+th{background:#eee;font-weight:600}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
+h2{border-bottom:1px solid #ccc}"""
 
 
 def render_html(title: str, sections: list[tuple[str, list]]) -> str:
-    """``sections``: (heading, items); an item is a DataFrame, ("plot", name, png bytes) or a str paragraph."""
+    """``sections``: (heading, items); an item is a DataFrame, ("plot", name, png bytes), ("link", text, file),
+    a list of bullet strings or a str paragraph."""
     body = [f"<h1>{html.escape(title)}</h1>"]
     for heading, items in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
         for it in items:
             if isinstance(it, pd.DataFrame):
                 body.append(html_table(it))
+            elif isinstance(it, tuple) and it[0] == "link":
+                body.append(f'<p><a href="{html.escape(it[2])}">{html.escape(it[1])}</a></p>')
             elif isinstance(it, tuple):
                 _, name, png = it
                 data = base64.b64encode(png).decode()
@@ -92,6 +98,8 @@ def render_markdown(title: str, sections: list[tuple[str, list]]) -> str:
         for it in items:
             if isinstance(it, pd.DataFrame):
                 out += [md_table(it), ""]
+            elif isinstance(it, tuple) and it[0] == "link":
+                out += [f"[{it[1]}]({it[2]})", ""]
             elif isinstance(it, tuple):
                 out += [f"![{it[1]}](plots/{it[1]}.png)", ""]
             elif isinstance(it, list):

@@ -32,6 +32,7 @@ from .tables import (
     ratio_table,
     summary_table,
 )
+from .units import human_rows, quantity
 
 MICROARCH_OPTIONS = (*OPTIONS, "core.time_batched")  # the tornado's choices, and one that applies to some models
 
@@ -140,11 +141,12 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
             f"{lo:.3g}–{hi:.3g}× over the energy table's ranges), latency "
             f"{m['latency_cycles'] / b['latency_cycles']:.3g}×, total memory "
             f"{m['total_memory_bits'] / b['total_memory_bits']:.3g}× the baseline's; accuracy "
-            f"{m['accuracy']:.4f} vs {b['accuracy']:.4f} on {m['samples']} test samples.")
+            f"{quantity('accuracy', m['accuracy'])} vs {quantity('accuracy', b['accuracy'])} on {m['samples']} test "
+            "samples.")
     layer_cols = ["model", "label", "layer", "tiles", "cores", "value_width_bits", "weight_width_bits", "input_events",
                   "activity", "sops", "macs", "syn_ops_hw", "neuron_updates", "busy_cycles", "energy_pJ"]
     sections = [
-        ("Summary", [head, display_summary(summary), ratios.round(4)]),
+        ("Summary", [head, display_summary(summary), human_rows(ratios, "metric", ["model", "baseline"])]),
         ("Energy", ["Energy per inference by hardware component and by layer (architectural estimate). The "
                     "literature convention is in the summary.", ("plot", "energy_by_component",
                                                                  figs["energy_by_component"]),
@@ -156,8 +158,9 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
                                      ("plot", "activity_by_layer", figs["activity_by_layer"]), layers[layer_cols]]),
         ("Memory", [("plot", "memory", figs["memory"]), mem, "Cores: the layers each core holds and how full its "
                     "synapse, membrane and spike-buffer SRAMs are; busy cycles per inference (fast estimate).",
-                    cores[["model", "core", "mesh_row", "mesh_col", "layers", "synapse_utilization",
-                           "neuron_utilization", "buffer_utilization", "busy_cycles", "utilization"]]]),
+                    *busiest(cores[["model", "core", "mesh_row", "mesh_col", "layers", "synapse_utilization",
+                                    "neuron_utilization", "buffer_utilization", "busy_cycles", "utilization"]],
+                             "busy_cycles", "cores.csv")]),
     ]
     sections += fair["sections"]
     if runs:
@@ -174,6 +177,7 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
     title = f"empf-hw: {m['model']} vs {b['model']}"
     files = {"report.html": render_html(title, sections), "report.md": render_markdown(title, sections),
              "summary.csv": summary, "layers.csv": layers, "ratios.csv": ratios, "neurobench.csv": nb,
+             "cores.csv": cores,
              "config.json": json.dumps(used, indent=1, sort_keys=True) + "\n"}
     files.update({f"plots/{k}.png": v for k, v in figs.items()})
     files.update(fair["files"])
@@ -181,6 +185,22 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
         files.update(runs["files"])
     machine = {"summary": summary.to_dict(orient="records"), "ratios": ratios.to_dict(orient="records")}
     return files, machine
+
+
+SHOWN_CORES = 10  # rows of a per-core table shown per model; the CSV holds every core
+
+
+def busiest(table: pd.DataFrame, by: str, csv: str) -> list:
+    """Report items for a per-core table: each model's ``SHOWN_CORES`` busiest cores, and a link to the CSV."""
+    order = {m: i for i, m in enumerate(dict.fromkeys(table["model"]))}
+    top = table.sort_values(by, ascending=False, kind="stable").groupby("model", sort=False).head(SHOWN_CORES)
+    top = top.sort_values("model", key=lambda m: m.map(order), kind="stable")
+    counts = table.groupby("model", sort=False).size()
+    if (counts <= SHOWN_CORES).all():
+        return [table]
+    said = ", ".join(f"{m}: {n}" for m, n in counts.items())
+    return [top, ("link", f"The {SHOWN_CORES} busiest cores of each model shown ({said} cores used); every core in "
+                  f"{csv}", csv)]
 
 
 def default_out(cfg: SimulateConfig) -> Path:
@@ -222,7 +242,8 @@ def cycle_section(sides, cfg: SimulateConfig, summary) -> dict | None:
         "Latency per timestep window (cycles) across the simulated inferences: mean, median and 99th percentile.",
         tables["timesteps"], ("plot", "stall_breakdown", figs["stall_breakdown"]),
         ("plot", "noc_link_load", figs["noc_link_load"]),
-        "Busy, stalled (by cause) and idle cycles per core, per inference.", tables["cores"]])
+        "Busy, stalled (by cause) and idle cycles per core, per inference.",
+        *busiest(tables["cores"], "busy_cycles_per_inference", "cycle_cores.csv")])
     files = {f"cycle_{k}.csv": v for k, v in tables.items()}
     return {"section": section, "figs": figs, "files": files}
 
@@ -254,6 +275,6 @@ def fair_section(sides, cfg: SimulateConfig) -> dict:
         ("Sensitivity", [
             f"How far each assumption moves the headline energy ratio ({nominal:.3g}×): energy-table entries at "
             "the ends of their ranges, microarchitecture choices at each of their settings (on both chips). " + says,
-            ("plot", "tornado", figs["tornado"]), tor.round(4)])]
+            ("plot", "tornado", figs["tornado"]), tor])]
     files = {"fair_grid.csv": table, "fair_pairings.csv": pairs, "tornado.csv": tor}
     return {"sections": sections, "figs": figs, "files": files, "interval": (lo, hi)}

@@ -57,24 +57,17 @@ def summary_table(sides: list[Side]) -> pd.DataFrame:
 
 
 def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary in engineering units, for people (the CSV keeps pJ and bits)."""
-    return pd.DataFrame({
-        "model": summary["model"], "method": summary["method"], "arch": summary["arch"],
-        "spikes": summary["spike_format"], "accuracy_%": (summary["accuracy"] * 100).round(2),
-        "energy_uJ": (summary["energy_pJ_per_inference"] / 1e6).round(3),
-        "literature_energy_uJ": (summary["literature_energy_pJ_per_inference"] / 1e6).round(3),
-        "sop_energy_uJ": (summary["sop_energy_pJ_per_inference"] / 1e6).round(3),
-        "latency_cycles": summary["latency_cycles"], "latency_us": summary["latency_us"].round(1),
-        "memory_KiB": (summary["total_memory_bits"] / 8192).round(1)})
+    """The summary's headline columns (raw units; ``units.human`` shows them in engineering units)."""
+    out = summary[["model", "method", "arch", "spike_format", "accuracy", "energy_pJ_per_inference",
+                   "literature_energy_pJ_per_inference", "sop_energy_pJ_per_inference", "latency_cycles",
+                   "latency_us", "total_memory_bits"]]
+    return out.rename(columns={"spike_format": "spikes"})
 
 
 def display_energy(summary: pd.DataFrame) -> pd.DataFrame:
-    """Energy per inference by component in µJ."""
+    """Energy per inference by component (raw pJ, one column per component)."""
     cols = [c for c in summary.columns if c.endswith("_energy_pJ")]
-    out = (summary[cols] / 1e6).round(4)
-    out.columns = [c.replace("_energy_pJ", "_energy_uJ") for c in cols]
-    out.insert(0, "model", summary["model"])
-    return out
+    return pd.concat([summary[["model"]], summary[cols]], axis=1)
 
 
 def _stacked(sides: list[Side], table, with_method: bool) -> pd.DataFrame:
