@@ -15,7 +15,8 @@ def evaluate(trace_or_graph, arch, **kwargs) -> Costs:
     Keywords: ``graph`` (for a trace loaded from disk), ``x``, ``model`` (a name), ``accuracy``, ``timing``
     (``fast`` | ``cycle``, cores template), ``lowering`` (``parallel`` | ``serial``, for spikes wider than the
     chip's packets), ``placement`` (cores template: a policy or a core per tile, see
-    ``empf_hw.hw.cores.placement``). The cyclic garbage collector is paused meanwhile: the many small mapping
+    ``empf_hw.hw.cores.placement``), ``compiled`` (cycle timing: the numba network kernel, else the NumPy reference;
+    the same result). The cyclic garbage collector is paused meanwhile: the many small mapping
     objects would otherwise trigger full collections of a large heap (a torch process), costing more than the
     evaluation."""
     enabled = gc.isenabled()
@@ -34,7 +35,7 @@ def schedule_of(arch) -> str:
 
 def _evaluate(trace_or_graph, arch, *, graph: DeployGraph | None = None, x=None, model: str = "model",
               accuracy: float | None = None, timing: str = "fast", lowering: str | None = None,
-              placement=None) -> Costs:
+              placement=None, compiled: bool = True) -> Costs:
     arch = load_arch(arch)
     schedule = schedule_of(arch)
     if isinstance(trace_or_graph, DeployGraph):
@@ -61,4 +62,4 @@ def _evaluate(trace_or_graph, arch, *, graph: DeployGraph | None = None, x=None,
         return evaluate_systolic(trace, graph, arch, model, accuracy)
     from .cores import evaluate_cores
 
-    return evaluate_cores(trace, graph, arch, model, accuracy, timing, lowering, placement)
+    return evaluate_cores(trace, graph, arch, model, accuracy, timing, lowering, placement, compiled)

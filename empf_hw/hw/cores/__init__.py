@@ -40,7 +40,7 @@ def _memory(mapping: Mapping) -> pd.DataFrame:
 
 
 def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast",
-                   lowering: str | None = None, placement=None) -> Costs:
+                   lowering: str | None = None, placement=None, compiled: bool = True) -> Costs:
     """Costs of a trace on a cores architecture; ``timing``: ``fast`` (estimate) or ``cycle`` (cycle-level
     simulation of a batch-1 trace); ``lowering``: how spikes wider than the chip's packets are sent (see
     ``empf_hw.hw.cores.lowering``); ``placement``: a policy or a core per tile (see ``empf_hw.hw.cores.placement``)."""
@@ -62,7 +62,7 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
     if timing == "cycle":
         from .cycle import simulate
 
-        tm = simulate(mapping, trace, works, soma)
+        tm = simulate(mapping, trace, works, soma, compiled)
     else:
         tm = schedule(mapping, works, soma)
     ert = reference_table(arch)

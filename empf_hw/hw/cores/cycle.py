@@ -41,164 +41,11 @@ from ...errors import EmpfError
 from ...sim.ops import fanout_1d
 from ..result import Timing
 from .fast import bank_factor, barrier_cycles, bus_cycles, syn_kind
-from .mapper import Mapping, grid, hop_matrices, io_xy, tile_xy
+from .mapper import Mapping, hop_matrices, io_xy, tile_xy
+from .network import DIRS, Network
 from .work import connected_rows, dram_channel, flits, hop_latency, latencies, owner_ids, psum_bits
 
-_IN_FROM = {1: 2, 2: 1, 3: 4, 4: 3}  # output north (1) enters the neighbour's port "from south" (2), ...
-DIRS = ("local", "north", "south", "east", "west")
-
-
-class Network:
-    """Flit-level mesh of routers, vectorized over input ports."""
-
-    def __init__(self, arch):
-        self.R, self.C = grid(arch)
-        ch = arch.chip
-        self.depth = ch["noc_buffer_flits"]
-        lat = latencies(arch)
-        mr, mc = ch["mesh_rows"], ch["mesh_cols"]
-        n = self.R * self.C
-        P = n * 5
-        self.buf = np.zeros((P, self.depth), np.int64)  # flit = packet id × 64 + flit index
-        self.ready = np.zeros((P, self.depth), np.int64)
-        self.head = np.zeros(P, np.int64)
-        self.cnt = np.zeros(P, np.int64)
-        self.lock = np.full(P, -1, np.int64)  # output port → input port whose packet holds it
-        self.route_of = np.full(P, -1, np.int64)  # input port → output direction of the packet in passage
-        self.rr = np.zeros(P, np.int64)
-        self.link_free = np.zeros(P, np.int64)
-        r, c = np.divmod(np.arange(n), self.C)
-        self.rc = np.stack([r, c], 1)
-        nb = {1: np.where(r > 0, (r - 1) * self.C + c, -1), 2: np.where(r < self.R - 1, (r + 1) * self.C + c, -1),
-              3: np.where(c < self.C - 1, r * self.C + c + 1, -1), 4: np.where(c > 0, r * self.C + c - 1, -1)}
-        self.nb_port = np.full(P, -1, np.int64)
-        for d, v in nb.items():
-            ok = v >= 0
-            self.nb_port[np.arange(n)[ok] * 5 + d] = v[ok] * 5 + _IN_FROM[d]
-        cross = np.zeros((n, 5), bool)  # output links leaving a chip
-        cross[:, 1] = (r % mr == 0) & (r > 0)
-        cross[:, 2] = (r % mr == mr - 1) & (r < self.R - 1)
-        cross[:, 3] = (c % mc == mc - 1) & (c < self.C - 1)
-        cross[:, 4] = (c % mc == 0) & (c > 0)
-        cross = cross.ravel()
-        hop = np.tile(np.array([0, lat["hop_ns"], lat["hop_ns"], lat["hop_ew"], lat["hop_ew"]]), n)
-        self.lat = np.where(cross, arch.system["chip_link_cycles"], hop)
-        self.period = np.where(cross, math.ceil(ch["noc_link_bits"] / arch.system["chip_link_bits"]), 1)
-        self.p_dst = np.zeros(1 << 16, np.int64)  # destination router per packet (grown on demand)
-        self.p_flits = np.zeros(1 << 16, np.int64)
-        self.n_packets = 0
-        self.inject: dict[int, deque] = {}
-        self.flits_moved = np.zeros(P, np.int64)
-        self.peak = np.zeros(P, np.int64)
-        self.stall_link = np.zeros(n, np.int64)
-        self.stall_full = np.zeros(n, np.int64)
-        self.in_flight = 0
-
-    def send(self, router: int, dst: int, nflits: int) -> int:
-        """Queue one packet for injection at ``router``; returns its id."""
-        pid = self.n_packets
-        if pid == len(self.p_dst):
-            self.p_dst = np.concatenate([self.p_dst, np.zeros_like(self.p_dst)])
-            self.p_flits = np.concatenate([self.p_flits, np.zeros_like(self.p_flits)])
-        self.p_dst[pid], self.p_flits[pid] = dst, nflits
-        self.n_packets += 1
-        self.inject.setdefault(router, deque()).append([pid, 0])
-        self.in_flight += 1
-        return pid
-
-    def next_event(self, now: int) -> int:
-        """After a cycle in which nothing moved: the next cycle at which a buffered flit may move."""
-        if self.inject:
-            return now + 1
-        act = np.flatnonzero(self.cnt)
-        if not len(act):
-            return now + 1
-        ready = self.ready[act, self.head[act]]
-        return int(max(now + 1, min(ready.min(), max(now + 1, self.link_free.max(initial=0)))))
-
-    def step(self, now: int, accept) -> np.ndarray:
-        """Advance one cycle. ``accept(packets) → mask``: which packets (head flits reaching their router's local
-        output) their core takes. Returns the packets whose tail was ejected."""
-        D = self.depth
-        for r in list(self.inject):  # one flit per router and cycle into the local input port
-            port = r * 5
-            if self.cnt[port] >= D:
-                continue
-            q = self.inject[r]
-            pid, k = q[0]
-            slot = (self.head[port] + self.cnt[port]) % D
-            self.buf[port, slot] = pid * 64 + k
-            self.ready[port, slot] = now
-            self.cnt[port] += 1
-            if k + 1 == self.p_flits[pid]:
-                q.popleft()
-                if not q:
-                    del self.inject[r]
-            else:
-                q[0][1] = k + 1
-        self.moved = 0
-        act = np.flatnonzero(self.cnt)
-        if not len(act):
-            return np.zeros(0, np.int64)
-        self.peak[act] = np.maximum(self.peak[act], self.cnt[act])
-        h = self.head[act]
-        rdy = self.ready[act, h] <= now
-        act = act[rdy]
-        flit = self.buf[act, h[rdy]]
-        pid, k = flit // 64, flit % 64
-        router = act // 5
-        is_head = k == 0
-        d = self.rc[self.p_dst[pid]] - self.rc[router]
-        route = np.where(d[:, 1] > 0, 3, np.where(d[:, 1] < 0, 4, np.where(d[:, 0] > 0, 2,
-                                                                              np.where(d[:, 0] < 0, 1, 0))))
-        out_dir = np.where(is_head, route, self.route_of[act])
-        outp = router * 5 + out_dir
-        holder = self.lock[outp]
-        cand = np.flatnonzero(np.where(is_head, holder == -1, holder == act))
-        win = np.zeros(len(act), bool)
-        if len(cand):  # round-robin: one winner per output port
-            prio = (act[cand] % 5 - self.rr[outp[cand]]) % 5
-            order = cand[np.lexsort((prio, outp[cand]))]
-            o = outp[order]
-            first = np.ones(len(o), bool)
-            first[1:] = o[1:] != o[:-1]
-            win[order[first]] = True
-        eject = out_dir == 0
-        nbp = self.nb_port[outp]
-        take = win & (self.link_free[outp] <= now) & (eject | (self.cnt[np.maximum(nbp, 0)] < D))
-        sel = np.flatnonzero(take & eject & is_head)
-        if len(sel):
-            take[sel[~accept(pid[sel])]] = False
-        np.add.at(self.stall_full, router[win & ~take], 1)
-        np.add.at(self.stall_link, router[~win], 1)
-        mv = np.flatnonzero(take)
-        self.moved = len(mv)
-        if not len(mv):
-            return np.zeros(0, np.int64)
-        a, o, dm = act[mv], outp[mv], out_dir[mv]
-        self.head[a] = (self.head[a] + 1) % D
-        self.cnt[a] -= 1
-        self.flits_moved[o] += 1
-        self.link_free[o] = now + self.period[o]
-        fwd = dm != 0
-        nb = nbp[mv][fwd]
-        slot = (self.head[nb] + self.cnt[nb]) % D
-        self.buf[nb, slot] = flit[mv][fwd]
-        self.ready[nb, slot] = now + self.lat[o[fwd]]
-        self.cnt[nb] += 1
-        last = k[mv] + 1 == self.p_flits[pid[mv]]
-        hd = is_head[mv]
-        hold = hd & ~last  # a multi-flit packet holds its output from head to tail
-        self.lock[o[hold]] = a[hold]
-        self.route_of[a[hold]] = dm[hold]
-        self.rr[o[hd]] = a[hd] % 5 + 1
-        rel = last & ~hd
-        self.lock[o[rel]] = -1
-        self.route_of[a[rel]] = -1
-        out = pid[mv][~fwd & last]
-        self.in_flight -= len(out)
-        return out
-
+NO_LIMIT = 1 << 62
 
 def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
     """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows, event rank) of every input
@@ -260,20 +107,30 @@ def _overlap(a, b) -> int:
     return max(0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
-def simulate(mapping: Mapping, trace, works: dict, soma: dict) -> Timing:
-    """Cycle-level timing of one inference (batch-1 trace); see the module docstring."""
+def simulate(mapping: Mapping, trace, works: dict, soma: dict, compiled: bool = True) -> Timing:
+    """Cycle-level timing of one inference (batch-1 trace); see the module docstring. ``compiled``: the network
+    runs in the numba kernel (``netkernel``), else in the NumPy reference (``network.Network``); both give the
+    same result, cycle for cycle."""
     if trace.batch != 1:
         raise EmpfError(f"the cycle-level simulation takes a batch-1 trace (one inference); got batch {trace.batch}")
-    return _Sim(mapping, trace, works, soma).run()
+    return _Sim(mapping, trace, works, soma, compiled).run()
 
 
 class _Sim:
-    def __init__(self, mapping: Mapping, trace, works: dict, soma: dict):
+    def __init__(self, mapping: Mapping, trace, works: dict, soma: dict, compiled: bool = True):
         self.m, self.arch, self.works, self.soma = mapping, mapping.arch, works, soma
         arch = self.arch
         c = arch.core
         self.lat = latencies(arch)
-        self.net = Network(arch)
+        cap = c["input_fifo_packets"] or 1 << 62  # 0: the spike buffer takes a whole timestep's input window
+        self.fifo_cap = cap
+        caps = np.full(max(t.core for t in mapping.tiles) + 1, cap, np.int64)
+        if compiled:
+            from .netkernel import CompiledNetwork
+
+            self.net = CompiledNetwork(arch, caps)
+        else:
+            self.net = Network(arch, caps)
         self.lockstep = arch.chip["timestep_mode"] == "lockstep"
         self.layers = mapping.layers
         self.idx = {lay.name: i for i, lay in enumerate(self.layers)}
@@ -327,10 +184,7 @@ class _Sim:
         self.flits = {lay.name: flits(works[lay.name].packet_bits, arch.chip["noc_link_bits"]) for lay in self.layers}
         self.psum_flits = flits(psum_bits(arch), arch.chip["noc_link_bits"])
         self.io_router = io_xy(arch)[0] * self.net.C + io_xy(arch)[1]
-        cap = c["input_fifo_packets"] or 1 << 62  # 0: the spike buffer takes a whole timestep's input window
-        self.fifo_cap = {t.core: cap for t in mapping.tiles}
         self.fifo: dict[int, deque] = {}
-        self.fifo_reserved: dict[int, int] = {}
         self.engine_free: dict[int, float] = {}
         self.engine_busy: dict[int, bool] = {}
         self.units_free: dict[int, int] = {}
@@ -357,20 +211,6 @@ class _Sim:
         heapq.heappush(self.heap, (int(math.ceil(time)), self.seq, kind, payload))
         self.seq += 1
 
-    def accept(self, pids: np.ndarray) -> np.ndarray:
-        """A core takes a spike packet into its FIFO if there is room (partial sums go to its accumulators)."""
-        ok = np.ones(len(pids), bool)
-        for i, p in enumerate(pids.tolist()):
-            key, _, rows = self.pkt[p]
-            if rows is None:
-                continue
-            core = self.tiles[key].core
-            if len(self.fifo.get(core, ())) + self.fifo_reserved.get(core, 0) >= self.fifo_cap[core]:
-                ok[i] = False
-            else:
-                self.fifo_reserved[core] = self.fifo_reserved.get(core, 0) + 1
-        return ok
-
     def deliver(self, pid: int, now: int) -> None:
         key, t, rows = self.pkt.pop(pid)
         self.delivered += 1
@@ -383,16 +223,16 @@ class _Sim:
                 self.check(key, now)
             return
         core = tile.core
-        self.fifo_reserved[core] -= 1
         q = self.fifo.setdefault(core, deque())
         q.append((key, t, rows))
-        self.fifo_peak = max(self.fifo_peak, len(q) / self.fifo_cap[core])
+        self.fifo_peak = max(self.fifo_peak, len(q) / self.fifo_cap)
         self.start_engine(core, now)
 
     def start_engine(self, core: int, now: int) -> None:
         if self.engine_busy.get(core) or not self.fifo.get(core):
             return
         key, t, rows = self.fifo[core].popleft()
+        self.net.fifo_free[core] += 1
         layer = key[0]
         tile = self.tiles[key]
         if tile.a_start[t] < 0:
@@ -544,7 +384,7 @@ class _Sim:
             layer, t, j, rows, router = payload
             self.pending_inject -= 1
             key = (layer, j)
-            pid = self.net.send(router, self.tiles[key].router, self.flits[layer])
+            pid = self.net.send(router, self.tiles[key].router, self.flits[layer], self.tiles[key].core)
             self.pkt[pid] = (key, t, rows)
         elif kind == "engine":
             core, key, t = payload
@@ -643,12 +483,11 @@ class _Sim:
             while self.heap and self.heap[0][0] <= now:
                 _, _, kind, payload = heapq.heappop(self.heap)
                 self.handle(now, kind, payload)
-            if self.net.in_flight:
-                for pid in self.net.step(now, self.accept).tolist():
-                    self.deliver(pid, now)
-                nxt = now + 1 if self.net.moved else self.net.next_event(now)
-                now = min(nxt, self.heap[0][0]) if self.heap else nxt
-                now = max(now, 1 if now == 0 else now)
+            if self.net.in_flight:  # flit by flit until a packet reaches its core or an event is due
+                at, out, nxt = self.net.advance(now, self.heap[0][0] if self.heap else NO_LIMIT)
+                for pid in out.tolist():
+                    self.deliver(pid, at)
+                now = max(min(nxt, self.heap[0][0]) if self.heap else nxt, 1)
             elif self.heap:
                 now = max(now, self.heap[0][0])
         return self.timing()

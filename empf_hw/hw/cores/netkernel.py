@@ -1,0 +1,223 @@
+"""The compiled mesh network of the cycle-level simulator: the same routers, buffers, wormhole switching,
+round-robin arbitration and credit back-pressure as ``cycle.Network`` (the readable NumPy reference), one cycle at
+a time in numba, advancing over many cycles per call until a packet reaches its core or an event is due.
+
+State lives in NumPy arrays shared with the Python side: per input port (router × 5: local, north, south, east,
+west) a ring buffer of flits (packet id × 64 + flit index) with their ready cycles, the output locks and
+round-robin pointers; per router an injection queue (a linked list of packet ids); per packet its destination
+router, flit count and the core FIFO it needs room in (−1: none, a partial sum). ``fifo_free[core]`` is the room
+left in each core's input FIFO: a head flit ejects only where it is positive (and takes one slot)."""
+
+import numpy as np
+from numba import njit
+
+from .network import NetworkBase
+
+NO_LIMIT = np.int64(1) << 62
+
+
+@njit(cache=True)
+def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
+          p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_full, out,
+          scratch):
+    """One cycle (``cycle.Network.step``); the ejected packets go to ``out``; returns (ejected, moved)."""
+    n = inj_head.shape[0]
+    for r in range(n):  # one flit per router and cycle into the local input port
+        pid = inj_head[r]
+        if pid < 0:
+            continue
+        port = r * 5
+        if cnt[port] >= D:
+            continue
+        k = inj_k[r]
+        slot = (head[port] + cnt[port]) % D
+        buf[port, slot] = pid * 64 + k
+        ready[port, slot] = now
+        cnt[port] += 1
+        if k + 1 == p_flits[pid]:
+            nxt = p_next[pid]
+            inj_head[r] = nxt
+            inj_k[r] = 0
+            if nxt < 0:
+                inj_tail[r] = -1
+        else:
+            inj_k[r] = k + 1
+    P = cnt.shape[0]
+    act, flit, outp, dirs, win, take = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
+    m = 0
+    for p in range(P):  # ports whose head flit is ready
+        c = cnt[p]
+        if c == 0:
+            continue
+        if c > peak[p]:
+            peak[p] = c
+        h = head[p]
+        if ready[p, h] > now:
+            continue
+        f = buf[p, h]
+        pid = f // 64
+        router = p // 5
+        if f % 64 == 0:
+            dr = rc[p_dst[pid], 0] - rc[router, 0]
+            dc = rc[p_dst[pid], 1] - rc[router, 1]
+            d = 3 if dc > 0 else 4 if dc < 0 else 2 if dr > 0 else 1 if dr < 0 else 0
+        else:
+            d = route_of[p]
+        act[m], flit[m], dirs[m], outp[m] = p, f, d, router * 5 + d
+        m += 1
+    if m == 0:
+        return 0, 0
+    best = scratch[6]  # per output port: its winning candidate so far (−1 between cycles)
+    for i in range(m):  # round robin: per output port, the candidate with the lowest (port − pointer) mod 5
+        win[i] = 0
+        o = outp[i]
+        holder = lock[o]
+        if (flit[i] % 64 == 0 and holder != -1) or (flit[i] % 64 != 0 and holder != act[i]):
+            continue
+        b = best[o]
+        if b < 0 or (act[i] % 5 - rr[o]) % 5 < (act[b] % 5 - rr[o]) % 5:
+            best[o] = i
+    for i in range(m):
+        if best[outp[i]] == i:
+            win[i] = 1
+    for i in range(m):
+        best[outp[i]] = -1
+    for i in range(m):  # credit and link checks read the buffers as they were at the start of the cycle
+        take[i] = 0
+        if not win[i]:
+            continue
+        o = outp[i]
+        if link_free[o] > now:
+            continue
+        if dirs[i] == 0 or cnt[max(nb_port[o], 0)] < D:
+            take[i] = 1
+    for i in range(m):  # a head flit ejects only into a core FIFO with room (in port order)
+        if take[i] and dirs[i] == 0 and flit[i] % 64 == 0:
+            core = p_fifo[flit[i] // 64]
+            if core >= 0:
+                if fifo_free[core] <= 0:
+                    take[i] = 0
+                else:
+                    fifo_free[core] -= 1
+    moved = 0
+    for i in range(m):
+        router = act[i] // 5
+        if win[i] and not take[i]:
+            stall_full[router] += 1
+        elif not win[i]:
+            stall_link[router] += 1
+        if take[i]:
+            moved += 1
+    if moved == 0:
+        return 0, 0
+    for i in range(m):  # flits leave their ports
+        if take[i]:
+            a, o = act[i], outp[i]
+            head[a] = (head[a] + 1) % D
+            cnt[a] -= 1
+            flits_moved[o] += 1
+            link_free[o] = now + period[o]
+    ej = 0
+    for i in range(m):  # ... and enter the next router's port, or the core
+        if not take[i]:
+            continue
+        a, o, d, f = act[i], outp[i], dirs[i], flit[i]
+        pid, k = f // 64, f % 64
+        if d != 0:
+            nb = nb_port[o]
+            slot = (head[nb] + cnt[nb]) % D
+            buf[nb, slot] = f
+            ready[nb, slot] = now + lat[o]
+            cnt[nb] += 1
+        last = k + 1 == p_flits[pid]
+        if k == 0:
+            if not last:  # a multi-flit packet holds its output from head to tail
+                lock[o] = a
+                route_of[a] = d
+            rr[o] = a % 5 + 1
+        elif last:
+            lock[o] = -1
+            route_of[a] = -1
+        if d == 0 and last:
+            out[ej] = pid
+            ej += 1
+    return ej, moved
+
+
+@njit(cache=True)
+def _next_event(now, buf, ready, head, cnt, link_free, inj_head):
+    """``cycle.Network.next_event``: after a cycle in which nothing moved, the next cycle a flit may move."""
+    for r in range(inj_head.shape[0]):
+        if inj_head[r] >= 0:
+            return now + 1
+    lo = NO_LIMIT
+    any_ = False
+    for p in range(cnt.shape[0]):
+        if cnt[p]:
+            any_ = True
+            v = ready[p, head[p]]
+            if v < lo:
+                lo = v
+    if not any_:
+        return now + 1
+    lf = 0
+    for p in range(link_free.shape[0]):
+        if link_free[p] > lf:
+            lf = link_free[p]
+    return max(now + 1, min(lo, max(now + 1, lf)))
+
+
+@njit(cache=True)
+def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
+             period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
+             stall_link, stall_full, out, scratch):
+    """Cycles from ``now`` until a packet is ejected (returned at that cycle, with the next cycle to simulate),
+    the network empties, or the next cycle reaches ``limit`` (an event is due): (cycle, ejected, next cycle,
+    packets in flight)."""
+    while True:
+        ej, moved = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period,
+                          p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
+                          stall_link, stall_full, out, scratch)
+        in_flight -= ej
+        nxt = now + 1 if moved else _next_event(now, buf, ready, head, cnt, link_free, inj_head)
+        if ej or in_flight == 0:
+            return now, ej, nxt, in_flight
+        nn = min(nxt, limit)
+        if nn == 0:
+            nn = 1
+        if nn >= limit:
+            return now, 0, nxt, in_flight
+        now = nn
+
+
+class CompiledNetwork(NetworkBase):
+    """``cycle.Network`` with the per-cycle router state machine compiled; ``advance`` runs many cycles per call."""
+
+    def _arrays(self):
+        return (self.depth, self.buf, self.ready, self.head, self.cnt, self.lock, self.route_of, self.rr,
+                self.link_free, self.rc, self.nb_port, self.lat, self.period, self.p_dst, self.p_flits,
+                self.p_fifo, self.fifo_free, self.inj_head, self.inj_tail, self.inj_k, self.p_next,
+                self.flits_moved, self.peak, self.stall_link, self.stall_full, self._out, self._scratch)
+
+    def prepare(self) -> None:
+        P = self.cnt.shape[0]
+        if not hasattr(self, "_scratch") or self._scratch.shape[1] < P:
+            self._scratch = np.zeros((7, P), np.int64)
+            self._scratch[6] = -1
+        if not hasattr(self, "_out") or len(self._out) < P:
+            self._out = np.zeros(P, np.int64)
+
+    def step(self, now: int, accept=None) -> np.ndarray:
+        self.prepare()
+        ej, self.moved = _step(now, *self._arrays())
+        self.in_flight -= ej
+        return self._out[:ej].copy()
+
+    def next_event(self, now: int) -> int:
+        return int(_next_event(now, self.buf, self.ready, self.head, self.cnt, self.link_free, self.inj_head))
+
+    def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, int]:
+        """(cycle of the last step, packets ejected then, next cycle to simulate)."""
+        self.prepare()
+        at, ej, nxt, self.in_flight = _advance(now, limit, self.in_flight, *self._arrays())
+        return int(at), self._out[:ej].copy(), int(nxt)

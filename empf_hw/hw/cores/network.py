@@ -1,0 +1,210 @@
+"""The mesh network of the cycle-level simulator: its state (``NetworkBase``) and the readable NumPy reference
+(``Network``), vectorized over the routers' input ports, one cycle per ``step``. ``netkernel.CompiledNetwork`` is
+the same state machine compiled; the two are tested equal cycle for cycle and stall for stall.
+
+Routers have five input ports (local injection, one per neighbour) with ``noc_buffer_flits``-deep buffers, XY
+dimension-order routing, one flit per link and cycle (``noc_link_bits`` wide; a chip-to-chip link passes a flit
+every ⌈noc_link_bits / chip_link_bits⌉ cycles, ``chip_link_cycles`` late), the direction's per-hop latency,
+wormhole switching (an output is held from a packet's head to its tail), round-robin arbitration and credit
+back-pressure (a flit moves only into a free buffer slot). A spike packet's head ejects only into a core FIFO
+with room (``fifo_free``); partial sums always eject (into the accumulators)."""
+
+import math
+
+import numpy as np
+
+from .mapper import grid
+from .work import latencies
+
+_IN_FROM = {1: 2, 2: 1, 3: 4, 4: 3}  # output north (1) enters the neighbour's port "from south" (2), ...
+DIRS = ("local", "north", "south", "east", "west")
+
+
+class NetworkBase:
+    """Router, port and packet state shared by the reference and the compiled network."""
+
+    def __init__(self, arch, fifo_caps: np.ndarray):
+        self.R, self.C = grid(arch)
+        ch = arch.chip
+        self.depth = ch["noc_buffer_flits"]
+        lat = latencies(arch)
+        mr, mc = ch["mesh_rows"], ch["mesh_cols"]
+        n = self.R * self.C
+        P = n * 5
+        self.buf = np.zeros((P, self.depth), np.int64)  # flit = packet id × 64 + flit index
+        self.ready = np.zeros((P, self.depth), np.int64)
+        self.head = np.zeros(P, np.int64)
+        self.cnt = np.zeros(P, np.int64)
+        self.lock = np.full(P, -1, np.int64)  # output port → input port whose packet holds it
+        self.route_of = np.full(P, -1, np.int64)  # input port → output direction of the packet in passage
+        self.rr = np.zeros(P, np.int64)
+        self.link_free = np.zeros(P, np.int64)
+        r, c = np.divmod(np.arange(n), self.C)
+        self.rc = np.stack([r, c], 1)
+        nb = {1: np.where(r > 0, (r - 1) * self.C + c, -1), 2: np.where(r < self.R - 1, (r + 1) * self.C + c, -1),
+              3: np.where(c < self.C - 1, r * self.C + c + 1, -1), 4: np.where(c > 0, r * self.C + c - 1, -1)}
+        self.nb_port = np.full(P, -1, np.int64)
+        for d, v in nb.items():
+            ok = v >= 0
+            self.nb_port[np.arange(n)[ok] * 5 + d] = v[ok] * 5 + _IN_FROM[d]
+        cross = np.zeros((n, 5), bool)  # output links leaving a chip
+        cross[:, 1] = (r % mr == 0) & (r > 0)
+        cross[:, 2] = (r % mr == mr - 1) & (r < self.R - 1)
+        cross[:, 3] = (c % mc == mc - 1) & (c < self.C - 1)
+        cross[:, 4] = (c % mc == 0) & (c > 0)
+        cross = cross.ravel()
+        hop = np.tile(np.array([0, lat["hop_ns"], lat["hop_ns"], lat["hop_ew"], lat["hop_ew"]]), n)
+        self.lat = np.where(cross, arch.system["chip_link_cycles"], hop).astype(np.int64)
+        self.period = np.where(cross, math.ceil(ch["noc_link_bits"] / arch.system["chip_link_bits"]), 1).astype(
+            np.int64)
+        self.p_dst = np.zeros(1 << 12, np.int64)  # per packet: destination router, flits, core FIFO (−1: none),
+        self.p_flits = np.zeros(1 << 12, np.int64)  # next packet in its router's injection queue
+        self.p_fifo = np.full(1 << 12, -1, np.int64)
+        self.p_next = np.full(1 << 12, -1, np.int64)
+        self.n_packets = 0
+        self.inj_head = np.full(n, -1, np.int64)  # per router: the packet being injected, the last queued, and
+        self.inj_tail = np.full(n, -1, np.int64)  # the flit of the first it injects next
+        self.inj_k = np.zeros(n, np.int64)
+        self.fifo_free = np.asarray(fifo_caps, np.int64).copy()  # room left in each core's input FIFO
+        self.flits_moved = np.zeros(P, np.int64)
+        self.peak = np.zeros(P, np.int64)
+        self.stall_link = np.zeros(n, np.int64)
+        self.stall_full = np.zeros(n, np.int64)
+        self.in_flight = 0
+        self.moved = 0
+
+    def send(self, router: int, dst: int, nflits: int, fifo: int = -1) -> int:
+        """Queue one packet for injection at ``router`` (``fifo``: the core FIFO it needs room in); its id."""
+        pid = self.n_packets
+        if pid == len(self.p_dst):
+            grow = len(self.p_dst)
+            self.p_dst = np.concatenate([self.p_dst, np.zeros(grow, np.int64)])
+            self.p_flits = np.concatenate([self.p_flits, np.zeros(grow, np.int64)])
+            self.p_fifo = np.concatenate([self.p_fifo, np.full(grow, -1, np.int64)])
+            self.p_next = np.concatenate([self.p_next, np.full(grow, -1, np.int64)])
+        self.p_dst[pid], self.p_flits[pid], self.p_fifo[pid] = dst, nflits, fifo
+        if self.inj_tail[router] < 0:
+            self.inj_head[router] = pid
+            self.inj_k[router] = 0
+        else:
+            self.p_next[self.inj_tail[router]] = pid
+        self.inj_tail[router] = pid
+        self.n_packets += 1
+        self.in_flight += 1
+        return pid
+
+
+class Network(NetworkBase):
+    """The reference: one cycle per ``step``, vectorized over input ports with NumPy."""
+
+    def next_event(self, now: int) -> int:
+        """After a cycle in which nothing moved: the next cycle at which a buffered flit may move."""
+        if (self.inj_head >= 0).any():
+            return now + 1
+        act = np.flatnonzero(self.cnt)
+        if not len(act):
+            return now + 1
+        ready = self.ready[act, self.head[act]]
+        return int(max(now + 1, min(ready.min(), max(now + 1, self.link_free.max(initial=0)))))
+
+    def _inject(self, now: int) -> None:
+        """One flit per router and cycle into its local input port."""
+        D = self.depth
+        for r in np.flatnonzero(self.inj_head >= 0).tolist():
+            port = r * 5
+            if self.cnt[port] >= D:
+                continue
+            pid, k = int(self.inj_head[r]), int(self.inj_k[r])
+            slot = (self.head[port] + self.cnt[port]) % D
+            self.buf[port, slot] = pid * 64 + k
+            self.ready[port, slot] = now
+            self.cnt[port] += 1
+            if k + 1 == self.p_flits[pid]:
+                self.inj_head[r], self.inj_k[r] = self.p_next[pid], 0
+                if self.p_next[pid] < 0:
+                    self.inj_tail[r] = -1
+            else:
+                self.inj_k[r] = k + 1
+
+    def step(self, now: int) -> np.ndarray:
+        """Advance one cycle; returns the packets whose tail was ejected (``moved``: flits that moved)."""
+        D = self.depth
+        self._inject(now)
+        self.moved = 0
+        act = np.flatnonzero(self.cnt)
+        if not len(act):
+            return np.zeros(0, np.int64)
+        self.peak[act] = np.maximum(self.peak[act], self.cnt[act])
+        h = self.head[act]
+        rdy = self.ready[act, h] <= now
+        act = act[rdy]
+        flit = self.buf[act, h[rdy]]
+        pid, k = flit // 64, flit % 64
+        router = act // 5
+        is_head = k == 0
+        d = self.rc[self.p_dst[pid]] - self.rc[router]
+        route = np.where(d[:, 1] > 0, 3, np.where(d[:, 1] < 0, 4, np.where(d[:, 0] > 0, 2,
+                                                                              np.where(d[:, 0] < 0, 1, 0))))
+        out_dir = np.where(is_head, route, self.route_of[act])
+        outp = router * 5 + out_dir
+        holder = self.lock[outp]
+        cand = np.flatnonzero(np.where(is_head, holder == -1, holder == act))
+        win = np.zeros(len(act), bool)
+        if len(cand):  # round-robin: one winner per output port
+            prio = (act[cand] % 5 - self.rr[outp[cand]]) % 5
+            order = cand[np.lexsort((prio, outp[cand]))]
+            o = outp[order]
+            first = np.ones(len(o), bool)
+            first[1:] = o[1:] != o[:-1]
+            win[order[first]] = True
+        eject = out_dir == 0
+        nbp = self.nb_port[outp]
+        take = win & (self.link_free[outp] <= now) & (eject | (self.cnt[np.maximum(nbp, 0)] < D))
+        for i in np.flatnonzero(take & eject & is_head).tolist():  # a spike packet needs room in its core's FIFO
+            core = self.p_fifo[pid[i]]
+            if core >= 0:
+                if self.fifo_free[core] <= 0:
+                    take[i] = False
+                else:
+                    self.fifo_free[core] -= 1
+        np.add.at(self.stall_full, router[win & ~take], 1)
+        np.add.at(self.stall_link, router[~win], 1)
+        mv = np.flatnonzero(take)
+        self.moved = len(mv)
+        if not len(mv):
+            return np.zeros(0, np.int64)
+        a, o, dm = act[mv], outp[mv], out_dir[mv]
+        self.head[a] = (self.head[a] + 1) % D
+        self.cnt[a] -= 1
+        self.flits_moved[o] += 1
+        self.link_free[o] = now + self.period[o]
+        fwd = dm != 0
+        nb = nbp[mv][fwd]
+        slot = (self.head[nb] + self.cnt[nb]) % D
+        self.buf[nb, slot] = flit[mv][fwd]
+        self.ready[nb, slot] = now + self.lat[o[fwd]]
+        self.cnt[nb] += 1
+        last = k[mv] + 1 == self.p_flits[pid[mv]]
+        hd = is_head[mv]
+        hold = hd & ~last  # a multi-flit packet holds its output from head to tail
+        self.lock[o[hold]] = a[hold]
+        self.route_of[a[hold]] = dm[hold]
+        self.rr[o[hd]] = a[hd] % 5 + 1
+        rel = last & ~hd
+        self.lock[o[rel]] = -1
+        self.route_of[a[rel]] = -1
+        out = pid[mv][~fwd & last]
+        self.in_flight -= len(out)
+        return out
+
+    def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, int]:
+        """``CompiledNetwork.advance`` cycle by cycle: (cycle of the last step, packets ejected then, next cycle)."""
+        while True:
+            out = self.step(now)
+            nxt = now + 1 if self.moved else self.next_event(now)
+            if len(out) or not self.in_flight:
+                return now, out, nxt
+            nn = max(min(nxt, limit), 1)
+            if nn >= limit:
+                return now, out, nxt
+            now = nn
