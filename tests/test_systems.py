@@ -7,7 +7,7 @@ from hw_helpers import random_trace, tiny_arch, tiny_graph
 
 from empf_hw.cli import main
 from empf_hw.hw import evaluate, load_arch
-from empf_hw.hw.cores.mapper import hop_matrices
+from empf_hw.hw.cores.mesh import hop_matrices
 from empf_hw.hw.energy import reference_table
 from empf_hw.sim.random_init import deploy_random
 

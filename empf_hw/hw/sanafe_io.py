@@ -29,7 +29,8 @@ import yaml
 from ..deploy.graph import DeployGraph, conv_axes, input_scale
 from ..errors import EmpfError
 from .arch import Arch, from_dict, preset
-from .cores.mapper import Mapping, core_xy
+from .cores.mesh import core_xy
+from .cores.tiles import Mapping
 from .cores.work import latencies
 from .energy import reference_table
 

@@ -15,8 +15,9 @@ from ..result import Costs, memory_frame, param_count, trace_summary
 from .counts import layer_counts, soma_activity
 from .fast import schedule
 from .lowering import lower
-from .mapper import Mapping, map_graph, state_bits
+from .mapper import map_graph
 from .stem import stem_once
+from .tiles import Mapping, state_bits
 from .work import check_trace, layer_work, share_dram
 
 TIMINGS = ("fast", "cycle")

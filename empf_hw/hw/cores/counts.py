@@ -29,7 +29,7 @@ import numpy as np
 
 from ..energy import CORES_ENTRIES
 from .fast import syn_kind
-from .mapper import Layer, Mapping
+from .tiles import Layer, Mapping
 from .work import LayerWork, psum_bits
 
 

@@ -41,9 +41,10 @@ from ...errors import EmpfError
 from ...sim.ops import fanout_1d
 from ..result import Timing
 from .fast import bank_factor, barrier_cycles, bus_cycles, syn_kind
-from .mapper import Mapping, hop_matrices, io_xy, tile_xy
+from .mesh import hop_matrices, io_xy, tile_xy
 from .network import DIRS, Network
-from .work import connected_rows, dram_channel, flits, hop_latency, latencies, owner_ids, psum_bits
+from .tiles import Mapping, owner_ids
+from .work import connected_rows, dram_channel, flits, hop_latency, latencies, psum_bits
 
 NO_LIMIT = 1 << 62
 

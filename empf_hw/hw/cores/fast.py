@@ -27,7 +27,8 @@ import math
 import numpy as np
 
 from ..result import Timing
-from .mapper import Mapping, grid, hop_matrices, tile_xy
+from .mesh import grid, hop_matrices, tile_xy
+from .tiles import Mapping
 from .work import LayerWork, flits, hop_latency, latencies, psum_bits
 
 

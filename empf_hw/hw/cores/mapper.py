@@ -21,156 +21,14 @@ mapper refuses, naming the layer and the shortfall.
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from ...deploy.graph import SYNAPTIC, DeployGraph, Node, conv_axes
 from ...errors import EmpfError
-
-
-@dataclass(slots=True)
-class Tile:
-    layer: str
-    index: int  # position in the global tile order
-    core: int  # physical core (its index along the placement path)
-    xy: tuple[int, int]  # (row, col) of its router on the board's router grid
-    inputs: tuple[int, int]  # input channel (conv) / feature (linear) range
-    outputs: tuple[int, int]  # output channel / feature range
-    rows: tuple[int, int]  # output rows (conv); (0, 1) for linear
-    merges: bool  # first tile of its input split: holds the neurons and merges partial sums
-    resident: bool  # weights stay in the synapse SRAM (False: reloaded from DRAM every timestep)
-    synapse_bits: int
-    neurons: int
-    buffer_bits: int
-
-
-@dataclass
-class Layer:
-    name: str  # synaptic node
-    node: Node
-    neuron: Node | None
-    producer: str  # layer whose neurons feed this one, or "input"
-    value_bits: int  # value field of the input packets (0: binary spikes)
-    slices: int  # synapse cells per weight
-    aux: list[str]  # non-synaptic nodes whose ops run on this layer's neuron units
-    psum_sources: list[str]  # other synaptic layers adding their outputs into this layer's neurons
-    spike_sources: list[str]  # layers whose spikes are added into this layer's neurons (identity shortcut)
-    in_shape: tuple[int, ...]
-    tiles: list[Tile] = field(default_factory=list)
-    splits: tuple = ()  # (input ranges, output ranges, row ranges); tile j = (out, row, in) in C order
-
-    @property
-    def weight_bits(self) -> int:
-        return self.node.attrs["weight_bits"]
-
-
-@dataclass
-class Mapping:
-    arch: object
-    graph: DeployGraph
-    layers: list[Layer]
-
-    @property
-    def tiles(self) -> list[Tile]:
-        return [t for lay in self.layers for t in lay.tiles]
-
-    @property
-    def sub_steps(self) -> int:
-        """Sub-steps per timestep: the widest serial lowering (``serial_steps``), 1 without one."""
-        return max((n.attrs.get("serial_steps", 1) for n in self.graph.nodes), default=1)
-
-    @property
-    def placement(self) -> list[int]:
-        """The core of every tile, in tile order (a placement ``map_graph`` takes back)."""
-        return [t.core for t in self.tiles]
-
-    @property
-    def cores_used(self) -> int:
-        return len({t.core for t in self.tiles})
-
-    def layer(self, name: str) -> Layer:
-        return next(lay for lay in self.layers if lay.name == name)
-
-    def utilization(self) -> pd.DataFrame:
-        """Per physical core: tiles, synapse / neuron / buffer use as a fraction of capacity."""
-        a = self.arch
-        cap_n = neuron_capacity(a)
-        rows = {}
-        for t in self.tiles:
-            r = rows.setdefault(t.core, {"core": t.core, "mesh_row": t.xy[0], "mesh_col": t.xy[1], "tiles": 0,
-                                         "layers": [], "synapse_bits": 0, "neurons": 0, "buffer_bits": 0})
-            r["tiles"] += 1
-            if t.layer not in r["layers"]:
-                r["layers"].append(t.layer)
-            if t.resident:
-                r["synapse_bits"] += t.synapse_bits
-            r["neurons"] += t.neurons  # every tile's state persists across timesteps
-            r["buffer_bits"] = max(r["buffer_bits"], t.buffer_bits)
-        df = pd.DataFrame([rows[k] for k in sorted(rows)])
-        df["layers"] = df["layers"].map(" ".join)
-        df["synapse_utilization"] = df["synapse_bits"] / a.kib_bits("synapse")
-        df["neuron_utilization"] = df["neurons"] / cap_n
-        df["buffer_utilization"] = df["buffer_bits"] / a.kib_bits("buffer")
-        return df
-
-
-def time_batched(arch, lay: Layer) -> bool:
-    """Whether ``lay`` runs time-batched: ``core.time_batched`` and stateless neurons (leak ≡ 0, EM-PF parallel)."""
-    return bool(arch.core["time_batched"]) and lay.neuron is not None and not lay.neuron.tensors["leak"].any()
-
-
-def state_bits(arch, graph: DeployGraph, lay: Layer) -> int:
-    """Membrane SRAM bits per neuron of ``lay``: a membrane and an input-current accumulator, or T accumulators
-    (one per timestep, no membrane) when time-batched."""
-    c = arch.core
-    return (graph.timesteps * c["accumulator_bits"] if time_batched(arch, lay)
-            else c["membrane_bits"] + c["accumulator_bits"])
-
-
-def neuron_capacity(arch, bits_per_neuron: int | None = None) -> int:
-    """Neurons per core: each keeps ``bits_per_neuron`` (default: a membrane and an input-current accumulator, what
-    a layer that is not time-batched keeps) in the membrane SRAM, up to the core's compartment limit
-    (``core.max_neurons``, 0 = none)."""
-    c = arch.core
-    n = arch.kib_bits("membrane") // (bits_per_neuron or c["membrane_bits"] + c["accumulator_bits"])
-    return min(n, c["max_neurons"]) if c["max_neurons"] else n
-
-
-def fits(arch, tiles_on_core: int, neurons_on_core: int, tile: Tile) -> bool:
-    """Whether ``tile`` may join a core already holding ``tiles_on_core`` tiles with ``neurons_on_core`` neurons: an
-    empty core always; a used one only with ``chip.dram_spill`` and room for the summed neuron state."""
-    return tiles_on_core == 0 or (arch.chip["dram_spill"]
-                                  and neurons_on_core + tile.neurons <= neuron_capacity(arch))
-
-
-def no_room(arch, tile: Tile) -> EmpfError:
-    """The error for a tile that no core can take."""
-    return EmpfError(f"the neuron state does not fit: tile {tile.index} of layer {tile.layer!r} ({tile.neurons} "
-                     f"neurons) finds no core with room ({neuron_capacity(arch)} neurons per core, {arch.cores} "
-                     "cores); allowed: a larger core.membrane_sram_KiB, a larger mesh or board")
-
-
-def grid(arch) -> tuple[int, int]:
-    """(rows, cols) of the board's router grid: chips side by side, each a mesh of routers."""
-    s, ch = arch.system, arch.chip
-    return s["chips_rows"] * ch["mesh_rows"], s["chips_cols"] * ch["mesh_cols"]
-
-
-def serpentine(k: int, cols: int) -> tuple[int, int]:
-    r, c = divmod(k, cols)
-    return r, c if r % 2 == 0 else cols - 1 - c
-
-
-def core_xy(arch, core: int) -> tuple[int, int]:
-    """Router position of a core along the default (serpentine) placement path."""
-    return serpentine(core // arch.chip["cores_per_router"], grid(arch)[1])
-
-
-def io_xy(arch) -> tuple[int, int]:
-    """Router position of the board's I/O port (on the first chip)."""
-    return arch.chip["io_row"], arch.chip["io_col"]
+from .mesh import core_xy
+from .placement import place
+from .tiles import Layer, Mapping, Tile, fits, neuron_capacity, state_bits, time_batched
 
 
 def _spike_source(g: DeployGraph, name: str) -> tuple[str, int]:
@@ -374,8 +232,6 @@ def map_graph(graph: DeployGraph, arch, placement=None) -> Mapping:
     """Tile and place every layer; EmpfError naming the layer and the shortfall when it does not fit.
     ``placement``: a policy name (``empf_hw.hw.cores.placement.POLICIES``; default ``serpentine``) or the core of
     every tile in tile order (``Mapping.placement``)."""
-    from .placement import place
-
     mapping = Mapping(arch, graph, tile_layers(graph, arch))
     tiles, cores = mapping.tiles, arch.cores
     if len(tiles) > cores and not arch.chip["dram_spill"]:
@@ -422,18 +278,3 @@ def check_placement(arch, tiles: list[Tile], cores) -> None:
                             f"{neuron_capacity(arch)} neurons in all")
         count[core] = count.get(core, 0) + 1
         neurons[core] = neurons.get(core, 0) + t.neurons
-
-
-def tile_xy(tiles: list[Tile]) -> np.ndarray:
-    return np.array([t.xy for t in tiles], dtype=np.int64).reshape(-1, 2)
-
-
-def hop_matrices(arch, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(len(a), len(b)) XY-routing hops between two arrays of router positions: on-chip north-south hops,
-    on-chip east-west hops, and chip-to-chip crossings (which replace on-chip hops at chip edges)."""
-    mr, mc = arch.chip["mesh_rows"], arch.chip["mesh_cols"]
-    dy = np.abs(a[:, None, 0] - b[None, :, 0])
-    dx = np.abs(a[:, None, 1] - b[None, :, 1])
-    cy = np.abs(a[:, None, 0] // mr - b[None, :, 0] // mr)
-    cx = np.abs(a[:, None, 1] // mc - b[None, :, 1] // mc)
-    return dy - cy, dx - cx, cy + cx

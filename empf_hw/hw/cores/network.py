@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .mapper import grid
+from .mesh import grid
 from .work import latencies
 
 _IN_FROM = {1: 2, 2: 1, 3: 4, 4: 3}  # output north (1) enters the neighbour's port "from south" (2), ...

@@ -20,8 +20,8 @@ import numpy as np
 
 from ...deploy.graph import conv_axes
 from ...errors import EmpfError, check_choice
-from .mapper import Mapping, Tile, fits, grid, neuron_capacity, no_room, serpentine
-from .work import owner_ids
+from .mesh import grid, router_xy
+from .tiles import Mapping, Tile, fits, neuron_capacity, no_room, owner_ids
 
 POLICIES = ("serpentine", "greedy", "layer-sequential")
 
@@ -85,12 +85,6 @@ def _sequential(mapping: Mapping) -> list[int]:
             out.append(cores.first_fit(t, nxt))
             nxt = out[-1] + 1
     return out
-
-
-def router_xy(arch) -> np.ndarray:
-    """(routers, 2) grid position of every router, in path order (core k sits at router k // cores_per_router)."""
-    cols = grid(arch)[1]
-    return np.array([serpentine(q, cols) for q in range(arch.cores // arch.chip["cores_per_router"])], np.int64)
 
 
 def _greedy(mapping: Mapping) -> list[int]:

@@ -5,7 +5,8 @@ Used for fair comparisons: a model is not charged for memory its chip carries fo
 import math
 
 from ...errors import EmpfError
-from .mapper import map_graph, state_bits
+from .mapper import map_graph
+from .tiles import state_bits
 
 GRAIN_KIB = 1 / 8  # SRAM sizes are rounded up to 128 bytes
 

@@ -21,7 +21,8 @@ from ...errors import EmpfError, check_choice
 from ..evaluate import evaluate
 from ..result import Costs
 from .mapper import check_placement
-from .placement import POLICIES, router_xy
+from .mesh import router_xy
+from .placement import POLICIES
 
 OBJECTIVES = ("energy", "latency", "edp")
 ITERATIONS = 1000

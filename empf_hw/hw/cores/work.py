@@ -17,7 +17,8 @@ import numpy as np
 from ...deploy.graph import conv_axes
 from ...errors import EmpfError
 from ...sim.ops import fanout_1d
-from .mapper import Layer, Mapping, hop_matrices, io_xy, tile_xy, time_batched
+from .mesh import hop_matrices, io_xy, tile_xy
+from .tiles import Layer, Mapping, owner_ids, time_batched
 
 
 @dataclass
@@ -66,36 +67,6 @@ def connected_rows(size: int, k: int, s: int, p: int, out: int) -> np.ndarray:
     start = np.arange(out)[:, None] * s - p
     y = np.arange(size)[None, :]
     return (y >= start) & (y < start + k)
-
-
-def owner_ids(mapping: Mapping, lay: Layer) -> tuple[np.ndarray, np.ndarray] | None:
-    """Index of the producer tile holding the neuron behind each input of ``lay`` — per (channel, row) for a
-    conv (tiles own whole rows), per feature for a linear layer — and those tiles' mesh positions (P, 2).
-    None when the layer reads the chip input (injected at its cores)."""
-    if lay.producer == "input":
-        return None
-    prod = mapping.layer(lay.producer)
-    shape = prod.node.shape
-    heads = [t for t in prod.tiles if t.merges]
-    own = np.zeros(shape[:2], np.int64)  # (C, H) or (F,)
-    for k, t in enumerate(heads):
-        own[(slice(*t.outputs), slice(*t.rows)) if len(shape) == 3 else (slice(*t.outputs),)] = k
-    g = mapping.graph
-    chain, n = [], g[lay.node.inputs[0]]
-    while n.op in ("pool", "flatten", "bitsplit"):
-        chain.append(n)
-        n = g[n.inputs[0]]
-    width = shape[2] if len(shape) == 3 else 1
-    for n in reversed(chain):
-        if n.op == "flatten":
-            own = np.repeat(own, width, axis=1).reshape(-1) if own.ndim == 2 else own
-        elif n.op == "bitsplit":  # bit j of channel / feature c is c·B + j
-            own = np.repeat(own, n.attrs["bits"], axis=0)
-        else:
-            s, p = n.attrs["stride"], n.attrs["padding"]
-            own = own[:, np.clip(np.arange(n.shape[1]) * s - p, 0, None)]
-            width = n.shape[2]
-    return own, tile_xy(heads)
 
 
 def _channel_prefix(trace_layer, cache: dict) -> np.ndarray:
