@@ -122,3 +122,16 @@ def test_cost_cycle_json_names_its_timing_and_carries_the_tables(capsys):
     assert cyc["fast_latency_cycles"] == fast["latency_cycles"]
     assert cyc["energy_pJ_per_inference"] == fast["energy_pJ_per_inference"]
     assert {r["cause"] for r in cyc["cycle"]["stalls"]} and cyc["cycle"]["links"] and cyc["cycle"]["timesteps"]
+
+
+def test_cycle_samples_in_parallel_workers_give_the_serial_tables():
+    from empf_hw.hw.cycle_report import cycle_runs
+    from empf_hw.sim.pipeline import deploy
+
+    d = deploy("models/digits_cnn-lif-stbp-T4", samples=4, mode="fixed")
+    serial, parallel = cycle_runs(d, "stbp-core-45nm", 4, workers=1), cycle_runs(d, "stbp-core-45nm", 4, workers=2)
+    assert serial["summary"] == parallel["summary"]
+    for name in ("latency", "stalls", "links", "cores", "timesteps"):
+        assert serial[name].equals(parallel[name]), name
+    lat = serial["latency"]["latency_cycles"].to_numpy(float)
+    assert serial["summary"]["cycle_latency_cycles_p50"] == np.percentile(lat, 50) and len(set(lat)) > 1
