@@ -12,10 +12,10 @@ from empf_hw.hw.energy import reference_table
 from empf_hw.sim.random_init import deploy_random
 
 
-def board(link_cycles):
+def board(link_cycles, link_bits=4):
     arch = tiny_arch(mesh_rows=2, mesh_cols=2)
     d = arch.to_dict()
-    d["system"] = {"chips_rows": 1, "chips_cols": 3, "chip_link_bits": 4, "chip_link_cycles": link_cycles}
+    d["system"] = {"chips_rows": 1, "chips_cols": 3, "chip_link_bits": link_bits, "chip_link_cycles": link_cycles}
     from empf_hw.hw.arch import from_dict
 
     return from_dict(d, "board")
@@ -39,6 +39,25 @@ def test_crossings_are_costed_and_timed(timing):
     e = reference_table(near.arch)["chip_link_bit"].pJ
     assert near.component_energy()["network"] >= bits * e
     assert far.timing.cycles >= near.timing.cycles + 400  # at least one crossing on the critical path
+
+
+def test_chip_link_width_limits_the_fast_estimate_as_in_the_simulation():
+    """A narrow chip-to-chip link passes a flit every ⌈noc_link_bits / chip_link_bits⌉ cycles: the fast estimate's
+    link load counts that period (it ignored the width before), so it moves with the width as the simulation does,
+    and a 4096-bit link costs no more than an on-chip one."""
+    from empf_hw.hw.cores.fast import credit_period, link_period
+
+    rng = np.random.default_rng(3)
+    g = tiny_graph(rng, T=2, width=6)
+    tr = random_trace(g, rng, density=0.9)
+    arch = board(1, 1)
+    period = link_period(arch).reshape(4, 2, 6)  # east, west, south, north out of each router of the 2×6 grid
+    assert period[0, :, 1].tolist() == period[0, :, 3].tolist() == [16, 16]  # noc 16 bits over a 1-bit link
+    assert period[0, :, 0].tolist() == [credit_period(arch)] * 2 and period[1, :, 2].tolist() == [16, 16]
+    fast = {b: evaluate(tr, board(1, b)).timing.cycles for b in (1, 4, 4096)}
+    cyc = {b: evaluate(tr, board(1, b), timing="cycle").timing.cycles for b in (1, 4, 4096)}
+    assert fast[1] > fast[4] > fast[4096] and cyc[1] > cyc[4] > cyc[4096]
+    assert abs(fast[1] / cyc[1] - 1) <= 0.5  # a link-bound case: the load term is what both see
 
 
 @pytest.mark.parametrize("net, kw", [("resnet18", {}), ("vgg_snn_dvs", {"time_axis": True, "timesteps": 2})])
