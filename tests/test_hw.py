@@ -374,3 +374,17 @@ def test_layer_too_big_for_a_core_names_the_limiting_field():
                                                  r"allowed: core.crossbar_cols >= 8")):
         with pytest.raises(EmpfError, match=r"layer 'c1' does not fit a core: " + message):
             evaluate(tr, tiny_arch(**over))
+
+
+@pytest.mark.parametrize("preset", ["loihi-like", "loihi-board"])
+def test_loihi_presets_time_events_as_sanafes_calibrated_loihi(preset):
+    """Loihi's per-event times (SANA-FE's SPICE-based figures after Davies et al. 2018, as ``loihi-sanafe`` carries
+    them entry for entry): no synaptic op at the default one cycle of the 10 GHz clock (0.1 ns)."""
+    from empf_hw.hw.cores.work import latencies
+
+    ours, ref = latencies(load_arch(preset)), latencies(load_arch("loihi-sanafe"))
+    for k in ("message_receive", "syn_dense", "syn_sparse", "syn_conv", "neuron_access", "spike_gen", "hop_ew",
+              "hop_ns"):
+        assert ours[k] == ref[k], k
+    assert ours["syn_dense"] * 1e3 / load_arch(preset).chip["clock_MHz"] == pytest.approx(3.8)  # ns
+    assert load_arch(preset).core["neuron_update_cycles"] == load_arch("loihi-sanafe").core["neuron_update_cycles"]
