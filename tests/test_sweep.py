@@ -50,6 +50,9 @@ def rows_without_time(path):
     ({"models": ["models/nope"]}, "nope"),
     ({"parameters": {"core.crossbar_rows": [4096]}}, "core.synapse_sram_KiB=8 cannot hold"),
     ({"parameters": {"core.spike_bus_bits": [32, 32]}}, "parameter core.spike_bus_bits lists 32 more than once"),
+    ({"timing": "exact"}, "timing='exact' is not valid; allowed: fast, cycle"),
+    ({"cycle_samples": 2}, "cycle_samples applies to timing: cycle"),
+    ({"timing": "cycle", "cycle_samples": 0}, "cycle_samples"),
 ])
 def test_bad_specs_are_rejected_before_any_work(tmp_path, change, message, capsys):
     d = spec_dict(**change)
@@ -205,3 +208,29 @@ def test_a_resumed_sweep_says_how_many_points_ran_now(tmp_path, capsys):
     s.close()
     assert main(["sweep", str(f), "--store", str(store), "--quiet"]) == 0
     assert "2/2 points in" in (out := capsys.readouterr().out) and "(1 run now, 1 already stored;" in out
+
+
+def test_timing_cycle_points_carry_the_simulated_latency(tmp_path):
+    """With ``timing: cycle`` a point's latency is the mean over ``cycle_samples`` simulated inferences (as
+    ``cost --timing cycle`` gives it), the fast estimate's stays beside it, and energy is the fast count's."""
+    from empf_hw.hw.cycle_report import cycle_runs
+    from empf_hw.sim.pipeline import deploy
+
+    spec = parse_spec(spec_dict(models=[LIF], arch="stbp-core-45nm", samples=4, timing="cycle", cycle_samples=2,
+                                parameters={"chip.noc_buffer_flits": [2, 8]}))
+    fast = parse_spec(spec_dict(models=[LIF], arch="stbp-core-45nm", samples=4,
+                                parameters={"chip.noc_buffer_flits": [2, 8]}))
+    assert spec.digest != fast.digest  # a store of one is refused for the other
+    rows = {r["chip.noc_buffer_flits"]: r for r in run_sweep(spec, tmp_path / "c.sqlite", progress=False).rows()}
+    est = {r["chip.noc_buffer_flits"]: r for r in run_sweep(fast, tmp_path / "f.sqlite", progress=False).rows()}
+    from empf_hw.hw import load_arch
+
+    d = deploy(LIF, samples=4, mode="fixed")
+    for flits, r in rows.items():
+        arch = load_arch("stbp-core-45nm").with_overrides({"chip.noc_buffer_flits": flits})
+        want = cycle_runs(d, arch, 2, workers=1)["summary"]
+        assert r["timing"] == "cycle" and est[flits]["timing"] == "fast"
+        assert r["latency_cycles"] == round(want["cycle_latency_cycles_mean"])
+        assert r["latency_cycles_p99"] == want["cycle_latency_cycles_p99"]
+        assert r["fast_latency_cycles"] == est[flits]["latency_cycles"]
+        assert r["dynamic_energy_pJ"] == est[flits]["dynamic_energy_pJ"]

@@ -12,16 +12,16 @@ import pandas as pd
 from ..sim.executor import execute
 from .evaluate import evaluate
 
-_JOB: tuple = ()  # (deployed, arch, lowering) of the running cycle_runs, inherited by forked workers
+_JOB: tuple = ()  # (deployed, arch, lowering, placement) of the running cycle_runs, inherited by forked workers
 
 
 def _sample(i: int) -> tuple:
     """One inference through the fast estimate and the cycle-level simulation: (row, stalls, links, cores,
     per-timestep windows)."""
-    deployed, arch, lowering = _JOB
+    deployed, arch, lowering, placement = _JOB
     tr = execute(deployed.graph, deployed.inputs[i:i + 1], "fixed", schedule=deployed.schedule)
-    fast = evaluate(tr, arch, lowering=lowering)
-    cyc = evaluate(tr, arch, lowering=lowering, timing="cycle")
+    fast = evaluate(tr, arch, lowering=lowering, placement=placement)
+    cyc = evaluate(tr, arch, lowering=lowering, timing="cycle", placement=placement)
     st = cyc.timing.stats
     row = {"sample": i, "latency_cycles": cyc.timing.cycles, "fast_latency_cycles": fast.timing.cycles,
            "fast_error_pct": 100 * (fast.timing.cycles / max(cyc.timing.cycles, 1) - 1),
@@ -36,13 +36,14 @@ def workers_for(n: int) -> int:
     return max(1, min(n, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def cycle_runs(deployed, arch, samples: int, lowering: str | None = None, workers: int | None = None) -> dict:
+def cycle_runs(deployed, arch, samples: int, lowering: str | None = None, workers: int | None = None,
+               placement=None) -> dict:
     """Simulate the first ``samples`` inferences of a deployed model, each on its own, in ``workers`` forked
     processes (default: one per CPU); tables and a summary (the same whatever the number of workers)."""
     global _JOB
     n = min(samples, len(deployed.labels))
     workers = workers or workers_for(n)
-    _JOB = (deployed, arch, lowering)
+    _JOB = (deployed, arch, lowering, placement)
     try:
         if workers > 1:
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:

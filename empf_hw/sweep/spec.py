@@ -5,6 +5,8 @@ name: bus-x-spike-bits
 models: [models/digits_cnn-empf-online-T4]      # or {path: ..., arch: stbp-core-45nm}
 arch: empf-core-45nm                            # base architecture of models without their own
 lowering: parallel                              # optional: spikes wider than a chip's packets (parallel | serial)
+timing: fast                                    # fast (estimate) | cycle (cores: latency simulated cycle by cycle)
+cycle_samples: 3                                # timing: cycle only: inferences simulated per point (mean, p99)
 samples: 120                                    # test samples per trace (default: all)
 seed: 0                                         # subset selection (0: the first samples) and random sampling
 sampling: grid                                  # grid | random
@@ -50,7 +52,7 @@ MAPPING_PARAM = "mapping.policy"
 ARCH_PREFIXES = ("system.", "chip.", "core.", "array.")
 FIELDS = {"system": SYSTEM_FIELDS, "chip": CHIP_FIELDS, "core": CORE_FIELDS, "array": ARRAY_FIELDS}
 TOP_KEYS = ("name", "description", "models", "arch", "samples", "seed", "sampling", "points", "parameters",
-            "constraints", "data_dir", "lowering")
+            "constraints", "data_dir", "lowering", "timing", "cycle_samples")
 SAMPLING = ("grid", "random")
 MAX_POINTS = 100_000
 MAX_CONSTRAINT_CHARS = 500
@@ -189,6 +191,8 @@ class SweepSpec:
     data_dir: str | None
     source: dict  # the validated spec, for the store
     lowering: str | None = None  # spikes wider than a chip's packets: parallel | serial (default: refuse)
+    timing: str = "fast"  # fast | cycle: how each point's latency is found
+    cycle_samples: int = 3  # timing: cycle: inferences simulated per point
 
     @property
     def digest(self) -> str:
@@ -264,6 +268,13 @@ def parse_spec(d, where: str = "sweep spec", max_points: int = MAX_POINTS) -> Sw
     lowering = d.get("lowering")
     if lowering is not None:
         check_choice(f"{where}: lowering", lowering, ("parallel", "serial"))
+    timing = d.get("timing", "fast")
+    check_choice(f"{where}: timing", timing, ("fast", "cycle"))
+    cycle_samples = d.get("cycle_samples", 3)
+    check_range(f"{where}: cycle_samples", cycle_samples, 1, 1000, integer=True)
+    if "cycle_samples" in d and timing != "cycle":
+        raise EmpfError(f"{where}: cycle_samples applies to timing: cycle; allowed: timing: cycle, or no "
+                        "cycle_samples")
     samples, seed = d.get("samples"), d.get("seed", 0)
     if samples is not None:
         check_range(f"{where}: samples", samples, 1, integer=True)
@@ -308,9 +319,10 @@ def parse_spec(d, where: str = "sweep spec", max_points: int = MAX_POINTS) -> Sw
                                 "array. fields")
     source = {"name": d.get("name", where), "models": [list(m) for m in models], "samples": samples, "seed": seed,
               "sampling": sampling, "points": n_points, "parameters": params, "constraints": constraints,
-              "data_dir": d.get("data_dir"), **({"lowering": lowering} if lowering else {})}
+              "data_dir": d.get("data_dir"), **({"lowering": lowering} if lowering else {}),
+              **({"timing": timing, "cycle_samples": cycle_samples} if timing == "cycle" else {})}
     spec = SweepSpec(str(source["name"]), tuple(models), samples, seed, sampling, n_points, params,
-                     tuple(constraints), d.get("data_dir"), source, lowering)
+                     tuple(constraints), d.get("data_dir"), source, lowering, timing, cycle_samples)
     for p in spec.points():  # contradictory constraints and invalid architectures fail here, before any work
         try:
             load_arch(p["arch"]).with_overrides({k: v for k, v in p.items() if k.startswith(ARCH_PREFIXES)})
