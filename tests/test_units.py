@@ -100,3 +100,14 @@ def test_same_model_and_baseline_report_without_warnings(same_pair):
     path, machine = same_pair
     assert machine["summary"][0]["energy_pJ_per_inference"] == machine["summary"][1]["energy_pJ_per_inference"]
     assert (path / "plots" / "energy_by_component.png").stat().st_size > 0
+
+
+def test_the_report_names_each_checkpoint_and_its_hash(same_pair):
+    import hashlib
+    from pathlib import Path
+
+    path, _ = same_pair
+    md = (path / "report.md").read_text()
+    sha = hashlib.sha256(Path("models/digits_cnn-lif-stbp-T4.safetensors").read_bytes()).hexdigest()
+    assert f"model models/digits_cnn-lif-stbp-T4.safetensors (weights SHA-256 {sha[:16]}…)" in md
+    assert json.loads((path / "config.json").read_text())["sides"][0]["weights_sha256"] == sha

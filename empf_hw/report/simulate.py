@@ -146,7 +146,9 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
     layer_cols = ["model", "label", "layer", "tiles", "cores", "value_width_bits", "weight_width_bits", "input_events",
                   "activity", "sops", "macs", "syn_ops_hw", "neuron_updates", "busy_cycles", "energy_pJ"]
     sections = [
-        ("Summary", [head, display_summary(summary), human_rows(ratios, "metric", ["model", "baseline"])]),
+        ("Summary", [head, "Checkpoints: " + "; ".join(
+            f"{u['role']} {u['checkpoint']} (weights SHA-256 {u['weights_sha256'][:16]}…)" for u in used["sides"])
+            + ".", display_summary(summary), human_rows(ratios, "metric", ["model", "baseline"])]),
         ("Energy", ["Energy per inference by hardware component and by layer (architectural estimate). The "
                     "literature convention is in the summary.", ("plot", "energy_by_component",
                                                                  figs["energy_by_component"]),
