@@ -1,5 +1,5 @@
 """The compiled mesh network of the cycle-level simulator: the same routers, buffers, wormhole switching,
-round-robin arbitration and credit back-pressure as ``cycle.Network`` (the readable NumPy reference), one cycle at
+round-robin arbitration and credit back-pressure as ``network.Network`` (the readable NumPy reference), one cycle at
 a time in numba, advancing over many cycles per call until a packet reaches its core or an event is due.
 
 State lives in NumPy arrays shared with the Python side: per input port (router × 5: local, north, south, east,
@@ -14,57 +14,69 @@ from numba import njit
 from .network import NetworkBase
 
 NO_LIMIT = np.int64(1) << 62
+WORD = 32  # bits used per int64 word of the occupancy bitmaps (no sign bit involved)
 
 
 @njit(cache=True)
 def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
           p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_full, out,
-          scratch):
-    """One cycle (``cycle.Network.step``); the ejected packets go to ``out``; returns (ejected, moved)."""
-    n = inj_head.shape[0]
-    for r in range(n):  # one flit per router and cycle into the local input port
-        pid = inj_head[r]
-        if pid < 0:
+          scratch, occ, inj_bits, lfmax):
+    """One cycle (``network.Network.step``); the ejected packets go to ``out``; returns (ejected, moved)."""
+    for w in range(inj_bits.shape[0]):  # one flit per router and cycle into the local input port
+        bits = inj_bits[w]
+        if bits == 0:
             continue
-        port = r * 5
-        if cnt[port] >= D:
-            continue
-        k = inj_k[r]
-        slot = (head[port] + cnt[port]) % D
-        buf[port, slot] = pid * 64 + k
-        ready[port, slot] = now
-        cnt[port] += 1
-        if k + 1 == p_flits[pid]:
-            nxt = p_next[pid]
-            inj_head[r] = nxt
-            inj_k[r] = 0
-            if nxt < 0:
-                inj_tail[r] = -1
-        else:
-            inj_k[r] = k + 1
-    P = cnt.shape[0]
+        for b in range(WORD):
+            if not (bits >> b) & 1:
+                continue
+            r = w * WORD + b
+            pid = inj_head[r]
+            port = r * 5
+            if cnt[port] >= D:
+                continue
+            k = inj_k[r]
+            slot = (head[port] + cnt[port]) % D
+            buf[port, slot] = pid * 64 + k
+            ready[port, slot] = now
+            if cnt[port] == 0:
+                occ[port // WORD] |= 1 << (port % WORD)
+            cnt[port] += 1
+            if k + 1 == p_flits[pid]:
+                nxt = p_next[pid]
+                inj_head[r] = nxt
+                inj_k[r] = 0
+                if nxt < 0:
+                    inj_tail[r] = -1
+                    inj_bits[w] &= ~(1 << b)
+            else:
+                inj_k[r] = k + 1
     act, flit, outp, dirs, win, take = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
     m = 0
-    for p in range(P):  # ports whose head flit is ready
-        c = cnt[p]
-        if c == 0:
+    for w in range(occ.shape[0]):  # ports holding flits, in port order; those whose head flit is ready
+        bits = occ[w]
+        if bits == 0:
             continue
-        if c > peak[p]:
-            peak[p] = c
-        h = head[p]
-        if ready[p, h] > now:
-            continue
-        f = buf[p, h]
-        pid = f // 64
-        router = p // 5
-        if f % 64 == 0:
-            dr = rc[p_dst[pid], 0] - rc[router, 0]
-            dc = rc[p_dst[pid], 1] - rc[router, 1]
-            d = 3 if dc > 0 else 4 if dc < 0 else 2 if dr > 0 else 1 if dr < 0 else 0
-        else:
-            d = route_of[p]
-        act[m], flit[m], dirs[m], outp[m] = p, f, d, router * 5 + d
-        m += 1
+        for b in range(WORD):
+            if not (bits >> b) & 1:
+                continue
+            p = w * WORD + b
+            c = cnt[p]
+            if c > peak[p]:
+                peak[p] = c
+            h = head[p]
+            if ready[p, h] > now:
+                continue
+            f = buf[p, h]
+            pid = f // 64
+            router = p // 5
+            if f % 64 == 0:
+                dr = rc[p_dst[pid], 0] - rc[router, 0]
+                dc = rc[p_dst[pid], 1] - rc[router, 1]
+                d = 3 if dc > 0 else 4 if dc < 0 else 2 if dr > 0 else 1 if dr < 0 else 0
+            else:
+                d = route_of[p]
+            act[m], flit[m], dirs[m], outp[m] = p, f, d, router * 5 + d
+            m += 1
     if m == 0:
         return 0, 0
     best = scratch[6]  # per output port: its winning candidate so far (−1 between cycles)
@@ -115,8 +127,12 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             a, o = act[i], outp[i]
             head[a] = (head[a] + 1) % D
             cnt[a] -= 1
+            if cnt[a] == 0:
+                occ[a // WORD] &= ~(1 << (a % WORD))
             flits_moved[o] += 1
             link_free[o] = now + period[o]
+            if link_free[o] > lfmax[0]:
+                lfmax[0] = link_free[o]
     ej = 0
     for i in range(m):  # ... and enter the next router's port, or the core
         if not take[i]:
@@ -128,6 +144,8 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             slot = (head[nb] + cnt[nb]) % D
             buf[nb, slot] = f
             ready[nb, slot] = now + lat[o]
+            if cnt[nb] == 0:
+                occ[nb // WORD] |= 1 << (nb % WORD)
             cnt[nb] += 1
         last = k + 1 == p_flits[pid]
         if k == 0:
@@ -145,41 +163,40 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
 
 
 @njit(cache=True)
-def _next_event(now, buf, ready, head, cnt, link_free, inj_head):
-    """``cycle.Network.next_event``: after a cycle in which nothing moved, the next cycle a flit may move."""
-    for r in range(inj_head.shape[0]):
-        if inj_head[r] >= 0:
+def _next_event(now, ready, head, occ, inj_bits, lfmax):
+    """``network.Network.next_event``: after a cycle in which nothing moved, the next cycle a flit may move."""
+    for w in range(inj_bits.shape[0]):
+        if inj_bits[w]:
             return now + 1
     lo = NO_LIMIT
-    any_ = False
-    for p in range(cnt.shape[0]):
-        if cnt[p]:
-            any_ = True
-            v = ready[p, head[p]]
-            if v < lo:
-                lo = v
-    if not any_:
+    for w in range(occ.shape[0]):
+        bits = occ[w]
+        if bits == 0:
+            continue
+        for b in range(WORD):
+            if (bits >> b) & 1:
+                p = w * WORD + b
+                v = ready[p, head[p]]
+                if v < lo:
+                    lo = v
+    if lo == NO_LIMIT:
         return now + 1
-    lf = 0
-    for p in range(link_free.shape[0]):
-        if link_free[p] > lf:
-            lf = link_free[p]
-    return max(now + 1, min(lo, max(now + 1, lf)))
+    return max(now + 1, min(lo, max(now + 1, lfmax[0])))
 
 
 @njit(cache=True)
 def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
              period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-             stall_link, stall_full, out, scratch):
+             stall_link, stall_full, out, scratch, occ, inj_bits, lfmax):
     """Cycles from ``now`` until a packet is ejected (returned at that cycle, with the next cycle to simulate),
     the network empties, or the next cycle reaches ``limit`` (an event is due): (cycle, ejected, next cycle,
     packets in flight)."""
     while True:
         ej, moved = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period,
                           p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-                          stall_link, stall_full, out, scratch)
+                          stall_link, stall_full, out, scratch, occ, inj_bits, lfmax)
         in_flight -= ej
-        nxt = now + 1 if moved else _next_event(now, buf, ready, head, cnt, link_free, inj_head)
+        nxt = now + 1 if moved else _next_event(now, ready, head, occ, inj_bits, lfmax)
         if ej or in_flight == 0:
             return now, ej, nxt, in_flight
         nn = min(nxt, limit)
@@ -191,13 +208,27 @@ def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr
 
 
 class CompiledNetwork(NetworkBase):
-    """``cycle.Network`` with the per-cycle router state machine compiled; ``advance`` runs many cycles per call."""
+    """``network.Network`` with the per-cycle router state machine compiled; ``advance`` runs many cycles per call.
+    Bitmaps of the ports holding flits (``occ``) and of the routers with packets to inject (``inj_bits``) keep a
+    cycle's work proportional to the traffic, not to the mesh."""
+
+    def __init__(self, arch, fifo_caps):
+        super().__init__(arch, fifo_caps)
+        self.occ = np.zeros(len(self.cnt) // WORD + 1, np.int64)
+        self.inj_bits = np.zeros(len(self.inj_head) // WORD + 1, np.int64)
+        self.lfmax = np.zeros(1, np.int64)
+
+    def send(self, router: int, dst: int, nflits: int, fifo: int = -1) -> int:
+        pid = super().send(router, dst, nflits, fifo)
+        self.inj_bits[router // WORD] |= 1 << (router % WORD)
+        return pid
 
     def _arrays(self):
         return (self.depth, self.buf, self.ready, self.head, self.cnt, self.lock, self.route_of, self.rr,
                 self.link_free, self.rc, self.nb_port, self.lat, self.period, self.p_dst, self.p_flits,
                 self.p_fifo, self.fifo_free, self.inj_head, self.inj_tail, self.inj_k, self.p_next,
-                self.flits_moved, self.peak, self.stall_link, self.stall_full, self._out, self._scratch)
+                self.flits_moved, self.peak, self.stall_link, self.stall_full, self._out, self._scratch, self.occ,
+                self.inj_bits, self.lfmax)
 
     def prepare(self) -> None:
         P = self.cnt.shape[0]
@@ -214,7 +245,7 @@ class CompiledNetwork(NetworkBase):
         return self._out[:ej].copy()
 
     def next_event(self, now: int) -> int:
-        return int(_next_event(now, self.buf, self.ready, self.head, self.cnt, self.link_free, self.inj_head))
+        return int(_next_event(now, self.ready, self.head, self.occ, self.inj_bits, self.lfmax))
 
     def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, int]:
         """(cycle of the last step, packets ejected then, next cycle to simulate)."""
