@@ -191,7 +191,16 @@ class _Sim:
         self.units_free: dict[int, int] = {}
         self.dram_free: dict[int, int] = {}  # DRAM channel → cycle it is free
         self.reloaded: dict[tuple, int] = {}  # tile key → cycle its weights of the open timestep are in
-        self.pkt = {}  # packet id → (tile key, t, rows) for spikes, or (tile key, t, None) for partial sums
+        self.keys = list(self.tiles)  # tile index → key; per packet id: its tile, timestep and lane rows (−1:
+        self.key_index = {k: i for i, k in enumerate(self.keys)}  # a partial sum)
+        self.tile_router = {lay.name: np.array([self.tiles[(lay.name, j)].router for j in range(len(lay.tiles))])
+                            for lay in self.layers}
+        self.tile_core = {lay.name: np.array([self.tiles[(lay.name, j)].core for j in range(len(lay.tiles))])
+                          for lay in self.layers}
+        self.first_index = {lay.name: self.key_index[(lay.name, 0)] for lay in self.layers}
+        self.p_tile = np.zeros(1 << 12, np.int64)
+        self.p_t = np.zeros(1 << 12, np.int64)
+        self.p_rows = np.zeros(1 << 12, np.int64)
         self.heap: list = []
         self.seq = 0
         self.busy_cycles: dict[int, float] = {}
@@ -200,7 +209,6 @@ class _Sim:
         self.layer_start = np.full((len(self.layers), T), -1, np.int64)
         self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
         self.bank_factor = bank
-        self.pending_inject = 0
         self.delivered = 0
         self.fifo_peak = 0.0  # largest FIFO occupancy as a fraction of its capacity
         self.opened = {}
@@ -212,11 +220,22 @@ class _Sim:
         heapq.heappush(self.heap, (int(math.ceil(time)), self.seq, kind, payload))
         self.seq += 1
 
+    def note(self, pid: int, n: int, tile, t, rows) -> None:
+        """Record packets ``pid`` … ``pid + n − 1``: their tile index, timestep and lane rows (−1: partial sum)."""
+        while pid + n > len(self.p_tile):
+            self.p_tile, self.p_t, self.p_rows = (np.concatenate([a, np.zeros_like(a)])
+                                                  for a in (self.p_tile, self.p_t, self.p_rows))
+        self.p_tile[pid:pid + n], self.p_t[pid:pid + n], self.p_rows[pid:pid + n] = tile, t, rows
+
+    def send_psum(self, tile: Tile, dst, t: int) -> None:
+        pid = self.net.send(tile.router, self.tiles[dst].router, self.psum_flits)
+        self.note(pid, 1, self.key_index[dst], t, -1)
+
     def deliver(self, pid: int, now: int) -> None:
-        key, t, rows = self.pkt.pop(pid)
+        key, t, rows = self.keys[self.p_tile[pid]], int(self.p_t[pid]), int(self.p_rows[pid])
         self.delivered += 1
         tile = self.tiles[key]
-        if rows is None:
+        if rows < 0:
             tile.psum_got[t] += 1
             if self.lockstep:
                 self.maybe_end_step(now)
@@ -294,12 +313,15 @@ class _Sim:
             self.send(cons, tn, pk, np.flatnonzero(src_tiles[pk[0]] == key[1]), self.tiles[key].router, first, end)
 
     def send(self, layer: str, t: int, pk, sel: np.ndarray, router: int, first: int, end: int) -> None:
-        if not len(sel):
+        """Packets ``sel`` of a layer's timestep-t input leave ``router`` in order, spread evenly from cycle
+        ``first`` to ``end``."""
+        n = len(sel)
+        if not n:
             return
-        span = max(end - first, 0)
-        self.pending_inject += len(sel)
-        for r, i in enumerate(sel.tolist()):
-            self.push(first + (span * r) // len(sel), "inject", layer, t, int(pk[1][i]), int(pk[2][i]), router)
+        times = first + (max(end - first, 0) * np.arange(n, dtype=np.int64)) // n
+        j = pk[1][sel]
+        pid = self.net.schedule(router, self.tile_router[layer][j], self.flits[layer], self.tile_core[layer][j], times)
+        self.note(pid, n, self.first_index[layer] + j, t, pk[2][sel])
 
     # --- readiness --------------------------------------------------------------------------------------------
     def stalled(self, cause: str, core: int, cycles: float) -> None:
@@ -381,13 +403,7 @@ class _Sim:
 
     # --- events -------------------------------------------------------------------------------------------------
     def handle(self, now: int, kind: str, payload) -> None:
-        if kind == "inject":
-            layer, t, j, rows, router = payload
-            self.pending_inject -= 1
-            key = (layer, j)
-            pid = self.net.send(router, self.tiles[key].router, self.flits[layer], self.tiles[key].core)
-            self.pkt[pid] = (key, t, rows)
-        elif kind == "engine":
+        if kind == "engine":
             core, key, t = payload
             self.engine_busy[core] = False
             tile = self.tiles[key]
@@ -406,8 +422,7 @@ class _Sim:
                 for dst, m in self.psum_route.get(key, []):
                     if tile.expected[t] > 0 and m:
                         for _ in range(m):
-                            pid = self.net.send(tile.router, self.tiles[dst].router, self.psum_flits)
-                            self.pkt[pid] = (dst, t, None)
+                            self.send_psum(tile, dst, t)
                 for cons in self.consumers[key[0]]:
                     for j in range(len(self.m.layer(cons).tiles)):
                         self.push(now + self.sig_lat[(key[0], (cons, j))], "signal", (cons, j))
@@ -453,13 +468,12 @@ class _Sim:
         if tile.processed[t] == tile.expected[t]:
             for dst, m in self.psum_route.get(key, []):
                 for _ in range(m):
-                    pid = self.net.send(tile.router, self.tiles[dst].router, self.psum_flits)
-                    self.pkt[pid] = (dst, t, None)
+                    self.send_psum(tile, dst, t)
         self.maybe_end_step(now)
 
     def maybe_end_step(self, now: int) -> None:
         s = self.step
-        if s < 0 or self.pending or self.outstanding or self.pending_inject or self.pkt:
+        if s < 0 or self.pending or self.outstanding or self.net.in_flight:
             return
         bar = barrier_cycles(self.arch, len({t.xy for t in self.m.tiles})) * self.m.sub_steps  # every (sub-)step
         # ends with the barrier

@@ -185,18 +185,87 @@ def _next_event(now, ready, head, occ, inj_bits, lfmax):
 
 
 @njit(cache=True)
+def _before(a, b, p_rel) -> bool:
+    return p_rel[a] < p_rel[b] or (p_rel[a] == p_rel[b] and a < b)
+
+
+@njit(cache=True)
+def _push_range(hp, hsize, p_rel, first, n):
+    """Scheduled packets ``first`` … ``first + n − 1`` into the release heap, ordered by (cycle, id)."""
+    for pid in range(first, first + n):
+        i = hsize[0]
+        hsize[0] += 1
+        hp[i] = pid
+        while i > 0:
+            par = (i - 1) // 2
+            if not _before(hp[i], hp[par], p_rel):
+                break
+            hp[i], hp[par] = hp[par], hp[i]
+            i = par
+
+
+@njit(cache=True)
+def _pop(hp, hsize, p_rel):
+    top = hp[0]
+    hsize[0] -= 1
+    n = hsize[0]
+    if n > 0:
+        hp[0] = hp[n]
+        i = 0
+        while True:
+            lo, m = 2 * i + 1, i
+            if lo < n and _before(hp[lo], hp[m], p_rel):
+                m = lo
+            if lo + 1 < n and _before(hp[lo + 1], hp[m], p_rel):
+                m = lo + 1
+            if m == i:
+                break
+            hp[i], hp[m] = hp[m], hp[i]
+            i = m
+    return top
+
+
+@njit(cache=True)
+def _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits):
+    """Scheduled packets due by ``now`` join their routers' injection queues, in (cycle, id) order."""
+    while hsize[0] > 0 and p_rel[hp[0]] <= now:
+        pid = _pop(hp, hsize, p_rel)
+        r = p_src[pid]
+        if inj_tail[r] < 0:
+            inj_head[r] = pid
+            inj_k[r] = 0
+        else:
+            p_next[inj_tail[r]] = pid
+        inj_tail[r] = pid
+        inj_bits[r // WORD] |= 1 << (r % WORD)
+
+
+@njit(cache=True)
+def _empty(occ, inj_bits) -> bool:
+    for w in range(occ.shape[0]):
+        if occ[w]:
+            return False
+    for w in range(inj_bits.shape[0]):
+        if inj_bits[w]:
+            return False
+    return True
+
+
+@njit(cache=True)
 def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
              period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-             stall_link, stall_full, out, scratch, occ, inj_bits, lfmax):
-    """Cycles from ``now`` until a packet is ejected (returned at that cycle, with the next cycle to simulate),
-    the network empties, or the next cycle reaches ``limit`` (an event is due): (cycle, ejected, next cycle,
-    packets in flight)."""
+             stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_src, p_rel, hp, hsize):
+    """``network.Network.advance``: (cycle of the last step, ejected, next cycle, packets in flight)."""
     while True:
+        _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits)
         ej, moved = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period,
                           p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
                           stall_link, stall_full, out, scratch, occ, inj_bits, lfmax)
         in_flight -= ej
         nxt = now + 1 if moved else _next_event(now, ready, head, occ, inj_bits, lfmax)
+        if hsize[0] > 0:  # the next release, or straight to it over an empty network
+            pm = max(p_rel[hp[0]], now + 1)
+            nxt = pm if _empty(occ, inj_bits) else min(nxt, pm)
         if ej or in_flight == 0:
             return now, ej, nxt, in_flight
         nn = min(nxt, limit)
@@ -217,6 +286,14 @@ class CompiledNetwork(NetworkBase):
         self.occ = np.zeros(len(self.cnt) // WORD + 1, np.int64)
         self.inj_bits = np.zeros(len(self.inj_head) // WORD + 1, np.int64)
         self.lfmax = np.zeros(1, np.int64)
+        self.hp = np.zeros(1 << 12, np.int64)  # release heap of scheduled packets
+        self.hsize = np.zeros(1, np.int64)
+
+    def _push(self, pids: np.ndarray) -> None:
+        while self.hsize[0] + len(pids) > len(self.hp):
+            self.hp = np.concatenate([self.hp, np.zeros(len(self.hp), np.int64)])
+        if len(pids):
+            _push_range(self.hp, self.hsize, self.p_rel, int(pids[0]), len(pids))
 
     def send(self, router: int, dst: int, nflits: int, fifo: int = -1) -> int:
         pid = super().send(router, dst, nflits, fifo)
@@ -238,17 +315,9 @@ class CompiledNetwork(NetworkBase):
         if not hasattr(self, "_out") or len(self._out) < P:
             self._out = np.zeros(P, np.int64)
 
-    def step(self, now: int, accept=None) -> np.ndarray:
-        self.prepare()
-        ej, self.moved = _step(now, *self._arrays())
-        self.in_flight -= ej
-        return self._out[:ej].copy()
-
-    def next_event(self, now: int) -> int:
-        return int(_next_event(now, self.ready, self.head, self.occ, self.inj_bits, self.lfmax))
-
     def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, int]:
         """(cycle of the last step, packets ejected then, next cycle to simulate)."""
         self.prepare()
-        at, ej, nxt, self.in_flight = _advance(now, limit, self.in_flight, *self._arrays())
+        at, ej, nxt, self.in_flight = _advance(now, limit, self.in_flight, *self._arrays(), self.p_src, self.p_rel,
+                                               self.hp, self.hsize)
         return int(at), self._out[:ej].copy(), int(nxt)

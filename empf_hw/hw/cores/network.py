@@ -9,6 +9,7 @@ wormhole switching (an output is held from a packet's head to its tail), round-r
 back-pressure (a flit moves only into a free buffer slot). A spike packet's head ejects only into a core FIFO
 with room (``fifo_free``); partial sums always eject (into the accumulators)."""
 
+import heapq
 import math
 
 import numpy as np
@@ -61,6 +62,8 @@ class NetworkBase:
         self.p_flits = np.zeros(1 << 12, np.int64)  # next packet in its router's injection queue
         self.p_fifo = np.full(1 << 12, -1, np.int64)
         self.p_next = np.full(1 << 12, -1, np.int64)
+        self.p_src = np.zeros(1 << 12, np.int64)  # ... and, for scheduled packets, the router and cycle they
+        self.p_rel = np.zeros(1 << 12, np.int64)  # are released at into its injection queue
         self.n_packets = 0
         self.inj_head = np.full(n, -1, np.int64)  # per router: the packet being injected, the last queued, and
         self.inj_tail = np.full(n, -1, np.int64)  # the flit of the first it injects next
@@ -73,29 +76,66 @@ class NetworkBase:
         self.in_flight = 0
         self.moved = 0
 
-    def send(self, router: int, dst: int, nflits: int, fifo: int = -1) -> int:
-        """Queue one packet for injection at ``router`` (``fifo``: the core FIFO it needs room in); its id."""
+    def _grow(self, n: int) -> int:
+        """Room for ``n`` more packets; the id of the first."""
         pid = self.n_packets
-        if pid == len(self.p_dst):
+        while pid + n > len(self.p_dst):
             grow = len(self.p_dst)
-            self.p_dst = np.concatenate([self.p_dst, np.zeros(grow, np.int64)])
-            self.p_flits = np.concatenate([self.p_flits, np.zeros(grow, np.int64)])
-            self.p_fifo = np.concatenate([self.p_fifo, np.full(grow, -1, np.int64)])
-            self.p_next = np.concatenate([self.p_next, np.full(grow, -1, np.int64)])
-        self.p_dst[pid], self.p_flits[pid], self.p_fifo[pid] = dst, nflits, fifo
+            for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
+                               ("p_rel", 0)):
+                setattr(self, name, np.concatenate([getattr(self, name), np.full(grow, fill, np.int64)]))
+        self.n_packets += n
+        self.in_flight += n
+        return pid
+
+    def _enqueue(self, pid: int, router: int) -> None:
+        """Append a packet to its router's injection queue."""
         if self.inj_tail[router] < 0:
             self.inj_head[router] = pid
             self.inj_k[router] = 0
         else:
             self.p_next[self.inj_tail[router]] = pid
         self.inj_tail[router] = pid
-        self.n_packets += 1
-        self.in_flight += 1
+
+    def send(self, router: int, dst: int, nflits: int, fifo: int = -1) -> int:
+        """Queue one packet for injection at ``router`` now (``fifo``: the core FIFO it needs room in); its id."""
+        pid = self._grow(1)
+        self.p_dst[pid], self.p_flits[pid], self.p_fifo[pid] = dst, nflits, fifo
+        self._enqueue(pid, router)
         return pid
+
+    def schedule(self, router: int, dst: np.ndarray, nflits: int, fifo: np.ndarray, times: np.ndarray) -> int:
+        """Packets released into ``router``'s injection queue at cycles ``times`` (at the start of the cycle, in
+        (cycle, id) order); the id of the first (they take consecutive ids)."""
+        n = len(dst)
+        pid = self._grow(n)
+        sl = slice(pid, pid + n)
+        self.p_dst[sl], self.p_flits[sl], self.p_fifo[sl] = dst, nflits, fifo
+        self.p_src[sl], self.p_rel[sl] = router, times
+        self._push(np.arange(pid, pid + n, dtype=np.int64))
+        return pid
+
+    def empty(self) -> bool:
+        """No packet queued for injection or buffered in a router."""
+        return not (self.inj_head >= 0).any() and not self.cnt.any()
 
 
 class Network(NetworkBase):
     """The reference: one cycle per ``step``, vectorized over input ports with NumPy."""
+
+    def __init__(self, arch, fifo_caps: np.ndarray):
+        super().__init__(arch, fifo_caps)
+        self.pending: list = []  # heap of (release cycle, packet id)
+
+    def _push(self, pids: np.ndarray) -> None:
+        for pid in pids.tolist():
+            heapq.heappush(self.pending, (int(self.p_rel[pid]), pid))
+
+    def _release(self, now: int) -> None:
+        """Scheduled packets due by ``now`` join their routers' injection queues."""
+        while self.pending and self.pending[0][0] <= now:
+            _, pid = heapq.heappop(self.pending)
+            self._enqueue(pid, int(self.p_src[pid]))
 
     def next_event(self, now: int) -> int:
         """After a cycle in which nothing moved: the next cycle at which a buffered flit may move."""
@@ -198,10 +238,16 @@ class Network(NetworkBase):
         return out
 
     def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, int]:
-        """``CompiledNetwork.advance`` cycle by cycle: (cycle of the last step, packets ejected then, next cycle)."""
+        """Cycles from ``now``: scheduled packets released, then a ``step``, until a packet is ejected (returned at
+        that cycle, with the next cycle to simulate), every packet is out, or the next cycle reaches ``limit`` (an
+        event is due): (cycle of the last step, packets ejected then, next cycle)."""
         while True:
+            self._release(now)
             out = self.step(now)
             nxt = now + 1 if self.moved else self.next_event(now)
+            if self.pending:  # the next release, or straight to it over an empty network
+                nxt = max(self.pending[0][0], now + 1) if self.empty() else min(nxt, max(self.pending[0][0],
+                                                                                         now + 1))
             if len(out) or not self.in_flight:
                 return now, out, nxt
             nn = max(min(nxt, limit), 1)
