@@ -141,6 +141,12 @@ class _Sim:
         for lay in self.layers:
             for j, t in enumerate(lay.tiles):
                 self.tiles[(lay.name, j)] = Tile(lay.name, j, t.core, t.xy[0] * self.net.C + t.xy[1], t.merges, T)
+        self.keys = list(self.tiles)  # tile index → key
+        self.key_index = {k: i for i, k in enumerate(self.keys)}
+        self.net.psum_got = np.zeros((len(self.keys), T), np.int64)  # shared with the network, which counts them
+        self.net.psum_expected = np.zeros((len(self.keys), T), np.int64)
+        for i, key in enumerate(self.keys):
+            self.tiles[key].psum_got, self.tiles[key].psum_expected = self.net.psum_got[i], self.net.psum_expected[i]
         self.packets = {lay.name: layer_packets(mapping, lay, by[lay.name], T) for lay in self.layers}
         for lay in self.layers:
             for t, pk in enumerate(self.packets[lay.name]):
@@ -191,16 +197,12 @@ class _Sim:
         self.units_free: dict[int, int] = {}
         self.dram_free: dict[int, int] = {}  # DRAM channel → cycle it is free
         self.reloaded: dict[tuple, int] = {}  # tile key → cycle its weights of the open timestep are in
-        self.keys = list(self.tiles)  # tile index → key; per packet id: its tile, timestep and lane rows (−1:
-        self.key_index = {k: i for i, k in enumerate(self.keys)}  # a partial sum)
         self.tile_router = {lay.name: np.array([self.tiles[(lay.name, j)].router for j in range(len(lay.tiles))])
                             for lay in self.layers}
         self.tile_core = {lay.name: np.array([self.tiles[(lay.name, j)].core for j in range(len(lay.tiles))])
                           for lay in self.layers}
         self.first_index = {lay.name: self.key_index[(lay.name, 0)] for lay in self.layers}
-        self.p_tile = np.zeros(1 << 12, np.int64)
-        self.p_t = np.zeros(1 << 12, np.int64)
-        self.p_rows = np.zeros(1 << 12, np.int64)
+        self.p_rows = np.zeros(1 << 12, np.int64)  # per packet id: lane rows of a spike packet
         self.heap: list = []
         self.seq = 0
         self.busy_cycles: dict[int, float] = {}
@@ -209,7 +211,6 @@ class _Sim:
         self.layer_start = np.full((len(self.layers), T), -1, np.int64)
         self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
         self.bank_factor = bank
-        self.delivered = 0
         self.fifo_peak = 0.0  # largest FIFO occupancy as a fraction of its capacity
         self.opened = {}
         self.pending = 0
@@ -220,23 +221,17 @@ class _Sim:
         heapq.heappush(self.heap, (int(math.ceil(time)), self.seq, kind, payload))
         self.seq += 1
 
-    def note(self, pid: int, n: int, tile, t, rows) -> None:
-        """Record packets ``pid`` … ``pid + n − 1``: their tile index, timestep and lane rows (−1: partial sum)."""
-        while pid + n > len(self.p_tile):
-            self.p_tile, self.p_t, self.p_rows = (np.concatenate([a, np.zeros_like(a)])
-                                                  for a in (self.p_tile, self.p_t, self.p_rows))
-        self.p_tile[pid:pid + n], self.p_t[pid:pid + n], self.p_rows[pid:pid + n] = tile, t, rows
-
-    def send_psum(self, tile: Tile, dst, t: int) -> None:
-        pid = self.net.send(tile.router, self.tiles[dst].router, self.psum_flits)
-        self.note(pid, 1, self.key_index[dst], t, -1)
+    def send_psums(self, tile: Tile, dst, t: int, m: int, now: int) -> None:
+        """``m`` partial sums from ``tile`` to tile ``dst``, queued now."""
+        self.net.schedule(tile.router, np.full(m, self.tiles[dst].router), self.psum_flits, np.full(m, -1),
+                          np.full(m, now), self.key_index[dst], t)
 
     def deliver(self, pid: int, now: int) -> None:
-        key, t, rows = self.keys[self.p_tile[pid]], int(self.p_t[pid]), int(self.p_rows[pid])
-        self.delivered += 1
+        """A spike packet reached its core, or a partial sum completed its tile's timestep (the network counts
+        partial sums)."""
+        key, t = self.keys[self.net.p_tile[pid]], int(self.net.p_t[pid])
         tile = self.tiles[key]
-        if rows < 0:
-            tile.psum_got[t] += 1
+        if self.net.p_fifo[pid] < 0:
             if self.lockstep:
                 self.maybe_end_step(now)
             else:
@@ -244,7 +239,7 @@ class _Sim:
             return
         core = tile.core
         q = self.fifo.setdefault(core, deque())
-        q.append((key, t, rows))
+        q.append((key, t, int(self.p_rows[pid])))
         self.fifo_peak = max(self.fifo_peak, len(q) / self.fifo_cap)
         self.start_engine(core, now)
 
@@ -320,8 +315,11 @@ class _Sim:
             return
         times = first + (max(end - first, 0) * np.arange(n, dtype=np.int64)) // n
         j = pk[1][sel]
-        pid = self.net.schedule(router, self.tile_router[layer][j], self.flits[layer], self.tile_core[layer][j], times)
-        self.note(pid, n, self.first_index[layer] + j, t, pk[2][sel])
+        pid = self.net.schedule(router, self.tile_router[layer][j], self.flits[layer], self.tile_core[layer][j], times,
+                                self.first_index[layer] + j, t)
+        while pid + n > len(self.p_rows):
+            self.p_rows = np.concatenate([self.p_rows, np.zeros_like(self.p_rows)])
+        self.p_rows[pid:pid + n] = pk[2][sel]
 
     # --- readiness --------------------------------------------------------------------------------------------
     def stalled(self, cause: str, core: int, cycles: float) -> None:
@@ -421,8 +419,7 @@ class _Sim:
             if not self.lockstep:
                 for dst, m in self.psum_route.get(key, []):
                     if tile.expected[t] > 0 and m:
-                        for _ in range(m):
-                            self.send_psum(tile, dst, t)
+                        self.send_psums(tile, dst, t, m, now)
                 for cons in self.consumers[key[0]]:
                     for j in range(len(self.m.layer(cons).tiles)):
                         self.push(now + self.sig_lat[(key[0], (cons, j))], "signal", (cons, j))
@@ -467,8 +464,8 @@ class _Sim:
         tile = self.tiles[key]
         if tile.processed[t] == tile.expected[t]:
             for dst, m in self.psum_route.get(key, []):
-                for _ in range(m):
-                    self.send_psum(tile, dst, t)
+                if m:
+                    self.send_psums(tile, dst, t, m, now)
         self.maybe_end_step(now)
 
     def maybe_end_step(self, now: int) -> None:
@@ -543,7 +540,7 @@ class _Sim:
                             "barrier": self.barrier_total}, "cores": cores,
                  "links": links, "buffer_peak_flits": int(net.peak.max(initial=0)),
                  "buffer_depth_flits": net.depth, "packets": int(net.n_packets),
-                 "packets_delivered": self.delivered, "fifo_peak_fraction": self.fifo_peak,
+                 "packets_delivered": int(net.n_packets - net.in_flight), "fifo_peak_fraction": self.fifo_peak,
                  "unprocessed_packets": int(sum((t.expected - t.processed).sum() for t in self.tiles.values())),
                  "router_stalls": {"link_busy": net.stall_link.reshape(net.R, net.C),
                                    "queue_full": net.stall_full.reshape(net.R, net.C)}}

@@ -20,8 +20,9 @@ WORD = 32  # bits used per int64 word of the occupancy bitmaps (no sign bit invo
 @njit(cache=True)
 def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
           p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_full, out,
-          scratch, occ, inj_bits, lfmax):
-    """One cycle (``network.Network.step``); the ejected packets go to ``out``; returns (ejected, moved)."""
+          scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp):
+    """One cycle (``network.Network.step``); the ejected packets to report go to ``out``; returns (reported,
+    flits moved, packets ejected)."""
     for w in range(inj_bits.shape[0]):  # one flit per router and cycle into the local input port
         bits = inj_bits[w]
         if bits == 0:
@@ -78,7 +79,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             act[m], flit[m], dirs[m], outp[m] = p, f, d, router * 5 + d
             m += 1
     if m == 0:
-        return 0, 0
+        return 0, 0, 0
     best = scratch[6]  # per output port: its winning candidate so far (−1 between cycles)
     for i in range(m):  # round robin: per output port, the candidate with the lowest (port − pointer) mod 5
         win[i] = 0
@@ -121,7 +122,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
         if take[i]:
             moved += 1
     if moved == 0:
-        return 0, 0
+        return 0, 0, 0
     for i in range(m):  # flits leave their ports
         if take[i]:
             a, o = act[i], outp[i]
@@ -133,7 +134,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             link_free[o] = now + period[o]
             if link_free[o] > lfmax[0]:
                 lfmax[0] = link_free[o]
-    ej = 0
+    ej = gone = 0
     for i in range(m):  # ... and enter the next router's port, or the core
         if not take[i]:
             continue
@@ -157,9 +158,15 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             lock[o] = -1
             route_of[a] = -1
         if d == 0 and last:
+            gone += 1
+            if p_fifo[pid] < 0:  # a partial sum: counted, reported when it completes its tile's timestep
+                tl, tt = p_tile[pid], p_t[pid]
+                psum_got[tl, tt] += 1
+                if psum_got[tl, tt] != psum_exp[tl, tt]:
+                    continue
             out[ej] = pid
             ej += 1
-    return ej, moved
+    return ej, moved, gone
 
 
 @njit(cache=True)
@@ -254,14 +261,16 @@ def _empty(occ, inj_bits) -> bool:
 @njit(cache=True)
 def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
              period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-             stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_src, p_rel, hp, hsize):
+             stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, p_src,
+             p_rel, hp, hsize):
     """``network.Network.advance``: (cycle of the last step, ejected, next cycle, packets in flight)."""
     while True:
         _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits)
-        ej, moved = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period,
-                          p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-                          stall_link, stall_full, out, scratch, occ, inj_bits, lfmax)
-        in_flight -= ej
+        ej, moved, gone = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
+                                period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next,
+                                flits_moved, peak, stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_tile,
+                                p_t, psum_got, psum_exp)
+        in_flight -= gone
         nxt = now + 1 if moved else _next_event(now, ready, head, occ, inj_bits, lfmax)
         if hsize[0] > 0:  # the next release, or straight to it over an empty network
             pm = max(p_rel[hp[0]], now + 1)
@@ -295,17 +304,12 @@ class CompiledNetwork(NetworkBase):
         if len(pids):
             _push_range(self.hp, self.hsize, self.p_rel, int(pids[0]), len(pids))
 
-    def send(self, router: int, dst: int, nflits: int, fifo: int = -1) -> int:
-        pid = super().send(router, dst, nflits, fifo)
-        self.inj_bits[router // WORD] |= 1 << (router % WORD)
-        return pid
-
     def _arrays(self):
         return (self.depth, self.buf, self.ready, self.head, self.cnt, self.lock, self.route_of, self.rr,
                 self.link_free, self.rc, self.nb_port, self.lat, self.period, self.p_dst, self.p_flits,
                 self.p_fifo, self.fifo_free, self.inj_head, self.inj_tail, self.inj_k, self.p_next,
                 self.flits_moved, self.peak, self.stall_link, self.stall_full, self._out, self._scratch, self.occ,
-                self.inj_bits, self.lfmax)
+                self.inj_bits, self.lfmax, self.p_tile, self.p_t, self.psum_got, self.psum_expected)
 
     def prepare(self) -> None:
         P = self.cnt.shape[0]

@@ -63,7 +63,11 @@ class NetworkBase:
         self.p_fifo = np.full(1 << 12, -1, np.int64)
         self.p_next = np.full(1 << 12, -1, np.int64)
         self.p_src = np.zeros(1 << 12, np.int64)  # ... and, for scheduled packets, the router and cycle they
-        self.p_rel = np.zeros(1 << 12, np.int64)  # are released at into its injection queue
+        self.p_rel = np.zeros(1 << 12, np.int64)  # are released at into its injection queue; the tile and the
+        self.p_tile = np.zeros(1 << 12, np.int64)  # timestep a packet is for
+        self.p_t = np.zeros(1 << 12, np.int64)
+        self.psum_got = np.zeros((1, 1), np.int64)  # (tiles, T) partial sums arrived, and expected: only the one
+        self.psum_expected = np.zeros((1, 1), np.int64)  # completing a tile's timestep is reported
         self.n_packets = 0
         self.inj_head = np.full(n, -1, np.int64)  # per router: the packet being injected, the last queued, and
         self.inj_tail = np.full(n, -1, np.int64)  # the flit of the first it injects next
@@ -82,7 +86,7 @@ class NetworkBase:
         while pid + n > len(self.p_dst):
             grow = len(self.p_dst)
             for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
-                               ("p_rel", 0)):
+                               ("p_rel", 0), ("p_tile", 0), ("p_t", 0)):
                 setattr(self, name, np.concatenate([getattr(self, name), np.full(grow, fill, np.int64)]))
         self.n_packets += n
         self.in_flight += n
@@ -97,21 +101,15 @@ class NetworkBase:
             self.p_next[self.inj_tail[router]] = pid
         self.inj_tail[router] = pid
 
-    def send(self, router: int, dst: int, nflits: int, fifo: int = -1) -> int:
-        """Queue one packet for injection at ``router`` now (``fifo``: the core FIFO it needs room in); its id."""
-        pid = self._grow(1)
-        self.p_dst[pid], self.p_flits[pid], self.p_fifo[pid] = dst, nflits, fifo
-        self._enqueue(pid, router)
-        return pid
-
-    def schedule(self, router: int, dst: np.ndarray, nflits: int, fifo: np.ndarray, times: np.ndarray) -> int:
+    def schedule(self, router: int, dst, nflits: int, fifo, times, tile, t: int) -> int:
         """Packets released into ``router``'s injection queue at cycles ``times`` (at the start of the cycle, in
-        (cycle, id) order); the id of the first (they take consecutive ids)."""
-        n = len(dst)
+        (cycle, id) order), for tiles ``tile`` at timestep ``t``; ``fifo``: the core FIFO each needs room in (−1:
+        a partial sum, counted in ``psum_got``); the id of the first (they take consecutive ids)."""
+        n = len(times)
         pid = self._grow(n)
         sl = slice(pid, pid + n)
         self.p_dst[sl], self.p_flits[sl], self.p_fifo[sl] = dst, nflits, fifo
-        self.p_src[sl], self.p_rel[sl] = router, times
+        self.p_src[sl], self.p_rel[sl], self.p_tile[sl], self.p_t[sl] = router, times, tile, t
         self._push(np.arange(pid, pid + n, dtype=np.int64))
         return pid
 
@@ -235,7 +233,11 @@ class Network(NetworkBase):
         self.route_of[a[rel]] = -1
         out = pid[mv][~fwd & last]
         self.in_flight -= len(out)
-        return out
+        psum = self.p_fifo[out] < 0  # partial sums: counted; reported only when they complete a tile's timestep
+        for q in out[psum].tolist():
+            self.psum_got[self.p_tile[q], self.p_t[q]] += 1
+        done = self.psum_got[self.p_tile[out], self.p_t[out]] == self.psum_expected[self.p_tile[out], self.p_t[out]]
+        return out[~psum | done]
 
     def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, int]:
         """Cycles from ``now``: scheduled packets released, then a ``step``, until a packet is ejected (returned at
