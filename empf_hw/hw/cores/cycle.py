@@ -183,6 +183,7 @@ class _Sim:
         kind = {lay.name: syn_kind(lay.node) for lay in self.layers}
         bank = bank_factor(arch)
         self.row_cycles = {n: self.lat[f"syn_{k}"] * bank for n, k in kind.items()}
+        self.bank_stall = {n: self.lat[f"syn_{k}"] * (bank - 1) for n, k in kind.items()}  # per lane row
         self.pkt_overhead = {lay.name: float(bus_cycles(np.ones(1), works[lay.name].packet_bits,
                                                         c["spike_bus_bits"])[0]
                                              if c["spike_bus_bits"] < works[lay.name].packet_bits
@@ -210,7 +211,6 @@ class _Sim:
         self.barrier_total = 0
         self.layer_start = np.full((len(self.layers), T), -1, np.int64)
         self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
-        self.bank_factor = bank
         self.fifo_peak = 0.0  # largest FIFO occupancy as a fraction of its capacity
         self.opened = {}
         self.pending = 0
@@ -253,8 +253,8 @@ class _Sim:
         if tile.a_start[t] < 0:
             tile.a_start[t] = now
         service = self.pkt_overhead[layer] + rows * self.row_cycles[layer]
-        self.stalled("bank_conflict", core, rows * self.lat[f"syn_{syn_kind(self.m.layer(layer).node)}"] * (
-            self.bank_factor - 1))
+        if self.bank_stall[layer]:
+            self.stalled("bank_conflict", core, rows * self.bank_stall[layer])
         start = max(float(now), self.engine_free.get(core, 0.0))
         end = start + service
         self.engine_free[core] = end
@@ -410,7 +410,7 @@ class _Sim:
             if self.lockstep:
                 self.outstanding -= 1
                 self.step_progress(key, t, now)
-            else:
+            elif tile.processed[t] >= tile.expected[t]:  # (before its last packet a tile cannot move on)
                 self.check(key, now)
         elif kind == "b_done":
             key, t = payload
