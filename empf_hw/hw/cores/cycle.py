@@ -32,7 +32,6 @@ units; lockstep barriers), flits per link and the peak occupancy of every router
 
 import heapq
 import math
-from collections import deque
 
 import numpy as np
 
@@ -143,10 +142,14 @@ class _Sim:
                 self.tiles[(lay.name, j)] = Tile(lay.name, j, t.core, t.xy[0] * self.net.C + t.xy[1], t.merges, T)
         self.keys = list(self.tiles)  # tile index → key
         self.key_index = {k: i for i, k in enumerate(self.keys)}
-        self.net.psum_got = np.zeros((len(self.keys), T), np.int64)  # shared with the network, which counts them
-        self.net.psum_expected = np.zeros((len(self.keys), T), np.int64)
+        net = self.net  # per tile and timestep, shared with the network and its engines, which count them
+        for name, fill in (("psum_got", 0), ("psum_expected", 0), ("processed", 0), ("expected", 0),
+                           ("a_start", -1)):
+            setattr(net, name, np.full((len(self.keys), T), fill, np.int64))
         for i, key in enumerate(self.keys):
-            self.tiles[key].psum_got, self.tiles[key].psum_expected = self.net.psum_got[i], self.net.psum_expected[i]
+            tile = self.tiles[key]
+            tile.psum_got, tile.psum_expected = net.psum_got[i], net.psum_expected[i]
+            tile.processed, tile.expected, tile.a_start = net.processed[i], net.expected[i], net.a_start[i]
         self.packets = {lay.name: layer_packets(mapping, lay, by[lay.name], T) for lay in self.layers}
         for lay in self.layers:
             for t, pk in enumerate(self.packets[lay.name]):
@@ -192,9 +195,6 @@ class _Sim:
         self.flits = {lay.name: flits(works[lay.name].packet_bits, arch.chip["noc_link_bits"]) for lay in self.layers}
         self.psum_flits = flits(psum_bits(arch), arch.chip["noc_link_bits"])
         self.io_router = io_xy(arch)[0] * self.net.C + io_xy(arch)[1]
-        self.fifo: dict[int, deque] = {}
-        self.engine_free: dict[int, float] = {}
-        self.engine_busy: dict[int, bool] = {}
         self.units_free: dict[int, int] = {}
         self.dram_free: dict[int, int] = {}  # DRAM channel → cycle it is free
         self.reloaded: dict[tuple, int] = {}  # tile key → cycle its weights of the open timestep are in
@@ -203,7 +203,6 @@ class _Sim:
         self.tile_core = {lay.name: np.array([self.tiles[(lay.name, j)].core for j in range(len(lay.tiles))])
                           for lay in self.layers}
         self.first_index = {lay.name: self.key_index[(lay.name, 0)] for lay in self.layers}
-        self.p_rows = np.zeros(1 << 12, np.int64)  # per packet id: lane rows of a spike packet
         self.heap: list = []
         self.seq = 0
         self.busy_cycles: dict[int, float] = {}
@@ -211,7 +210,6 @@ class _Sim:
         self.barrier_total = 0
         self.layer_start = np.full((len(self.layers), T), -1, np.int64)
         self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
-        self.fifo_peak = 0.0  # largest FIFO occupancy as a fraction of its capacity
         self.opened = {}
         self.pending = 0
         self.outstanding = 0
@@ -226,41 +224,21 @@ class _Sim:
         self.net.schedule(tile.router, np.full(m, self.tiles[dst].router), self.psum_flits, np.full(m, -1),
                           np.full(m, now), self.key_index[dst], t)
 
-    def deliver(self, pid: int, now: int) -> None:
-        """A spike packet reached its core, or a partial sum completed its tile's timestep (the network counts
-        partial sums)."""
-        key, t = self.keys[self.net.p_tile[pid]], int(self.net.p_t[pid])
-        tile = self.tiles[key]
-        if self.net.p_fifo[pid] < 0:
-            if self.lockstep:
-                self.maybe_end_step(now)
-            else:
-                self.check(key, now)
-            return
-        core = tile.core
-        q = self.fifo.setdefault(core, deque())
-        q.append((key, t, int(self.p_rows[pid])))
-        self.fifo_peak = max(self.fifo_peak, len(q) / self.fifo_cap)
-        self.start_engine(core, now)
+    def psums_in(self, pid: int, now: int) -> None:
+        """Partial sum ``pid`` completed its tile's timestep (the network counts them)."""
+        if self.lockstep:
+            self.maybe_end_step(now)
+        else:
+            self.check(self.keys[self.net.p_tile[pid]], now)
 
-    def start_engine(self, core: int, now: int) -> None:
-        if self.engine_busy.get(core) or not self.fifo.get(core):
-            return
-        key, t, rows = self.fifo[core].popleft()
-        self.net.fifo_free[core] += 1
-        layer = key[0]
-        tile = self.tiles[key]
-        if tile.a_start[t] < 0:
-            tile.a_start[t] = now
-        service = self.pkt_overhead[layer] + rows * self.row_cycles[layer]
-        if self.bank_stall[layer]:
-            self.stalled("bank_conflict", core, rows * self.bank_stall[layer])
-        start = max(float(now), self.engine_free.get(core, 0.0))
-        end = start + service
-        self.engine_free[core] = end
-        self.engine_busy[core] = True
-        self.busy_cycles[core] = self.busy_cycles.get(core, 0.0) + service
-        self.push(end, "engine", core, key, t)
+    def processed_all(self, code: int, now: int) -> None:
+        """Tile ``code // T`` processed every packet of timestep ``code % T``."""
+        key, t = self.keys[code // self.T], code % self.T
+        if self.lockstep:
+            self.outstanding -= int(self.tiles[key].expected[t])
+            self.step_progress(key, t, now)
+        else:
+            self.check(key, now)
 
     # --- the neuron phase ---------------------------------------------------------------------------------------
     def b_cycles(self, key, t) -> tuple[int, int]:
@@ -314,12 +292,10 @@ class _Sim:
         if not n:
             return
         times = first + (max(end - first, 0) * np.arange(n, dtype=np.int64)) // n
-        j = pk[1][sel]
-        pid = self.net.schedule(router, self.tile_router[layer][j], self.flits[layer], self.tile_core[layer][j], times,
-                                self.first_index[layer] + j, t)
-        while pid + n > len(self.p_rows):
-            self.p_rows = np.concatenate([self.p_rows, np.zeros_like(self.p_rows)])
-        self.p_rows[pid:pid + n] = pk[2][sel]
+        j, rows = pk[1][sel], pk[2][sel]
+        self.net.schedule(router, self.tile_router[layer][j], self.flits[layer], self.tile_core[layer][j], times,
+                          self.first_index[layer] + j, t, self.pkt_overhead[layer] + rows * self.row_cycles[layer],
+                          rows * self.bank_stall[layer])
 
     # --- readiness --------------------------------------------------------------------------------------------
     def stalled(self, cause: str, core: int, cycles: float) -> None:
@@ -380,7 +356,7 @@ class _Sim:
         chan = dram_channel(self.arch, divmod(tile.router, self.net.C))
         done = max(now, self.dram_free.get(chan, 0)) + -(-bits // self.arch.chip["dram_bits_per_cycle"])
         self.dram_free[chan] = self.reloaded[key] = done
-        self.engine_free[tile.core] = max(self.engine_free.get(tile.core, 0.0), done)
+        self.net.eng_free[tile.core] = max(self.net.eng_free[tile.core], done)
         return done
 
     def open_timestep(self, key, t: int, now: int) -> None:
@@ -401,18 +377,7 @@ class _Sim:
 
     # --- events -------------------------------------------------------------------------------------------------
     def handle(self, now: int, kind: str, payload) -> None:
-        if kind == "engine":
-            core, key, t = payload
-            self.engine_busy[core] = False
-            tile = self.tiles[key]
-            tile.processed[t] += 1
-            self.start_engine(core, now)
-            if self.lockstep:
-                self.outstanding -= 1
-                self.step_progress(key, t, now)
-            elif tile.processed[t] >= tile.expected[t]:  # (before its last packet a tile cannot move on)
-                self.check(key, now)
-        elif kind == "b_done":
+        if kind == "b_done":
             key, t = payload
             tile = self.tiles[key]
             tile.finish[t] = now
@@ -491,14 +456,16 @@ class _Sim:
         else:
             for key in self.tiles:
                 self.open_timestep(key, 0, 0)
-        while self.heap or self.net.in_flight:
+        while self.heap or self.net.active():
             while self.heap and self.heap[0][0] <= now:
                 _, _, kind, payload = heapq.heappop(self.heap)
                 self.handle(now, kind, payload)
-            if self.net.in_flight:  # flit by flit until a packet reaches its core or an event is due
-                at, out, nxt = self.net.advance(now, self.heap[0][0] if self.heap else NO_LIMIT)
-                for pid in out.tolist():
-                    self.deliver(pid, at)
+            if self.net.active():  # cycle by cycle until a tile's timestep is in or an event is due
+                at, psums, done, nxt = self.net.advance(now, self.heap[0][0] if self.heap else NO_LIMIT)
+                for code in done:
+                    self.processed_all(int(code), at)
+                for pid in psums.tolist():
+                    self.psums_in(pid, at)
                 now = max(min(nxt, self.heap[0][0]) if self.heap else nxt, 1)
             elif self.heap:
                 now = max(now, self.heap[0][0])
@@ -517,9 +484,14 @@ class _Sim:
                                                                                               t.finish)),
                                             np.where(t.b_start >= 0, t.b_start, t.finish)) for t in tiles])
                 self.layer_start[i] = starts.min(axis=0)
-        busy = {int(k): int(round(v)) for k, v in self.busy_cycles.items()}
-        phase = np.maximum(self.layer_finish - self.layer_start, 0)
         net = self.net
+        engines = {int(c): float(v) for c, v in enumerate(net.eng_cycles) if v}
+        busy = {c: int(round(self.busy_cycles.get(c, 0.0) + engines.get(c, 0.0)))
+                for c in sorted(set(self.busy_cycles) | set(engines))}
+        for c, v in enumerate(net.eng_bank.tolist()):
+            if v:
+                self.stall[("bank_conflict", c)] = v
+        phase = np.maximum(self.layer_finish - self.layer_start, 0)
         n = net.R * net.C
         ports = np.arange(n * 5)
         links = [{"router_row": int(p // 5 // net.C), "router_col": int(p // 5 % net.C), "direction": DIRS[p % 5],
@@ -540,7 +512,7 @@ class _Sim:
                             "barrier": self.barrier_total}, "cores": cores,
                  "links": links, "buffer_peak_flits": int(net.peak.max(initial=0)),
                  "buffer_depth_flits": net.depth, "packets": int(net.n_packets),
-                 "packets_delivered": int(net.n_packets - net.in_flight), "fifo_peak_fraction": self.fifo_peak,
+                 "packets_delivered": int(net.n_packets - net.in_flight), "fifo_peak_fraction": float(net.f_peak[0]),
                  "unprocessed_packets": int(sum((t.expected - t.processed).sum() for t in self.tiles.values())),
                  "router_stalls": {"link_busy": net.stall_link.reshape(net.R, net.C),
                                    "queue_full": net.stall_full.reshape(net.R, net.C)}}

@@ -18,9 +18,91 @@ WORD = 32  # bits used per int64 word of the occupancy bitmaps (no sign bit invo
 
 
 @njit(cache=True)
+def _start(core, now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start):
+    """``network.Network._start``: the engine of ``core`` takes the next packet of its FIFO, if idle."""
+    pid = ci[0, core]
+    if ci[3, core] or pid < 0:
+        return
+    ci[0, core] = p_fnext[pid]
+    if ci[0, core] < 0:
+        ci[1, core] = -1
+    ci[2, core] -= 1
+    fifo_free[core] += 1
+    tl, t = p_tile[pid], p_t[pid]
+    if a_start[tl, t] < 0:
+        a_start[tl, t] = now
+    cf[2, core] += p_bank[pid]
+    end = max(float(now), cf[0, core]) + p_service[pid]
+    cf[0, core] = end
+    ci[3, core], ci[5, core], ci[4, core] = 1, pid, np.int64(np.ceil(end))
+    cf[1, core] += p_service[pid]
+    ebits[core // WORD] |= 1 << (core % WORD)
+
+
+@njit(cache=True)
+def _arrive(pid, now, ci, cf, ebits, f_peak, fifo_cap, p_fifo, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free,
+            a_start):
+    """``network.Network._arrive``: a spike packet joins its core's FIFO."""
+    core = p_fifo[pid]
+    if ci[1, core] < 0:
+        ci[0, core] = pid
+    else:
+        p_fnext[ci[1, core]] = pid
+    ci[1, core] = pid
+    ci[2, core] += 1
+    frac = ci[2, core] / fifo_cap
+    if frac > f_peak[0]:
+        f_peak[0] = frac
+    _start(core, now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
+
+
+@njit(cache=True)
+def _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start, processed, expected,
+              done_out):
+    """``network.Network._complete``: engines finishing at ``now`` (core order); the number of tiles reported."""
+    T = processed.shape[1]
+    nd = 0
+    for w in range(ebits.shape[0]):
+        bits = ebits[w]
+        if bits == 0:
+            continue
+        for b in range(WORD):
+            if not (bits >> b) & 1:
+                continue
+            core = w * WORD + b
+            if ci[4, core] != now:
+                continue
+            pid = ci[5, core]
+            ci[3, core] = 0
+            ebits[w] &= ~(1 << b)
+            tl, t = p_tile[pid], p_t[pid]
+            processed[tl, t] += 1
+            _start(core, now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
+            if processed[tl, t] == expected[tl, t]:
+                done_out[nd] = tl * T + t
+                nd += 1
+    return nd
+
+
+@njit(cache=True)
+def _next_done(ci, ebits):
+    """The earliest cycle a busy engine finishes (NO_LIMIT: none busy)."""
+    lo = NO_LIMIT
+    for w in range(ebits.shape[0]):
+        bits = ebits[w]
+        if bits == 0:
+            continue
+        for b in range(WORD):
+            if (bits >> b) & 1 and ci[4, w * WORD + b] < lo:
+                lo = ci[4, w * WORD + b]
+    return lo
+
+
+@njit(cache=True)
 def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
           p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_full, out,
-          scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp):
+          scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext,
+          p_service, p_bank, a_start):
     """One cycle (``network.Network.step``); the ejected packets to report go to ``out``; returns (reported,
     flits moved, packets ejected)."""
     for w in range(inj_bits.shape[0]):  # one flit per router and cycle into the local input port
@@ -159,13 +241,15 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             route_of[a] = -1
         if d == 0 and last:
             gone += 1
-            if p_fifo[pid] < 0:  # a partial sum: counted, reported when it completes its tile's timestep
-                tl, tt = p_tile[pid], p_t[pid]
-                psum_got[tl, tt] += 1
-                if psum_got[tl, tt] != psum_exp[tl, tt]:
-                    continue
-            out[ej] = pid
-            ej += 1
+            if p_fifo[pid] >= 0:  # a spike packet joins its core's FIFO
+                _arrive(pid, now, ci, cf, ebits, f_peak, fifo_cap, p_fifo, p_fnext, p_tile, p_t, p_service, p_bank,
+                        fifo_free, a_start)
+                continue
+            tl, tt = p_tile[pid], p_t[pid]  # a partial sum: counted, reported when it completes its tile's timestep
+            psum_got[tl, tt] += 1
+            if psum_got[tl, tt] == psum_exp[tl, tt]:
+                out[ej] = pid
+                ej += 1
     return ej, moved, gone
 
 
@@ -261,27 +345,35 @@ def _empty(occ, inj_bits) -> bool:
 @njit(cache=True)
 def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
              period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-             stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, p_src,
+             stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf,
+             ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank, a_start, processed, expected, done_out, p_src,
              p_rel, hp, hsize):
-    """``network.Network.advance``: (cycle of the last step, ejected, next cycle, packets in flight)."""
+    """``network.Network.advance``: (cycle, partial sums reported, tiles reported, next cycle, in flight)."""
     while True:
+        nd = _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start, processed,
+                       expected, done_out)
+        if nd:
+            return now, 0, nd, now, in_flight
         _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits)
         ej, moved, gone = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
                                 period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next,
                                 flits_moved, peak, stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_tile,
-                                p_t, psum_got, psum_exp)
+                                p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank,
+                                a_start)
         in_flight -= gone
-        nxt = now + 1 if moved else _next_event(now, ready, head, occ, inj_bits, lfmax)
-        if hsize[0] > 0:  # the next release, or straight to it over an empty network
-            pm = max(p_rel[hp[0]], now + 1)
-            nxt = pm if _empty(occ, inj_bits) else min(nxt, pm)
-        if ej or in_flight == 0:
-            return now, ej, nxt, in_flight
+        nxt = NO_LIMIT
+        if not _empty(occ, inj_bits):
+            nxt = now + 1 if moved else _next_event(now, ready, head, occ, inj_bits, lfmax)
+        if hsize[0] > 0:
+            nxt = min(nxt, max(p_rel[hp[0]], now + 1))
+        nxt = min(nxt, _next_done(ci, ebits))
+        if ej or nxt == NO_LIMIT:
+            return now, ej, 0, now + 1 if nxt == NO_LIMIT else nxt, in_flight
         nn = min(nxt, limit)
         if nn == 0:
             nn = 1
         if nn >= limit:
-            return now, 0, nxt, in_flight
+            return now, 0, 0, nxt, in_flight
         now = nn
 
 
@@ -295,6 +387,7 @@ class CompiledNetwork(NetworkBase):
         self.occ = np.zeros(len(self.cnt) // WORD + 1, np.int64)
         self.inj_bits = np.zeros(len(self.inj_head) // WORD + 1, np.int64)
         self.lfmax = np.zeros(1, np.int64)
+        self.ebits = np.zeros(len(self.eng_busy) // WORD + 1, np.int64)  # busy engines
         self.hp = np.zeros(1 << 12, np.int64)  # release heap of scheduled packets
         self.hsize = np.zeros(1, np.int64)
 
@@ -318,10 +411,14 @@ class CompiledNetwork(NetworkBase):
             self._scratch[6] = -1
         if not hasattr(self, "_out") or len(self._out) < P:
             self._out = np.zeros(P, np.int64)
+        if not hasattr(self, "_done") or len(self._done) < len(self.eng_busy) + 1:
+            self._done = np.zeros(len(self.eng_busy) + 1, np.int64)
 
-    def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, int]:
-        """(cycle of the last step, packets ejected then, next cycle to simulate)."""
+    def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, np.ndarray, int]:
+        """``network.Network.advance``."""
         self.prepare()
-        at, ej, nxt, self.in_flight = _advance(now, limit, self.in_flight, *self._arrays(), self.p_src, self.p_rel,
-                                               self.hp, self.hsize)
-        return int(at), self._out[:ej].copy(), int(nxt)
+        at, ej, nd, nxt, self.in_flight = _advance(
+            now, limit, self.in_flight, *self._arrays(), self.ci, self.cf, self.ebits, self.f_peak,
+            self.fifo_cap, self.p_fnext, self.p_service, self.p_bank, self.a_start, self.processed, self.expected,
+            self._done, self.p_src, self.p_rel, self.hp, self.hsize)
+        return int(at), self._out[:ej].copy(), self._done[:nd].copy(), int(nxt)

@@ -7,7 +7,15 @@ dimension-order routing, one flit per link and cycle (``noc_link_bits`` wide; a 
 every ⌈noc_link_bits / chip_link_bits⌉ cycles, ``chip_link_cycles`` late), the direction's per-hop latency,
 wormhole switching (an output is held from a packet's head to its tail), round-robin arbitration and credit
 back-pressure (a flit moves only into a free buffer slot). A spike packet's head ejects only into a core FIFO
-with room (``fifo_free``); partial sums always eject (into the accumulators)."""
+with room (``fifo_free``); partial sums always eject (into the accumulators) and are counted per tile and
+timestep.
+
+Each core's synapse engine takes the packets of its FIFO in order: a packet's service (spike bus, message receive,
+lane rows × synaptic op × bank factor; computed by ``cycle``) starts when the engine is free and no earlier than
+``eng_free`` (which DRAM weight reloads push back), and ends at the next whole cycle; ``processed`` counts the
+packets per tile and timestep. A cycle runs: engine completions, releases of scheduled packets, then the routers.
+Only what the tile level needs is reported: a tile whose packets of a timestep are all processed, and a partial
+sum that completes its tile's timestep."""
 
 import heapq
 import math
@@ -73,6 +81,20 @@ class NetworkBase:
         self.inj_tail = np.full(n, -1, np.int64)  # the flit of the first it injects next
         self.inj_k = np.zeros(n, np.int64)
         self.fifo_free = np.asarray(fifo_caps, np.int64).copy()  # room left in each core's input FIFO
+        ncores = len(fifo_caps)  # per core: its FIFO (a list of packets), and its synapse engine
+        self.fifo_cap = int(max(fifo_caps)) if ncores else 1
+        self.ci = np.zeros((6, ncores), np.int64)  # FIFO head, tail, length; engine busy, done cycle, packet
+        self.ci[[0, 1, 4, 5]] = -1
+        self.f_head, self.f_tail, self.f_len, self.eng_busy, self.eng_done, self.eng_pid = self.ci
+        self.cf = np.zeros((3, ncores), np.float64)  # cycle (fractional) from which the engine may start (DRAM
+        self.eng_free, self.eng_cycles, self.eng_bank = self.cf  # reloads push it back), busy, bank stalls
+        self.f_peak = np.zeros(1, np.float64)  # largest FIFO occupancy as a fraction of its capacity
+        self.p_service = np.zeros(1 << 12, np.float64)  # per spike packet: engine cycles, bank stall
+        self.p_bank = np.zeros(1 << 12, np.float64)
+        self.p_fnext = np.full(1 << 12, -1, np.int64)  # next packet in its core's FIFO
+        self.processed = np.zeros((1, 1), np.int64)  # (tiles, T): packets processed, expected, first start
+        self.expected = np.zeros((1, 1), np.int64)
+        self.a_start = np.full((1, 1), -1, np.int64)
         self.flits_moved = np.zeros(P, np.int64)
         self.peak = np.zeros(P, np.int64)
         self.stall_link = np.zeros(n, np.int64)
@@ -86,8 +108,10 @@ class NetworkBase:
         while pid + n > len(self.p_dst):
             grow = len(self.p_dst)
             for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
-                               ("p_rel", 0), ("p_tile", 0), ("p_t", 0)):
-                setattr(self, name, np.concatenate([getattr(self, name), np.full(grow, fill, np.int64)]))
+                               ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_service", 0), ("p_bank", 0),
+                               ("p_fnext", -1)):
+                a = getattr(self, name)
+                setattr(self, name, np.concatenate([a, np.full(grow, fill, a.dtype)]))
         self.n_packets += n
         self.in_flight += n
         return pid
@@ -101,21 +125,27 @@ class NetworkBase:
             self.p_next[self.inj_tail[router]] = pid
         self.inj_tail[router] = pid
 
-    def schedule(self, router: int, dst, nflits: int, fifo, times, tile, t: int) -> int:
+    def schedule(self, router: int, dst, nflits: int, fifo, times, tile, t: int, service=0.0, bank=0.0) -> int:
         """Packets released into ``router``'s injection queue at cycles ``times`` (at the start of the cycle, in
-        (cycle, id) order), for tiles ``tile`` at timestep ``t``; ``fifo``: the core FIFO each needs room in (−1:
-        a partial sum, counted in ``psum_got``); the id of the first (they take consecutive ids)."""
+        (cycle, id) order), for tiles ``tile`` at timestep ``t``; ``fifo``: the core whose FIFO and engine take
+        each (−1: a partial sum, counted in ``psum_got``) with its engine ``service`` and ``bank``-stall cycles;
+        the id of the first (they take consecutive ids)."""
         n = len(times)
         pid = self._grow(n)
         sl = slice(pid, pid + n)
         self.p_dst[sl], self.p_flits[sl], self.p_fifo[sl] = dst, nflits, fifo
         self.p_src[sl], self.p_rel[sl], self.p_tile[sl], self.p_t[sl] = router, times, tile, t
+        self.p_service[sl], self.p_bank[sl] = service, bank
         self._push(np.arange(pid, pid + n, dtype=np.int64))
         return pid
 
     def empty(self) -> bool:
         """No packet queued for injection or buffered in a router."""
         return not (self.inj_head >= 0).any() and not self.cnt.any()
+
+    def active(self) -> bool:
+        """Packets not yet delivered, or engines still processing."""
+        return bool(self.in_flight or self.eng_busy.any())
 
 
 class Network(NetworkBase):
@@ -128,6 +158,52 @@ class Network(NetworkBase):
     def _push(self, pids: np.ndarray) -> None:
         for pid in pids.tolist():
             heapq.heappush(self.pending, (int(self.p_rel[pid]), pid))
+
+    def _start(self, core: int, now: int) -> None:
+        """The engine of ``core`` takes the next packet of its FIFO, if idle."""
+        pid = int(self.f_head[core])
+        if self.eng_busy[core] or pid < 0:
+            return
+        self.f_head[core] = self.p_fnext[pid]
+        if self.f_head[core] < 0:
+            self.f_tail[core] = -1
+        self.f_len[core] -= 1
+        self.fifo_free[core] += 1
+        tl, t = self.p_tile[pid], self.p_t[pid]
+        if self.a_start[tl, t] < 0:
+            self.a_start[tl, t] = now
+        self.eng_bank[core] += self.p_bank[pid]
+        end = max(float(now), self.eng_free[core]) + self.p_service[pid]
+        self.eng_free[core] = end
+        self.eng_busy[core], self.eng_pid[core], self.eng_done[core] = 1, pid, math.ceil(end)
+        self.eng_cycles[core] += self.p_service[pid]
+
+    def _arrive(self, pid: int, now: int) -> None:
+        """A spike packet joins its core's FIFO."""
+        core = int(self.p_fifo[pid])
+        if self.f_tail[core] < 0:
+            self.f_head[core] = pid
+        else:
+            self.p_fnext[self.f_tail[core]] = pid
+        self.f_tail[core] = pid
+        self.f_len[core] += 1
+        self.f_peak[0] = max(self.f_peak[0], self.f_len[core] / self.fifo_cap)
+        self._start(core, now)
+
+    def _complete(self, now: int) -> list[int]:
+        """Engines finishing at ``now`` (in core order) take their next packets; the tiles (index × T + t) whose
+        timestep is then fully processed."""
+        T = self.processed.shape[1]
+        out = []
+        for core in np.flatnonzero((self.eng_busy > 0) & (self.eng_done == now)).tolist():
+            pid = int(self.eng_pid[core])
+            self.eng_busy[core] = 0
+            tl, t = self.p_tile[pid], self.p_t[pid]
+            self.processed[tl, t] += 1
+            self._start(core, now)
+            if self.processed[tl, t] == self.expected[tl, t]:
+                out.append(int(tl * T + t))
+        return out
 
     def _release(self, now: int) -> None:
         """Scheduled packets due by ``now`` join their routers' injection queues."""
@@ -233,26 +309,39 @@ class Network(NetworkBase):
         self.route_of[a[rel]] = -1
         out = pid[mv][~fwd & last]
         self.in_flight -= len(out)
-        psum = self.p_fifo[out] < 0  # partial sums: counted; reported only when they complete a tile's timestep
-        for q in out[psum].tolist():
-            self.psum_got[self.p_tile[q], self.p_t[q]] += 1
-        done = self.psum_got[self.p_tile[out], self.p_t[out]] == self.psum_expected[self.p_tile[out], self.p_t[out]]
-        return out[~psum | done]
+        done = []  # partial sums are counted, and reported when they complete a tile's timestep
+        for q in out.tolist():
+            if self.p_fifo[q] >= 0:
+                self._arrive(q, now)
+                continue
+            tl, t = self.p_tile[q], self.p_t[q]
+            self.psum_got[tl, t] += 1
+            if self.psum_got[tl, t] == self.psum_expected[tl, t]:
+                done.append(q)
+        return np.array(done, np.int64)
 
-    def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, int]:
-        """Cycles from ``now``: scheduled packets released, then a ``step``, until a packet is ejected (returned at
-        that cycle, with the next cycle to simulate), every packet is out, or the next cycle reaches ``limit`` (an
-        event is due): (cycle of the last step, packets ejected then, next cycle)."""
+    def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, list[int], int]:
+        """Cycles from ``now`` (engine completions, releases, a ``step``) until something is reported, nothing is
+        left, or the next cycle reaches ``limit`` (an event is due): (cycle, partial sums completing a tile's
+        timestep, tiles (index × T + t) whose timestep is processed, next cycle; ``now`` itself again after
+        completions, whose reactions come before the routers' step of that cycle)."""
+        none = np.zeros(0, np.int64)
         while True:
+            done = self._complete(now)
+            if done:
+                return now, none, done, now
             self._release(now)
             out = self.step(now)
-            nxt = now + 1 if self.moved else self.next_event(now)
-            if self.pending:  # the next release, or straight to it over an empty network
-                nxt = max(self.pending[0][0], now + 1) if self.empty() else min(nxt, max(self.pending[0][0],
-                                                                                         now + 1))
-            if len(out) or not self.in_flight:
-                return now, out, nxt
+            cand = [] if self.empty() else [now + 1 if self.moved else self.next_event(now)]
+            if self.pending:
+                cand.append(max(self.pending[0][0], now + 1))
+            busy = np.flatnonzero(self.eng_busy)
+            if len(busy):
+                cand.append(int(self.eng_done[busy].min()))
+            nxt = min(cand) if cand else now + 1
+            if len(out) or not cand:
+                return now, out, [], nxt
             nn = max(min(nxt, limit), 1)
             if nn >= limit:
-                return now, out, nxt
+                return now, out, [], nxt
             now = nn
