@@ -211,6 +211,8 @@ class _Sim:
         self.layer_start = np.full((len(self.layers), T), -1, np.int64)
         self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
         self.opened = {}
+        self.heads_done: dict[tuple[str, int], int] = {}  # (layer, t) → head tiles that finished t
+        self.n_heads = {lay.name: sum(t.merges for t in lay.tiles) for lay in self.layers}
         self.pending = 0
         self.outstanding = 0
 
@@ -385,9 +387,13 @@ class _Sim:
                 for dst, m in self.psum_route.get(key, []):
                     if tile.expected[t] > 0 and m:
                         self.send_psums(tile, dst, t, m, now)
-                for cons in self.consumers[key[0]]:
-                    for j in range(len(self.m.layer(cons).tiles)):
-                        self.push(now + self.sig_lat[(key[0], (cons, j))], "signal", (cons, j))
+                # "finished t" reaches the consumers once the layer's last head tile finished t (their readiness
+                # waits for every head tile, so earlier signals could not move them)
+                done = self.heads_done[(key[0], t)] = self.heads_done.get((key[0], t), 0) + tile.head
+                if tile.head and done == self.n_heads[key[0]]:
+                    for cons in self.consumers[key[0]]:
+                        for j in range(len(self.m.layer(cons).tiles)):
+                            self.push(now + self.sig_lat[(key[0], (cons, j))], "signal", (cons, j))
                 if t + 1 < self.T:
                     self.open_timestep(key, t + 1, now)
             else:
