@@ -174,6 +174,7 @@ class _Sim:
             active = self.tiles[key].expected > 0
             for dst, m in routes:
                 self.tiles[dst].psum_expected += active * m
+        self.net.reserve(int(net.expected.sum() + net.psum_expected.sum()))  # every packet of the inference
         self.consumers = {lay.name: [x.name for x in self.layers if lay.name in
                                      ([x.producer] + x.psum_sources + x.spike_sources)] for lay in self.layers}
         self.sig_lat = {}  # (producer layer, consumer tile key) → sideband latency of "finished t"
@@ -373,6 +374,8 @@ class _Sim:
             pk = self.packets[lay.name][t]
             if pk is not None:
                 self.send(lay.name, t, pk, np.arange(len(pk[1])), self.io_router, now, now)
+        if self.opened[(lay.name, t)] < len(lay.tiles):  # producers wait for every tile of the layer to open t
+            return
         for dep in ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources:
             for j in range(len(self.m.layer(dep).tiles)):
                 self.check((dep, j), now)

@@ -102,16 +102,22 @@ class NetworkBase:
         self.in_flight = 0
         self.moved = 0
 
+    def reserve(self, n: int) -> None:
+        """Room for ``n`` packets in all (the arrays grow by doubling otherwise)."""
+        size = len(self.p_dst)
+        if n <= size:
+            return
+        for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
+                           ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_service", 0), ("p_bank", 0),
+                           ("p_fnext", -1)):
+            a = getattr(self, name)
+            setattr(self, name, np.concatenate([a, np.full(n - size, fill, a.dtype)]))
+
     def _grow(self, n: int) -> int:
         """Room for ``n`` more packets; the id of the first."""
         pid = self.n_packets
-        while pid + n > len(self.p_dst):
-            grow = len(self.p_dst)
-            for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
-                               ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_service", 0), ("p_bank", 0),
-                               ("p_fnext", -1)):
-                a = getattr(self, name)
-                setattr(self, name, np.concatenate([a, np.full(grow, fill, a.dtype)]))
+        if pid + n > len(self.p_dst):
+            self.reserve(max(2 * len(self.p_dst), pid + n))
         self.n_packets += n
         self.in_flight += n
         return pid
