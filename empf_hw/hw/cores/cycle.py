@@ -88,14 +88,12 @@ class Tile:
     __slots__ = ("layer", "j", "core", "router", "head", "t_open", "expected", "processed", "psum_expected",
                  "psum_got", "a_start", "a_done", "b_start", "finish", "waiting", "blocked")
 
-    def __init__(self, layer: str, j: int, core: int, router: int, head: bool, T: int):
+    def __init__(self, layer: str, j: int, core: int, router: int, head: bool, T: int, net, i: int):
+        """Tile ``i`` of the simulation; its per-timestep counts are rows of the network's (tiles, T) arrays."""
         self.layer, self.j, self.core, self.router, self.head = layer, j, core, router, head
         self.t_open = 0
-        self.expected = np.zeros(T, np.int64)
-        self.processed = np.zeros(T, np.int64)
-        self.psum_expected = np.zeros(T, np.int64)
-        self.psum_got = np.zeros(T, np.int64)
-        self.a_start = np.full(T, -1, np.int64)
+        self.expected, self.processed, self.a_start = net.expected[i], net.processed[i], net.a_start[i]
+        self.psum_expected, self.psum_got = net.psum_expected[i], net.psum_got[i]
         self.a_done = np.full(T, -1, np.int64)
         self.b_start = np.full(T, -1, np.int64)
         self.finish = np.full(T, -1, np.int64)
@@ -136,20 +134,15 @@ class _Sim:
         self.idx = {lay.name: i for i, lay in enumerate(self.layers)}
         self.T = T = len(trace.logits)
         by = {lt.name: lt for lt in trace.layers}
-        self.tiles = {}
-        for lay in self.layers:
-            for j, t in enumerate(lay.tiles):
-                self.tiles[(lay.name, j)] = Tile(lay.name, j, t.core, t.xy[0] * self.net.C + t.xy[1], t.merges, T)
-        self.keys = list(self.tiles)  # tile index → key
-        self.key_index = {k: i for i, k in enumerate(self.keys)}
         net = self.net  # per tile and timestep, shared with the network and its engines, which count them
         for name, fill in (("psum_got", 0), ("psum_expected", 0), ("processed", 0), ("expected", 0),
                            ("a_start", -1)):
-            setattr(net, name, np.full((len(self.keys), T), fill, np.int64))
-        for i, key in enumerate(self.keys):
-            tile = self.tiles[key]
-            tile.psum_got, tile.psum_expected = net.psum_got[i], net.psum_expected[i]
-            tile.processed, tile.expected, tile.a_start = net.processed[i], net.expected[i], net.a_start[i]
+            setattr(net, name, np.full((len(mapping.tiles), T), fill, np.int64))
+        self.keys = [(lay.name, j) for lay in self.layers for j in range(len(lay.tiles))]  # tile index → key
+        self.key_index = {k: i for i, k in enumerate(self.keys)}
+        self.tiles = {(lay.name, j): Tile(lay.name, j, t.core, t.xy[0] * net.C + t.xy[1], t.merges, T, net,
+                                          self.key_index[(lay.name, j)])
+                      for lay in self.layers for j, t in enumerate(lay.tiles)}
         self.packets = {lay.name: layer_packets(mapping, lay, by[lay.name], T) for lay in self.layers}
         for lay in self.layers:
             for t, pk in enumerate(self.packets[lay.name]):
