@@ -147,7 +147,7 @@ def test_all_zero_input_costs_only_neuron_work_and_leakage():
     c = evaluate(tr, tiny_arch())
     spent = c.actions[c.actions["energy_pJ"] > 0]
     assert set(spent["action"]) == {"neuron_update", "membrane_read_bit", "membrane_write_bit", "acc_read_bit",
-                                    "param_read_bit", "leakage_core_cycle"}
+                                    "acc_access", "param_read_bit", "leakage_core_cycle"}
     a = c.actions.groupby("action")["count"].sum()
     integrators = sum(int(np.prod(n.shape)) for n in g.nodes if n.op in ("conv", "linear")
                       and g[c.mapping.layers[-1].name] is n)  # the classifier's outputs

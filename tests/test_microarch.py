@@ -33,7 +33,9 @@ def test_accumulator_storage_prices_from_their_sources():
         t = reference_table(base.with_overrides({"core.accumulator_storage": storage}))
         assert t["acc_read_bit"].pJ == pytest.approx(pj) and t["acc_write_bit"].pJ == pytest.approx(pj)
         assert t["acc_read_bit"].low < pj < t["acc_read_bit"].high and t["acc_read_bit"].source
-    assert reference_table(base)["acc_read_bit"].pJ == pytest.approx(10.0 / 64)  # 8 KiB SRAM, per bit
+    sram = reference_table(base)  # 8 KiB SRAM, 10 pJ per 64-bit access: half per access, half per bit
+    assert sram["acc_access"].pJ == pytest.approx(5.0) and sram["acc_read_bit"].pJ == pytest.approx(5.0 / 64)
+    assert reference_table(base.with_overrides({"core.accumulator_storage": "latch"}))["acc_access"].pJ == 0
 
 
 def test_accumulator_storage_moves_only_the_accumulator(zoo):
@@ -42,8 +44,11 @@ def test_accumulator_storage_moves_only_the_accumulator(zoo):
     sram, rf = (evaluate(tr, base.with_overrides({"core.accumulator_storage": s})) for s in ("sram", "regfile"))
     assert np.array_equal(sram.counts, rf.counts)
     es, er = sram.component_energy(), rf.component_energy()
-    assert er["accumulator"] == pytest.approx(es["accumulator"] * reference_table(rf.arch)["acc_read_bit"].pJ
-                                              / reference_table(sram.arch)["acc_read_bit"].pJ)
+    bits = sram.count("acc_read_bit") + sram.count("acc_write_bit")
+    ts, tr_ = reference_table(sram.arch), reference_table(rf.arch)
+    assert es["accumulator"] == pytest.approx(bits * ts["acc_read_bit"].pJ + sram.count("acc_access")
+                                              * ts["acc_access"].pJ)
+    assert er["accumulator"] == pytest.approx(bits * tr_["acc_read_bit"].pJ)
     assert {k: v for k, v in er.items() if k != "accumulator"} == {k: v for k, v in es.items() if k != "accumulator"}
 
 

@@ -56,8 +56,9 @@ def cmd_cost(a) -> int:
                             for name in ("latency", "stalls", "timesteps", "links", "cores")}
         print(json.dumps(out, sort_keys=True, default=float))
         return 0
-    cols = ["label", "layer", "tiles", "value_width_bits", "sops", "syn_ops_hw", "neuron_updates", "busy_cycles",
-            "energy_pJ"]
+    cols = [c for c in ("label", "layer", "tiles", "value_width_bits", "accumulator_need_bits",
+                        "acc_saturations_per_inference", "sops", "syn_ops_hw", "neuron_updates", "busy_cycles",
+                        "energy_pJ") if c in layers]
     print(text(layers[cols]))
     row = summary.iloc[0]
     print(human_rows(pd.DataFrame({"quantity": row.index, "value": row.to_numpy()}), "quantity", ["value"])

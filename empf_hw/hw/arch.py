@@ -23,11 +23,13 @@ import yaml
 from ..errors import EmpfError, check_choice, check_keys, check_range
 from ..resources import find, shipped
 
+ACC_AUTO = "auto"  # core.accumulator_bits: as wide as the mapped model needs
+
 
 class Field(NamedTuple):
     lo: float | None
     hi: float | None
-    unit: str  # "bool", "choice", "table" or a physical unit; ints unless listed in FLOAT_FIELDS
+    unit: str  # "bool", "choice", "table", "width" (bits or auto) or a physical unit; ints unless in FLOAT_FIELDS
     doc: str
     default: object = ...  # ... = required
 
@@ -87,9 +89,17 @@ CORE_FIELDS = {
                                 "(only neurons with input or non-zero potential take a unit's time)", "clock"),
     "max_neurons": Field(0, 1 << 24, "neurons", "compartments per core (0: as many as the membrane SRAM holds; "
                          "Loihi: 1024)", 0),
-    "accumulator_bits": Field(2, 64, "bits", "synaptic accumulator (input current) width"),
+    "accumulator_bits": Field(2, 64, "width", "synaptic accumulator (input current) width in bits, or auto: the "
+                              "widest any layer of the mapped model needs (fan-in × weight × spike codes, no sum can "
+                              "overflow); a narrower width saturates, counted per layer", ACC_AUTO),
     "accumulator_storage": Field(None, None, "choice", "sram (read-modify-write in the membrane SRAM per "
                                  "synaptic op) | regfile | latch", "sram"),
+    "accumulation": Field(None, None, "choice", "event (every synaptic event read-modify-writes its neuron's "
+                          "accumulator in core.accumulator_storage) | output_stationary (events are summed in lane "
+                          "registers, one write-back per updated neuron per timestep; a core holds at most "
+                          "core.accumulator_registers neurons)", "event"),
+    "accumulator_registers": Field(1, 1 << 20, "accumulators", "lane registers for output-stationary "
+                                   "accumulation (bounds a core's neurons)", 1024),
     "membrane_bits": Field(2, 64, "bits", "membrane potential width"),
     "time_batched": Field(None, None, "bool", "layers feeding stateless neurons (EM-PF parallel, leak ≡ 0) fetch "
                           "each weight word once per input position for all T timesteps, holding T accumulators per "
@@ -121,6 +131,7 @@ LATENCY_KEYS = ("message_receive", "syn_dense", "syn_sparse", "syn_conv", "neuro
                 "message_send", "hop_ew", "hop_ns")
 CHOICES = {"dataflow": ("ws", "os"), "mode": ("dense", "event"), "timestep_mode": ("pipelined", "lockstep"),
            "neuron_update_mode": ("clock", "event"), "accumulator_storage": ("sram", "regfile", "latch"),
+           "accumulation": ("event", "output_stationary"),
            "tech_flavor": ("lp", "hp"), "dram": ("per_chip", "shared")}
 FLOAT_FIELDS = {"clock_MHz", "vdd_V", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB", "tech_node_nm",
                 "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB", "router_pitch_mm"}
@@ -194,6 +205,9 @@ def check_field(section: str, f: str, v, fields: dict, where: str) -> None:
     elif spec.unit == "bool":
         if not isinstance(v, bool):
             raise EmpfError(f"{name}={v!r} is not valid; allowed: true, false")
+    elif spec.unit == "width" and (v == ACC_AUTO or isinstance(v, str) or isinstance(v, bool)):
+        if v != ACC_AUTO:
+            raise EmpfError(f"{name}={v!r} is not valid; allowed: an integer {spec.lo:g}..{spec.hi:g}, or {ACC_AUTO}")
     elif spec.unit == "table" and isinstance(v, dict):
         if not v:
             raise EmpfError(f"{name}: an empty table; allowed: cycles, or {{routers in use: cycles}}")

@@ -48,6 +48,13 @@ WIRE_PJ_PER_BIT_MM, WIRE_RANGE = 310 / (256 * 10), (0.08, 0.2)
 SRAM_LEAK_PW_PER_BIT = 10.0
 EYERISS = ("Chen, Emer & Sze, ISCA 2016 (Eyeriss): a 0.5 KB register-file access ≈ 1× the energy of a 16-bit MAC; "
            "range 0.5–2×")
+# share of a 64-bit SRAM access that does not scale with the word (address decode, wordline, timing and control);
+# the rest scales with the bits read or written (bitlines, sense amplifiers, write drivers), as in CACTI's split of
+# an access into decoder / wordline and bitline / sense-amp energies (Thoziyoor et al., CACTI 5.1, HPL-2008-20)
+SRAM_ACCESS_SHARE, SRAM_ACCESS_RANGE = 0.5, (0.25, 0.75)
+CACTI_SPLIT = ("assumption: half of Horowitz's 64-bit access is per-access periphery (decode, wordline, control), "
+               "half per bit, after CACTI 5.1's decoder / bitline split (Thoziyoor et al., HPL-2008-20); "
+               "share 25–75 %")
 TEMAN = ("assumption: half the register-file figure (latch arrays have no precharged bitlines; Teman et al., ACM "
          "TODAES 21(4) 2016, standard-cell memories); range 0.25–1× the register file")
 LITERATURE_AC_PJ, LITERATURE_MAC_PJ = 0.9, 4.6  # SNN-paper convention: fp32 add; fp32 mult + add
@@ -73,12 +80,19 @@ HOROWITZ_VDD = 0.9
 CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "dendrite_acc", "psum_add", "neuron_access",
                  "neuron_update", "neuron_affine", "spike_gen", "spike_quantize", "aux_op", "message_send",
                  "message_bit", "message_receive", "hop_ew", "hop_ns", "hop_bit", "chip_link_bit", "barrier",
-                 "synapse_read_word", "acc_read_bit", "acc_write_bit", "membrane_read_bit", "membrane_write_bit",
+                 "synapse_read_word", "acc_access", "acc_read_bit", "acc_write_bit", "acc_reg_bit",
+                 "membrane_read_bit", "membrane_write_bit",
                  "param_read_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
 SYSTOLIC_ENTRIES = ("pe_op", "syn_mult", "neuron_update", "aux_op", "synapse_read_bit", "membrane_read_bit",
                     "membrane_write_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
 ENTRIES = {"cores": CORES_ENTRIES, "systolic": SYSTOLIC_ENTRIES}
 ACC_STORAGE_SRAM = "sram"
+UNMAPPED_ACC_BITS = 32  # core.accumulator_bits: auto is priced at this width until a model is mapped
+
+
+def acc_width(core: dict) -> int:
+    """The accumulator width the table prices: the core's, or UNMAPPED_ACC_BITS while it is still ``auto``."""
+    return UNMAPPED_ACC_BITS if core["accumulator_bits"] == "auto" else core["accumulator_bits"]
 
 
 def _loglog(points: dict, x: float) -> float:
@@ -182,7 +196,7 @@ def reference_table(arch) -> dict[str, Entry]:
     # range: Horowitz's spread (HOROWITZ_SPREAD) times the other flavor's scaling factor
     other = node_scale(ch["tech_node_nm"], ch["vdd_V"], "lp" if flavor == "hp" else "hp")
     rel = (min(1.0, other / s) / HOROWITZ_SPREAD, max(1.0, other / s) * HOROWITZ_SPREAD)
-    acc, mem = c["accumulator_bits"], c["membrane_bits"]
+    acc, mem = acc_width(c), c["membrane_bits"]
     bits = {m: arch.kib_bits(m) for m in ("synapse", "membrane", "buffer")}
     mult_bits = max(c["weight_bits"], 8)
     leak_pw = SRAM_LEAK_PW_PER_BIT * sum(bits.values()) * s
@@ -218,7 +232,7 @@ def reference_table(arch) -> dict[str, Entry]:
 
 def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
     c, ch = arch.core, arch.chip
-    acc = c["accumulator_bits"]
+    acc = acc_width(c)
     for kind in ("dense", "sparse", "conv"):
         t[f"syn_{kind}"] = _zero("the synapse stage is its weight read (synapse_read_word) and, for a multi-bit "
                                  "value on a multi-bit cell, a multiply (syn_mult)")
@@ -247,11 +261,21 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
     t["synapse_read_word"] = _e(sram_bit(skib) * word * s, f"{word}-bit word read: 64-bit SRAM access at {skib:g} "
                                 f"KiB × {word}/64 {node}", HOROWITZ, rel)
     kib = arch.kib_bits("membrane") / 8192
+    rf = (int_mult(16) + int_add(16)) / 16 * s  # per bit of a 16-bit word
+    t["acc_reg_bit"] = Entry(rf, f"lane register (output-stationary accumulation): register file, (int mult 16 b + "
+                             f"int add 16 b) ÷ 16 bits {node}", EYERISS, rf / 2, 2 * rf)
     if c["accumulator_storage"] == ACC_STORAGE_SRAM:
+        access = _loglog(SRAM_64B, kib) * s
+        lo, hi = (access * f for f in SRAM_ACCESS_RANGE)
+        t["acc_access"] = Entry(access * SRAM_ACCESS_SHARE, f"{SRAM_ACCESS_SHARE:g} × 64-bit SRAM access at {kib:g} "
+                                f"KiB (per word accessed, any width) {node}", CACTI_SPLIT, lo / 1.5, hi * 1.5)
         for op in ("read", "write"):
-            t[f"acc_{op}_bit"] = t[f"membrane_{op}_bit"]
+            m = t[f"membrane_{op}_bit"]
+            t[f"acc_{op}_bit"] = Entry(m.pJ * (1 - SRAM_ACCESS_SHARE), f"{1 - SRAM_ACCESS_SHARE:g} × {m.formula}",
+                                       CACTI_SPLIT, m.low * (1 - SRAM_ACCESS_RANGE[1]),
+                                       m.high * (1 - SRAM_ACCESS_RANGE[0]))
     else:
-        rf = (int_mult(16) + int_add(16)) / 16 * s  # per bit of a 16-bit word
+        t["acc_access"] = _zero("register and latch arrays are priced per bit read or written")
         latch = c["accumulator_storage"] == "latch"
         for op in ("read", "write"):
             t[f"acc_{op}_bit"] = (
@@ -265,8 +289,10 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
 def format_table(arch) -> str:
     """The ERT as aligned text with a range and a source for every entry."""
     t = reference_table(arch)
+    auto = arch.template == "cores" and arch.core["accumulator_bits"] == "auto"
     lines = [f"Energy reference table for {arch.name} ({arch.chip['tech_node_nm']:g} nm, "
-             f"{arch.chip['tech_flavor'].upper()}, {arch.chip['clock_MHz']:g} MHz)",
+             f"{arch.chip['tech_flavor'].upper()}, {arch.chip['clock_MHz']:g} MHz"
+             + (f"; accumulator_bits auto, priced at {UNMAPPED_ACC_BITS} b until a model is mapped)" if auto else ")"),
              f"{'entry':<20} {'energy_pJ':>12} {'range_pJ':>21}  formula | source"]
     lines += [f"{k:<20} {e.pJ:>12.5g} {f'{e.low:.4g}–{e.high:.4g}':>21}  {e.formula} | {e.source}"
               for k, e in t.items()]

@@ -21,7 +21,7 @@ COMPONENTS = {
     "message_send": "network", "message_bit": "network", "message_receive": "network", "hop_ew": "network",
     "hop_ns": "network", "hop_bit": "network", "chip_link_bit": "network", "barrier": "network",
     "synapse_read_bit": "synapse_sram", "synapse_read_word": "synapse_sram", "acc_read_bit": "accumulator",
-    "acc_write_bit": "accumulator",
+    "acc_write_bit": "accumulator", "acc_access": "accumulator", "acc_reg_bit": "accumulator",
     "membrane_read_bit": "membrane_sram", "membrane_write_bit": "membrane_sram", "param_read_bit": "membrane_sram",
     "buffer_read_bit": "buffer_sram", "buffer_write_bit": "buffer_sram", "dram_bit": "dram",
     "leakage_core_cycle": "leakage",
@@ -104,6 +104,13 @@ def memory_frame(rows: list[dict]) -> pd.DataFrame:
     return df
 
 
+def _total(per_layer: list | None) -> float:
+    """Sum over layers; NaN when a layer's figure is unknown (a trace without accumulator widths) or absent."""
+    if per_layer is None or any(v is None for v in per_layer):
+        return float("nan")
+    return float(sum(per_layer))
+
+
 @dataclass
 class Costs:
     """Costs of one model on one architecture; every table is per inference with units in its column names."""
@@ -111,7 +118,7 @@ class Costs:
     model: str
     arch: object
     layer_info: dict[str, list]  # columns: layer, label, op, tiles, cores, value_width_bits, weight_width_bits,
-    #                              slices, busy_cycles
+    #                              slices, busy_cycles (cores: accumulator_need_bits, acc_saturations_per_inference)
     core_table: Callable[[], pd.DataFrame]  # per core (array): position, placement, memory use, busy cycles
     cores_used: int
     timing: Timing
@@ -215,7 +222,9 @@ class Costs:
                "compression_vs_fp32": m["fp32_memory_bits"].sum() / max(m["total_memory_bits"].sum(), 1),
                "dynamic_energy_pJ": total - e["leakage"], "leakage_energy_pJ": e["leakage"],
                "cores_used": self.cores_used, "tiles": int(sum(self.layer_info["tiles"])),
-               "clock_MHz": self.arch.chip["clock_MHz"], "tech_node_nm": self.arch.chip["tech_node_nm"]}
+               "clock_MHz": self.arch.chip["clock_MHz"], "tech_node_nm": self.arch.chip["tech_node_nm"],
+               "accumulator_bits": self.arch.core["accumulator_bits"],
+               "acc_saturations_per_inference": _total(self.layer_info.get("acc_saturations_per_inference"))}
         for comp in COMPONENT_ORDER:
             row[f"{comp}_energy_pJ"] = float(e[comp])
         return pd.DataFrame([row])

@@ -20,8 +20,13 @@ ASSUMPTIONS = [
     "sum pooling (a 2×2 sum of B-bit codes needs B+2 bits). Packets wider than the bus take several cycles; one "
     "packet per event and destination tile (no multicast).",
     "Each synaptic event reads whole synapse SRAM words (core.synapse_word_bits) holding its tile's weights for "
-    "the event, and read-modify-writes the input-current accumulator, priced by core.accumulator_storage (sram: "
-    "the membrane SRAM's per-bit price; regfile / latch: see the energy table). Model weights wider than a cell "
+    "the event and, with core.accumulation event, read-modify-writes the input-current accumulator one lane row "
+    "(core.accumulator_lanes accumulators) per access, priced by core.accumulator_storage (sram: a per-access and "
+    "a per-bit share of the membrane SRAM's access, an assumed 50/50 split; regfile / latch: per bit); with "
+    "output_stationary the events add in lane registers and each updated neuron's sum is written back once per "
+    "timestep. The accumulator is core.accumulator_bits wide (auto: the widest sum any layer can reach, fan-in × "
+    "weight × spike codes); a narrower width saturates, counted per layer from the trace's sums (accuracy is the "
+    "export's, computed at its own accumulator width). Model weights wider than a cell "
     "are bit-sliced (one add per slice); multipliers are used only for a multi-bit value with a multi-bit cell.",
     "EM-PF neurons also pay a membrane affine (Mem-BN) per update and a scale-and-clip per multi-bit spike; "
     "per-timestep neuron parameters are read every timestep.",

@@ -143,7 +143,8 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
             f"{m['total_memory_bits'] / b['total_memory_bits']:.3g}× the baseline's; accuracy "
             f"{quantity('accuracy', m['accuracy'])} vs {quantity('accuracy', b['accuracy'])} on {m['samples']} test "
             "samples.")
-    layer_cols = ["model", "label", "layer", "tiles", "cores", "value_width_bits", "weight_width_bits", "input_events",
+    layer_cols = ["model", "label", "layer", "tiles", "cores", "value_width_bits", "weight_width_bits",
+                  "accumulator_need_bits", "acc_saturations_per_inference", "input_events",
                   "activity", "sops", "macs", "syn_ops_hw", "neuron_updates", "busy_cycles", "energy_pJ"]
     sections = [
         ("Summary", [head, "Checkpoints: " + "; ".join(
@@ -157,7 +158,8 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
         ("Latency and utilization", [("plot", "schedule", figs["schedule"]),
                                      ("plot", "core_utilization", figs["core_utilization"])]),
         ("Operations and activity", [("plot", "operations_by_layer", figs["operations_by_layer"]),
-                                     ("plot", "activity_by_layer", figs["activity_by_layer"]), layers[layer_cols]]),
+                                     ("plot", "activity_by_layer", figs["activity_by_layer"]),
+                                     layers[[c for c in layer_cols if c in layers]]]),
         ("Memory", [("plot", "memory", figs["memory"]), mem, "Cores: the layers each core holds and how full its "
                     "synapse, membrane and spike-buffer SRAMs are; busy cycles per inference (fast estimate).",
                     *busiest(cores[["model", "core", "mesh_row", "mesh_col", "layers", "synapse_utilization",

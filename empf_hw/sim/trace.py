@@ -18,7 +18,9 @@ Synaptic layers also carry ``value_bits`` (T, 33): events by the bits needed for
 in float mode every event is filed under 0), ``event_map`` (T, *input shape): per input position, in how many
 samples of the batch it produced an event, for multi-bit codes in fixed mode ``bit_maps`` (T, B, *input shape): in
 how many samples bit j of the code was set, and ``any_map`` (*input shape): per position, in how many samples it
-produced an event at any timestep (what a time-batched layer fetches weights for). Pooling nodes keep the same
+produced an event at any timestep (what a time-batched layer fetches weights for), and in fixed mode ``acc_bits``
+(T, ACC_WIDTHS): the layer's accumulator sums (one per output neuron and sample) by the signed width they need,
+``bit_length(|sum|) + 1`` (what a narrower hardware accumulator would saturate). Pooling nodes keep the same
 maps of their *input* (what a chip without pooling hardware receives, see ``empf_hw.hw.cores.lowering``). With
 ``lockstep`` timesteps (``meta["schedule"]``) the time axis is the chip's T + depth steps.
 ``meta["static_input"]``: true when one input frame was presented at every logical timestep (a layer fed only by it
@@ -40,7 +42,8 @@ COUNTS = ("input_events", "sops", "dense_ops", "macs", "neuron_updates", "active
           "other_ops",
           "acc_saturations", "membrane_saturations", "spike_clips", "nonbinary_inputs")
 MAX_BITS = 32
-MAPS = ("value_bits", "event_map", "bit_maps", "any_map")  # a synaptic layer's arrays besides its counts
+ACC_WIDTHS = 66  # signed widths 0..65 of an accumulator sum (wider sums are filed under 65)
+MAPS = ("value_bits", "event_map", "bit_maps", "any_map", "acc_bits")  # a synaptic layer's arrays besides its counts
 
 
 def check_trace_target(path: str | Path, force: bool) -> None:
@@ -66,6 +69,7 @@ class LayerTrace:
     event_map: np.ndarray | None = None  # (T, *input shape)
     bit_maps: np.ndarray | None = None  # (T, B, *input shape): per position, samples with bit j of the code set
     any_map: np.ndarray | None = None  # (*input shape): per position, samples with an event at any timestep
+    acc_bits: np.ndarray | None = None  # (T, ACC_WIDTHS): accumulator sums by the signed width they need
 
 
 @dataclass

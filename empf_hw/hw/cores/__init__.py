@@ -15,7 +15,7 @@ from ..result import Costs, memory_frame, param_count, trace_summary
 from .counts import layer_counts, soma_activity
 from .fast import schedule
 from .lowering import lower
-from .mapper import map_graph
+from .mapper import accumulator_needs, map_graph, saturations
 from .stem import stem_once
 from .tiles import Mapping, state_bits
 from .work import check_trace, layer_work, share_dram
@@ -40,6 +40,12 @@ def _memory(mapping: Mapping) -> pd.DataFrame:
     return memory_frame(rows)
 
 
+def _saturated(lt, arch, batch: int) -> float | None:
+    """Accumulator sums per inference wider than the chip's accumulator (None: the trace does not say)."""
+    sat = saturations(lt.acc_bits, arch.core["accumulator_bits"])
+    return None if sat is None else float(sat.sum()) / batch
+
+
 def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast",
                    lowering: str | None = None, placement=None, compiled: bool = True) -> Costs:
     """Costs of a trace on a cores architecture; ``timing``: ``fast`` (estimate) or ``cycle`` (cycle-level
@@ -50,6 +56,7 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
     if arch.chip["stem_once"]:
         trace = stem_once(graph, trace)
     mapping = map_graph(graph, arch, placement)
+    arch = mapping.arch  # core.accumulator_bits: auto resolved
     by = check_trace(mapping, trace)
     T = len(trace.logits)
     works = {}
@@ -80,11 +87,14 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
     lays = mapping.layers
     busy = (tm.phase_a + tm.phase_b).sum(axis=1).tolist()
     labels = layer_labels(graph.nodes)
+    needs = accumulator_needs(graph)
     info = {"layer": [lay.name for lay in lays], "label": [labels[lay.name] for lay in lays],
             "op": [lay.node.op for lay in lays], "tiles": [len(lay.tiles) for lay in lays],
             "cores": [len(set(works[lay.name].cores.tolist())) for lay in lays],
             "value_width_bits": [lay.value_bits for lay in lays],
             "weight_width_bits": [lay.weight_bits for lay in lays], "slices": [lay.slices for lay in lays],
+            "accumulator_need_bits": [needs[lay.name] for lay in lays],
+            "acc_saturations_per_inference": [_saturated(by[lay.name], arch, trace.batch) for lay in lays],
             "busy_cycles": [int(b) for b in busy]}
 
     def cores() -> pd.DataFrame:

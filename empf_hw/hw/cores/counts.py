@@ -15,8 +15,9 @@
   ``chip_link_bit`` per bit crossing between chips, ``barrier`` per lockstep (sub-)step;
 - memories: weight reads (``synapse_read_word``: whole SRAM words, ⌈cells / word⌉ per connected tap or row; with
   ``core.time_batched``, once per tap or row of a position with an event at any step),
-  accumulator read-modify-write per synaptic event
-  and partial sum (``acc_*``; the accumulator is read once more by the neuron update), membrane read per neuron
+  accumulator words and bits per synaptic event (read-modify-write, or lane registers with output-stationary
+  accumulation and one write-back per updated neuron, see ``_accumulator``) and partial sum (``acc_*``; the
+  accumulator is read once more by the neuron update), membrane read per neuron
   visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written
   and read once per packet, DRAM weight reloads of spilled tiles, and leakage of every used core for the whole
   inference (a layer is charged its cores × each timestep window).
@@ -29,7 +30,7 @@ import numpy as np
 
 from ..energy import CORES_ENTRIES
 from .fast import syn_kind
-from .tiles import Layer, Mapping
+from .tiles import OUTPUT_STATIONARY, Layer, Mapping
 from .work import LayerWork, psum_bits
 
 
@@ -60,6 +61,22 @@ def soma_activity(mapping: Mapping, works: dict[str, LayerWork], by: dict, batch
         spikes = c["output_events"] / batch if lay.neuron is not None else np.zeros(T)
         out[lay.name] = (_share(active, w.neurons), _share(spikes, w.neurons), sent[lay.name])
     return out
+
+
+def _accumulator(c: dict, event_bits, lane_rows, psum_bits_, update_bits) -> dict:
+    """Accumulator traffic: words accessed (``acc_access``, a word = one lane row, ``accumulator_lanes`` ×
+    ``accumulator_bits``) and bits read / written in its storage, and lane-register bits (``acc_reg_bit``).
+    event: each synaptic event's lane row is read and written; output_stationary: events add into lane registers
+    (read and write) and each updated neuron's sum is written back once per timestep. Partial sums merge and the
+    neuron update reads its sum in the storage either way."""
+    word = c["accumulator_lanes"] * c["accumulator_bits"]
+    if c["accumulation"] == OUTPUT_STATIONARY:
+        read, write = psum_bits_ + update_bits, psum_bits_ + update_bits
+        return {"acc_access": (read + write) / word, "acc_read_bit": read, "acc_write_bit": write,
+                "acc_reg_bit": 2 * event_bits}
+    read, write = event_bits + psum_bits_ + update_bits, event_bits + psum_bits_
+    return {"acc_access": 2 * lane_rows + (2 * psum_bits_ + update_bits) / word, "acc_read_bit": read,
+            "acc_write_bit": write}
 
 
 def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, windows: np.ndarray, leak_cores: int,
@@ -109,8 +126,7 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "chip_link_bit": cross_bits,
         "barrier": np.full(T, float(barriers)),
         "synapse_read_word": w.syn_words.sum(axis=1),
-        "acc_read_bit": syn * acc + psums * acc + upd * acc,
-        "acc_write_bit": syn * acc + psums * acc,
+        **_accumulator(c, syn * acc, w.lane_rows.sum(axis=1), psums * acc, upd * acc),
         "membrane_read_bit": neurons * mem,
         "membrane_write_bit": upd * mem,
         "param_read_bit": np.full(T, float(params)),

@@ -148,7 +148,7 @@ def lower(graph: DeployGraph, trace: ActivityTrace, arch, mode: str | None):
         vb[:, 1] = em.reshape(T, -1).sum(axis=1)
         anym = lt_in.any_map.reshape(in_shape) if split == 1 and lt_in.any_map is not None else None  # planes: unknown
         new_traces[n.name] = LayerTrace(lt.name, lt.op, lt.shape, dict(lt.counts), vb, em.astype(np.int64),
-                                        any_map=anym)
+                                        any_map=anym, acc_bits=lt.acc_bits)
     needed, todo = set(), [order[-1]]  # what the output still depends on
     while todo:
         nm = todo.pop()

@@ -26,6 +26,7 @@ import numpy as np
 
 from ...deploy.graph import SYNAPTIC, DeployGraph, Node, conv_axes
 from ...errors import EmpfError
+from ..arch import ACC_AUTO
 from .mesh import core_xy
 from .placement import place
 from .tiles import Layer, Mapping, Tile, fits, neuron_capacity, state_bits, time_batched
@@ -57,6 +58,40 @@ def spike_value_bits(g: DeployGraph, node: Node) -> int:
     """Value bits of the packets a synaptic node receives (0: binary spikes)."""
     _, maxcode = _spike_source(g, node.inputs[0])
     return 0 if maxcode <= 1 else math.ceil(math.log2(maxcode + 1))
+
+
+def accumulator_need(g: DeployGraph, node: Node) -> int:
+    """Signed bits a synaptic node's accumulator needs so no sum can overflow: the bit length of its largest input
+    code × the largest Σ|weight code| over its outputs (fan-in × weight × spike magnitudes), plus a sign bit."""
+    _, maxcode = _spike_source(g, node.inputs[0])
+    codes = np.abs(node.tensors["codes"].astype(np.int64))
+    per_output = codes.reshape(len(codes), -1).sum(axis=1).max(initial=0)
+    return int(maxcode * per_output).bit_length() + 1
+
+
+def accumulator_needs(g: DeployGraph) -> dict[str, int]:
+    """Per synaptic layer, the signed accumulator width it needs; a neuron fed by several synaptic layers (a
+    residual block's shortcut convolution) sums their bounds in the layer holding it."""
+    need = {lay.name: accumulator_need(g, lay.node) for lay in synaptic_layers(g)}
+    for lay in synaptic_layers(g):
+        if lay.psum_sources:
+            bound = sum(2 ** (need[s] - 1) - 1 for s in [lay.name, *lay.psum_sources])
+            need[lay.name] = bound.bit_length() + 1
+    return need
+
+
+def fit_accumulator(graph: DeployGraph, arch):
+    """``arch`` with ``core.accumulator_bits: auto`` resolved to the widest accumulator any layer of ``graph``
+    needs (one datapath width per chip); a number is kept (narrower layers saturate, see ``saturations``)."""
+    if arch.core["accumulator_bits"] != ACC_AUTO:
+        return arch
+    return arch.with_overrides({"core.accumulator_bits": max(accumulator_needs(graph).values(), default=2)})
+
+
+def saturations(acc_bits: np.ndarray | None, bits: int) -> np.ndarray | None:
+    """(T,) accumulator sums wider than ``bits`` signed bits, from a trace's ``acc_bits`` histogram (None: the trace
+    has none, e.g. float mode)."""
+    return None if acc_bits is None else acc_bits[:, bits + 1:].sum(axis=1)
 
 
 def _current_sources(g: DeployGraph, neuron: Node) -> list[str]:
@@ -180,10 +215,9 @@ def _window_rows(rows: tuple[int, int], k: int, s: int, p: int, h: int) -> int:
 def tile_layers(graph: DeployGraph, arch) -> list[Layer]:
     """The synaptic layers of ``graph`` cut into tiles that each fit a core (not yet placed: core −1)."""
     c = arch.core
-    for f in ("membrane_bits", "accumulator_bits"):
-        if graph.attrs[f] > c[f]:
-            raise EmpfError(f"the model's {f}={graph.attrs[f]} exceeds core.{f}={c[f]}; allowed: "
-                            f"core.{f} >= {graph.attrs[f]}")
+    if graph.attrs["membrane_bits"] > c["membrane_bits"]:
+        raise EmpfError(f"the model's membrane_bits={graph.attrs['membrane_bits']} exceeds core.membrane_bits="
+                        f"{c['membrane_bits']}; allowed: core.membrane_bits >= {graph.attrs['membrane_bits']}")
     layers = synaptic_layers(graph)
     order = 0
     for lay in layers:
@@ -232,6 +266,7 @@ def map_graph(graph: DeployGraph, arch, placement=None) -> Mapping:
     """Tile and place every layer; EmpfError naming the layer and the shortfall when it does not fit.
     ``placement``: a policy name (``empf_hw.hw.cores.placement.POLICIES``; default ``serpentine``) or the core of
     every tile in tile order (``Mapping.placement``)."""
+    arch = fit_accumulator(graph, arch)
     mapping = Mapping(arch, graph, tile_layers(graph, arch))
     tiles, cores = mapping.tiles, arch.cores
     if len(tiles) > cores and not arch.chip["dram_spill"]:

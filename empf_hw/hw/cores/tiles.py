@@ -11,6 +11,8 @@ from ...deploy.graph import DeployGraph, Node
 from ...errors import EmpfError
 from .mesh import tile_xy
 
+OUTPUT_STATIONARY = "output_stationary"  # core.accumulation
+
 
 @dataclass(slots=True)
 class Tile:
@@ -114,9 +116,11 @@ def state_bits(arch, graph: DeployGraph, lay: Layer) -> int:
 def neuron_capacity(arch, bits_per_neuron: int | None = None) -> int:
     """Neurons per core: each keeps ``bits_per_neuron`` (default: a membrane and an input-current accumulator, what
     a layer that is not time-batched keeps) in the membrane SRAM, up to the core's compartment limit
-    (``core.max_neurons``, 0 = none)."""
+    (``core.max_neurons``, 0 = none) and, with output-stationary accumulation, its lane registers."""
     c = arch.core
     n = arch.kib_bits("membrane") // (bits_per_neuron or c["membrane_bits"] + c["accumulator_bits"])
+    if c["accumulation"] == OUTPUT_STATIONARY:
+        n = min(n, c["accumulator_registers"])
     return min(n, c["max_neurons"]) if c["max_neurons"] else n
 
 
