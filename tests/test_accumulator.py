@@ -42,6 +42,9 @@ def test_fixed_width_18_moves_accumulator_energy_by_hand():
     assert a["fc1", "acc_read_bit"] == 9 * 18 + 3 * 18 and a["fc1", "acc_write_bit"] == 9 * 18
     # each lane row read and written (12 words) + the update's reads as 2 × 18-bit words (54 / 36)
     assert a["fc1", "acc_access"] == pytest.approx(12 + 54 / 36)
+    # fc2: 8-bit weights on 1-bit cells, 2 events × 1 lane row × 8 slices, shift-added before the accumulator: one
+    # read-modify-write per event (4 words), and its 2 integrators read as one 36-bit word
+    assert a["fc2", "acc_access"] == pytest.approx(4 + 1)
     ert = reference_table(c.arch)
     e64 = sram_bit(1.0) * 64  # the 1 KiB membrane SRAM's 64-bit access (45 nm, 0.9 V: no node scaling)
     assert ert["acc_access"].pJ == pytest.approx(0.5 * e64)

@@ -68,7 +68,8 @@ def _accumulator(c: dict, event_bits, lane_rows, psum_bits_, update_bits) -> dic
     ``accumulator_bits``) and bits read / written in its storage, and lane-register bits (``acc_reg_bit``).
     event: each synaptic event's lane row is read and written; output_stationary: events add into lane registers
     (read and write) and each updated neuron's sum is written back once per timestep. Partial sums merge and the
-    neuron update reads its sum in the storage either way."""
+    neuron update reads its sum in the storage either way. A bit-sliced weight's slices are shift-added before the
+    accumulator (one read-modify-write per event and neuron, as the bit counts assume)."""
     word = c["accumulator_lanes"] * c["accumulator_bits"]
     if c["accumulation"] == OUTPUT_STATIONARY:
         read, write = psum_bits_ + update_bits, psum_bits_ + update_bits
@@ -126,7 +127,7 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "chip_link_bit": cross_bits,
         "barrier": np.full(T, float(barriers)),
         "synapse_read_word": w.syn_words.sum(axis=1),
-        **_accumulator(c, syn * acc, w.lane_rows.sum(axis=1), psums * acc, upd * acc),
+        **_accumulator(c, syn * acc, w.lane_rows.sum(axis=1) / lay.slices, psums * acc, upd * acc),
         "membrane_read_bit": neurons * mem,
         "membrane_write_bit": upd * mem,
         "param_read_bit": np.full(T, float(params)),
