@@ -18,7 +18,7 @@ WORD = 32  # bits used per int64 word of the occupancy bitmaps (no sign bit invo
 
 
 @njit(cache=True)
-def _start(core, now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start):
+def _start(core, now, queued, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start):
     """``network.Network._start``: the engine of ``core`` takes the next packet of its FIFO, if idle."""
     pid = ci[0, core]
     if ci[3, core] or pid < 0:
@@ -32,7 +32,7 @@ def _start(core, now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fi
     if a_start[tl, t] < 0:
         a_start[tl, t] = now
     cf[2, core] += p_bank[pid]
-    end = max(float(now), cf[0, core]) + p_service[pid]
+    end = (cf[0, core] if queued else max(float(now), cf[0, core])) + p_service[pid]
     cf[0, core] = end
     ci[3, core], ci[5, core], ci[4, core] = 1, pid, np.int64(np.ceil(end))
     cf[1, core] += p_service[pid]
@@ -53,7 +53,7 @@ def _arrive(pid, now, ci, cf, ebits, f_peak, fifo_cap, p_fifo, p_fnext, p_tile, 
     frac = ci[2, core] / fifo_cap
     if frac > f_peak[0]:
         f_peak[0] = frac
-    _start(core, now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
+    _start(core, now, False, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
 
 
 @njit(cache=True)
@@ -77,7 +77,7 @@ def _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_
             ebits[w] &= ~(1 << b)
             tl, t = p_tile[pid], p_t[pid]
             processed[tl, t] += 1
-            _start(core, now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
+            _start(core, now, True, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
             if processed[tl, t] == expected[tl, t]:
                 done_out[nd] = tl * T + t
                 nd += 1

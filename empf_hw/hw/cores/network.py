@@ -12,7 +12,8 @@ timestep.
 
 Each core's synapse engine takes the packets of its FIFO in order: a packet's service (spike bus, message receive,
 lane rows × synaptic op × bank factor; computed by ``cycle``) starts when the engine is free and no earlier than
-``eng_free`` (which DRAM weight reloads push back), and ends at the next whole cycle; ``processed`` counts the
+``eng_free`` (which DRAM weight reloads push back); a packet waiting in the FIFO starts exactly when the one before
+it ends (fractional cycles carry over), and the engine reports at the next whole cycle; ``processed`` counts the
 packets per tile and timestep. A cycle runs: engine completions, releases of scheduled packets, then the routers.
 Only what the tile level needs is reported: a tile whose packets of a timestep are all processed, and a partial
 sum that completes its tile's timestep."""
@@ -165,8 +166,10 @@ class Network(NetworkBase):
         for pid in pids.tolist():
             heapq.heappush(self.pending, (int(self.p_rel[pid]), pid))
 
-    def _start(self, core: int, now: int) -> None:
-        """The engine of ``core`` takes the next packet of its FIFO, if idle."""
+    def _start(self, core: int, now: int, queued: bool = False) -> None:
+        """The engine of ``core`` takes the next packet of its FIFO, if idle: at ``now`` for a packet that just
+        arrived (no earlier than ``eng_free``), or, ``queued`` behind the packet that just completed, exactly when
+        that one ended (its fractional end: packets share the spike bus without rounding)."""
         pid = int(self.f_head[core])
         if self.eng_busy[core] or pid < 0:
             return
@@ -179,7 +182,7 @@ class Network(NetworkBase):
         if self.a_start[tl, t] < 0:
             self.a_start[tl, t] = now
         self.eng_bank[core] += self.p_bank[pid]
-        end = max(float(now), self.eng_free[core]) + self.p_service[pid]
+        end = (self.eng_free[core] if queued else max(float(now), self.eng_free[core])) + self.p_service[pid]
         self.eng_free[core] = end
         self.eng_busy[core], self.eng_pid[core], self.eng_done[core] = 1, pid, math.ceil(end)
         self.eng_cycles[core] += self.p_service[pid]
@@ -206,7 +209,7 @@ class Network(NetworkBase):
             self.eng_busy[core] = 0
             tl, t = self.p_tile[pid], self.p_t[pid]
             self.processed[tl, t] += 1
-            self._start(core, now)
+            self._start(core, now, queued=True)
             if self.processed[tl, t] == self.expected[tl, t]:
                 out.append(int(tl * T + t))
         return out
