@@ -185,7 +185,7 @@ def test_energy_table_base_points_and_scaling():
     # hand-computed: HP 14 nm at 0.8 V relative to HP 45 nm at 0.9 V
     hp14 = (0.2363 * 0.8**2 - 0.09675 * 0.8 + 0.02239) / (1.018 * 0.81 - 0.3107 * 0.9 + 0.1539)
     assert node_scale(14, flavor="hp") == pytest.approx(hp14)
-    a = load_arch("empf-core-45nm")
+    a = load_arch("empf-core-45nm").with_overrides({"chip.router_pitch_mm": 1.0})  # hops of 1 mm
     t = reference_table(a)
     assert t["dendrite_acc"].pJ == pytest.approx(int_add(32))
     assert t["hop_bit"].pJ == pytest.approx(310 / 2560)  # wires: Keckler et al. 2011, not node-scaled

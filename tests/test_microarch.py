@@ -65,8 +65,10 @@ def test_weight_reads_are_whole_words():
         # fc: 3 outputs × 8-bit cells = 24 bits per input row: one 64-bit word, or three 8-bit words
         assert c.counts[li, fc].sum() == events * math.ceil(24 / word)
     t = reference_table(tiny_arch(weight_bits=8, synapse_word_bits=64))
-    # 1 KiB: Horowitz's 8 → 32 KiB segment (10 → 20 pJ per 64-bit access, slope ½ in log-log) extrapolated
-    assert t["synapse_read_word"].pJ == pytest.approx(10.0 * (1 / 8) ** 0.5)
+    # 1 KiB: between Eyeriss's 0.5 KB register file (4 × a 16-bit MAC per 64 bits) and Horowitz's 8 KB (10 pJ),
+    # log-log: a quarter of the way (1 / 0.5 = 2 of 16 in ratio)
+    rf = 4 * (0.2 * 2 ** (math.log(3.1 / 0.2) / math.log(4)) + 0.03 * 2 ** (math.log(0.1 / 0.03) / math.log(4)))
+    assert t["synapse_read_word"].pJ == pytest.approx(rf * (10.0 / rf) ** 0.25)
 
 
 def _stateless(graph, trace):
@@ -202,3 +204,14 @@ def test_wires_scale_with_the_supply_and_logic_with_one_flavor():
     assert node_scale(32, 0.9, "hp") == pytest.approx(f32 / f45)
     scales = [node_scale(n, None, "hp") for n in (45, 32, 20, 16, 14, 10, 7)]
     assert all(a > b for a, b in zip(scales, scales[1:]))  # no jump between 32 and 20 nm within one flavor
+
+
+def test_small_srams_are_priced_inside_their_sources():
+    from empf_hw.hw.energy import int_add, int_mult, sram_access
+
+    rf = 4 * (int_mult(16) + int_add(16))  # Eyeriss's 0.5 KB register file: a 16-bit MAC per 16-bit access
+    assert sram_access(0.5) == pytest.approx(rf) and sram_access(0.25) == pytest.approx(rf)  # no extrapolation
+    assert sram_access(8) == pytest.approx(10.0) and sram_access(32) == pytest.approx(20.0)  # Horowitz
+    assert sram_access(2) == pytest.approx(rf * (10.0 / rf) ** (math.log(4) / math.log(16)))  # log-log between
+    t = reference_table(load_arch("empf-core-45nm").with_overrides({"core.buffer_sram_KiB": 0.25}))
+    assert "Eyeriss" in t["buffer_read_bit"].source and "Eyeriss" not in t["synapse_read_word"].source

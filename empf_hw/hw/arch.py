@@ -22,8 +22,7 @@ import yaml
 
 from ..errors import EmpfError, check_choice, check_keys, check_range
 from ..resources import find, shipped
-
-ACC_AUTO = "auto"  # core.accumulator_bits: as wide as the mapped model needs
+from .acc_width import ACC_AUTO
 
 
 class Field(NamedTuple):
@@ -54,7 +53,8 @@ CHIP_FIELDS = {
     "noc_link_bits": Field(1, 4096, "bits/cycle", "NoC link width; a packet is ⌈packet bits / link bits⌉ flits"),
     "noc_hop_cycles": Field(0, 1000, "cycles", "router pipeline + link latency per hop"),
     "noc_buffer_flits": Field(1, 1 << 16, "flits", "router input buffer depth per port (credit flow control)", 8),
-    "router_pitch_mm": Field(1e-3, 100, "mm", "distance between neighbouring routers (wire length of a hop)", 1.0),
+    "router_pitch_mm": Field(1e-3, 100, "mm", "distance between neighbouring routers, the wire length of a hop "
+                             "(null: the side of a square tile of a router and its cores, see empf_hw.hw.area)", None),
     "stem_once": Field(None, None, "bool", "with a static input, compute the stem's input current at the first "
                        "timestep only and re-integrate it afterwards", False),
     "io_row": Field(0, 1 << 16, "router", "mesh row of the chip I/O port (inputs enter, outputs leave)", 0),

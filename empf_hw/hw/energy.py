@@ -6,7 +6,8 @@ Interpolation rules:
 - integer add / multiply at ``b`` bits: power law through Horowitz's 8- and 32-bit points (log-log linear,
   extrapolated outside them); add ≈ b^0.87, multiply ≈ b^1.98. A comparison costs an add of the same width.
 - SRAM per bit read or written: Horowitz's 64-bit access energy at 8 KB / 32 KB / 1 MB divided by 64,
-  log-log interpolated in capacity and extrapolated from the nearest segment. Reads and writes cost the same.
+  log-log interpolated in capacity (extrapolated above 1 MB); below 8 KB toward a 0.5 KB register file (Eyeriss:
+  a 16-bit access ≈ a 16-bit MAC), held at that figure for smaller arrays. Reads and writes cost the same.
 - DRAM: midpoint of Horowitz's 1.3–2.6 nJ per 64 bits (the range is the entry's range).
 - Wires: 310 pJ to move 256 bits 10 mm at 40 nm (Keckler et al., IEEE Micro 31(5) 2011), i.e. 0.121 pJ per bit
   per mm, times the router pitch; wires do not shrink with the node, so only the supply voltage scales them (V²).
@@ -33,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EmpfError, check_keys, check_range
+from .acc_width import UNMAPPED_ACC_BITS, acc_width
+from .area import PORTS, router_pitch_mm, track_pitch_um
 
 HOROWITZ_PAPER = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
 HOROWITZ = f"{HOROWITZ_PAPER} (range: ×/÷ 1.5 and the other Stillmaker flavor)"
@@ -42,6 +45,7 @@ HOROWITZ_SPREAD = 1.5
 INT_ADD = {8: 0.03, 32: 0.1}
 INT_MULT = {8: 0.2, 32: 3.1}
 SRAM_64B = {8: 10.0, 32: 20.0, 1024: 100.0}  # KiB → pJ per 64-bit access
+RF_KIB = 0.5  # Eyeriss's register file (the smallest array priced)
 DRAM_PJ_PER_BIT, DRAM_RANGE = (1300 + 2600) / 2 / 64, (1300 / 64, 2600 / 64)
 KECKLER = "Keckler et al., IEEE Micro 31(5) 2011 (40 nm: 310 pJ to move 256 bits 10 mm)"
 WIRE_PJ_PER_BIT_MM, WIRE_RANGE = 310 / (256 * 10), (0.08, 0.2)
@@ -55,6 +59,7 @@ SRAM_ACCESS_SHARE, SRAM_ACCESS_RANGE = 0.5, (0.25, 0.75)
 CACTI_SPLIT = ("assumption: half of Horowitz's 64-bit access is per-access periphery (decode, wordline, control), "
                "half per bit, after CACTI 5.1's decoder / bitline split (Thoziyoor et al., HPL-2008-20); "
                "share 25–75 %")
+ORION = "router structure (buffers, crossbar, allocator) after ORION 2.0 (Kahng et al., DATE 2009)"
 TEMAN = ("assumption: half the register-file figure (latch arrays have no precharged bitlines; Teman et al., ACM "
          "TODAES 21(4) 2016, standard-cell memories); range 0.25–1× the register file")
 LITERATURE_AC_PJ, LITERATURE_MAC_PJ = 0.9, 4.6  # SNN-paper convention: fp32 add; fp32 mult + add
@@ -79,7 +84,8 @@ HOROWITZ_VDD = 0.9
 
 CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "dendrite_acc", "psum_add", "neuron_access",
                  "neuron_update", "neuron_affine", "spike_gen", "spike_quantize", "aux_op", "message_send",
-                 "message_bit", "message_receive", "hop_ew", "hop_ns", "hop_bit", "chip_link_bit", "barrier",
+                 "message_bit", "message_receive", "hop_ew", "hop_ns", "hop_bit", "router_buffer_bit",
+                 "router_xbar_bit", "router_arb", "chip_link_bit", "barrier",
                  "synapse_read_word", "acc_access", "acc_read_bit", "acc_write_bit", "acc_reg_bit",
                  "membrane_read_bit", "membrane_write_bit",
                  "param_read_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
@@ -87,12 +93,6 @@ SYSTOLIC_ENTRIES = ("pe_op", "syn_mult", "neuron_update", "aux_op", "synapse_rea
                     "membrane_write_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
 ENTRIES = {"cores": CORES_ENTRIES, "systolic": SYSTOLIC_ENTRIES}
 ACC_STORAGE_SRAM = "sram"
-UNMAPPED_ACC_BITS = 32  # core.accumulator_bits: auto is priced at this width until a model is mapped
-
-
-def acc_width(core: dict) -> int:
-    """The accumulator width the table prices: the core's, or UNMAPPED_ACC_BITS while it is still ``auto``."""
-    return UNMAPPED_ACC_BITS if core["accumulator_bits"] == "auto" else core["accumulator_bits"]
 
 
 def _loglog(points: dict, x: float) -> float:
@@ -111,8 +111,22 @@ def int_mult(bits: int) -> float:
     return _loglog(INT_MULT, bits)
 
 
+def sram_access(kib: float) -> float:
+    """pJ per 64-bit access of an SRAM of ``kib``: Horowitz's points log-log; below 8 KiB toward a 0.5 KiB register
+    file (Eyeriss: ≈ one 16-bit MAC per 16-bit access), held there for smaller arrays (no extrapolation below
+    the smallest array either source measured)."""
+    rf = RF_KIB, 4 * (int_mult(16) + int_add(16))
+    points = {rf[0]: rf[1], **SRAM_64B}
+    return _loglog(points, max(kib, RF_KIB))
+
+
+def sram_source(kib: float) -> str:
+    """The source of an SRAM price at ``kib`` (a register file's below Horowitz's smallest array)."""
+    return HOROWITZ if kib >= min(SRAM_64B) else f"{HOROWITZ}; below 8 KB toward {EYERISS}"
+
+
 def sram_bit(kib: float) -> float:
-    return _loglog(SRAM_64B, kib) / 64
+    return sram_access(kib) / 64
 
 
 def _factor(node: float, flavor: str, vdd: float) -> float:
@@ -219,8 +233,8 @@ def reference_table(arch) -> dict[str, Entry]:
         for op in ("read", "write"):
             if op == "write" and m == "synapse":
                 continue
-            t[f"{m}_{op}_bit"] = _e(sram_bit(kib) * s, f"64-bit SRAM access at {kib:g} KiB ÷ 64 {node}", HOROWITZ,
-                                    rel)
+            t[f"{m}_{op}_bit"] = _e(sram_bit(kib) * s, f"64-bit SRAM access at {kib:g} KiB ÷ 64 {node}",
+                                    sram_source(kib), rel)
     if arch.template == "systolic":
         t["pe_op"] = _e(int_add(acc) * s, f"PE accumulate: int add {acc} b {node}", HOROWITZ, rel)
     else:
@@ -248,24 +262,41 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
     t["spike_quantize"] = _e((int_mult(mem) + 2 * int_add(mem)) * s, f"multi-bit spike code: (m − θ) × 1/(α·step) "
                              f"(int mult {mem} b) and clip to the code range (2 compares) {node}", HOROWITZ, rel)
     for k in ("message_send", "message_bit", "message_receive", "hop_ew", "hop_ns"):
-        t[k] = _zero("per-message network energy is carried per bit (hop_bit, buffer_*_bit)")
+        t[k] = _zero("per-message network energy is carried per bit (hop_bit, router_*, buffer_*_bit)")
     vdd = ch["vdd_V"] or nominal_vdd(ch["tech_node_nm"])
-    wire = WIRE_PJ_PER_BIT_MM * ch["router_pitch_mm"] * (vdd / HOROWITZ_VDD) ** 2
-    t["hop_bit"] = Entry(wire, f"{WIRE_PJ_PER_BIT_MM:.4g} pJ/bit/mm × {ch['router_pitch_mm']:g} mm router pitch × "
+    v2 = (vdd / HOROWITZ_VDD) ** 2
+    pitch = router_pitch_mm(arch)
+    how = "given" if ch["router_pitch_mm"] is not None else "the side of a router tile's area, empf_hw.hw.area"
+    wire = WIRE_PJ_PER_BIT_MM * pitch * v2
+    t["hop_bit"] = Entry(wire, f"{WIRE_PJ_PER_BIT_MM:.4g} pJ/bit/mm × {pitch:.4g} mm router pitch ({how}) × "
                          f"(Vdd/0.9 V)² (wires scale with the supply, not the node)", KECKLER,
                          WIRE_RANGE[0] / WIRE_PJ_PER_BIT_MM * wire, WIRE_RANGE[1] / WIRE_PJ_PER_BIT_MM * wire)
+    rf = (int_mult(16) + int_add(16)) / 16 * s  # register file, per bit of a 16-bit word
+    t["router_buffer_bit"] = Entry(2 * rf, f"router input buffer, per flit bit: write + read, 2 × register file "
+                                   f"(int mult 16 b + int add 16 b) ÷ 16 bits {node}", f"{EYERISS}; {ORION}", rf,
+                                   4 * rf)
+    link, track = ch["noc_link_bits"], track_pitch_um(ch["tech_node_nm"])
+    span = 2 * PORTS * link * track * 1e-3
+    xbar = WIRE_PJ_PER_BIT_MM * span * v2
+    t["router_xbar_bit"] = Entry(xbar, f"crossbar traversal, per flit bit: an input and an output line across "
+                                 f"{PORTS} ports × {link} bits at a {track:.3g} µm track pitch ({span:.3g} mm) × "
+                                 f"{WIRE_PJ_PER_BIT_MM:.4g} pJ/bit/mm × (Vdd/0.9 V)²", f"{KECKLER}; {ORION}",
+                                 WIRE_RANGE[0] / WIRE_PJ_PER_BIT_MM * xbar, WIRE_RANGE[1] / WIRE_PJ_PER_BIT_MM * xbar)
+    arb = PORTS * int_add(8) * s
+    t["router_arb"] = Entry(arb, f"switch allocation, per packet and router traversed: {PORTS} round-robin "
+                            f"request / grant steps as int add 8 b each {node}", f"assumption priced from "
+                            f"{HOROWITZ_PAPER}; {ORION}", arb / 3, arb * 3)
     t["chip_link_bit"] = Entry(5.0, "chip-to-chip SerDes link, per bit", "assumption: mid-range of 1–10 pJ/bit for "
                                "short-reach SerDes links (override in YAML)", 1.0, 10.0)
     t["barrier"] = _zero("a timestep barrier is a handful of wires; its time is in chip.barrier_cycles")
     word, skib = c["synapse_word_bits"], arch.kib_bits("synapse") / 8192
     t["synapse_read_word"] = _e(sram_bit(skib) * word * s, f"{word}-bit word read: 64-bit SRAM access at {skib:g} "
-                                f"KiB × {word}/64 {node}", HOROWITZ, rel)
+                                f"KiB × {word}/64 {node}", sram_source(skib), rel)
     kib = arch.kib_bits("membrane") / 8192
-    rf = (int_mult(16) + int_add(16)) / 16 * s  # per bit of a 16-bit word
     t["acc_reg_bit"] = Entry(rf, f"lane register (output-stationary accumulation): register file, (int mult 16 b + "
                              f"int add 16 b) ÷ 16 bits {node}", EYERISS, rf / 2, 2 * rf)
     if c["accumulator_storage"] == ACC_STORAGE_SRAM:
-        access = _loglog(SRAM_64B, kib) * s
+        access = sram_access(kib) * s
         lo, hi = (access * f for f in SRAM_ACCESS_RANGE)
         t["acc_access"] = Entry(access * SRAM_ACCESS_SHARE, f"{SRAM_ACCESS_SHARE:g} × 64-bit SRAM access at {kib:g} "
                                 f"KiB (per word accessed, any width) {node}", CACTI_SPLIT, lo / 1.5, hi * 1.5)
@@ -283,7 +314,7 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
                 else Entry(rf, f"register file: (int mult 16 b + int add 16 b) ÷ 16 bits {node}", EYERISS, rf / 2,
                            2 * rf))
     t["param_read_bit"] = _e(sram_bit(kib) * s, f"per-timestep neuron parameters read from the membrane SRAM "
-                             f"({kib:g} KiB) {node}", HOROWITZ, rel)
+                             f"({kib:g} KiB) {node}", sram_source(kib), rel)
 
 
 def format_table(arch) -> str:

@@ -9,24 +9,26 @@ import pandas as pd
 
 from ..deploy.graph import DeployGraph
 from ..sim.trace import COUNTS, ActivityTrace
+from .area import chip_mm2
 from .energy import LITERATURE_AC_PJ, LITERATURE_MAC_PJ
 
-# action → component: the core pipeline (synapse, dendrite, soma, network) as SANA-FE reports it, then memories,
-# DRAM and leakage
+# action → component: the core pipeline (synapse, dendrite, soma, network) as SANA-FE reports it, the synapse stage
+# with its weight reads (SANA-FE's synapse energy includes them), then the other memories, DRAM and leakage
 COMPONENTS = {
     "syn_dense": "synapse", "syn_sparse": "synapse", "syn_conv": "synapse", "pe_op": "synapse", "syn_mult": "synapse",
     "dendrite_acc": "dendrite", "psum_add": "dendrite",
     "neuron_access": "soma", "neuron_update": "soma", "neuron_affine": "soma", "spike_gen": "soma",
     "spike_quantize": "soma", "aux_op": "soma",
     "message_send": "network", "message_bit": "network", "message_receive": "network", "hop_ew": "network",
-    "hop_ns": "network", "hop_bit": "network", "chip_link_bit": "network", "barrier": "network",
-    "synapse_read_bit": "synapse_sram", "synapse_read_word": "synapse_sram", "acc_read_bit": "accumulator",
+    "hop_ns": "network", "hop_bit": "network", "router_buffer_bit": "network", "router_xbar_bit": "network",
+    "router_arb": "network", "chip_link_bit": "network", "barrier": "network",
+    "synapse_read_bit": "synapse", "synapse_read_word": "synapse", "acc_read_bit": "accumulator",
     "acc_write_bit": "accumulator", "acc_access": "accumulator", "acc_reg_bit": "accumulator",
     "membrane_read_bit": "membrane_sram", "membrane_write_bit": "membrane_sram", "param_read_bit": "membrane_sram",
     "buffer_read_bit": "buffer_sram", "buffer_write_bit": "buffer_sram", "dram_bit": "dram",
     "leakage_core_cycle": "leakage",
 }
-COMPONENT_ORDER = ("synapse", "dendrite", "soma", "network", "synapse_sram", "accumulator", "membrane_sram",
+COMPONENT_ORDER = ("synapse", "dendrite", "soma", "network", "accumulator", "membrane_sram",
                    "buffer_sram", "dram", "leakage")
 SYNAPTIC_ACTIONS = ("syn_dense", "syn_sparse", "syn_conv", "pe_op")
 FP32 = 32
@@ -209,6 +211,7 @@ class Costs:
         s = self.trace_summary
         e = self.component_energy()
         total = self.energy_pJ()
+        cores = self.arch.template == "cores"
         row = {"model": self.model, "arch": self.arch.name, "accuracy": self.accuracy,
                "energy_pJ_per_inference": total,
                "literature_energy_pJ_per_inference": self.literature_energy_pJ(),
@@ -223,6 +226,8 @@ class Costs:
                "dynamic_energy_pJ": total - e["leakage"], "leakage_energy_pJ": e["leakage"],
                "cores_used": self.cores_used, "tiles": int(sum(self.layer_info["tiles"])),
                "clock_MHz": self.arch.chip["clock_MHz"], "tech_node_nm": self.arch.chip["tech_node_nm"],
+               "chip_area_mm2": chip_mm2(self.arch) if cores else float("nan"),
+               "area_mm2": chip_mm2(self.arch) * self.arch.chips if cores else float("nan"),
                "accumulator_bits": self.arch.core["accumulator_bits"],
                "acc_saturations_per_inference": _total(self.layer_info.get("acc_saturations_per_inference"))}
         for comp in COMPONENT_ORDER:

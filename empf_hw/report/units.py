@@ -21,7 +21,7 @@ RULES = [(r"(.*)_pJ_per_inference", "energy", r"\1 per inference"), (r"(.*)_pJ",
          (r"(.*)_us", "time", r"\1"), (r"(.*memory)_bits", "memory", r"\1"),
          (r"(.*)_bytes", "bytes", r"\1"), (r"(.*)_cycles(.*)", "cycles", r"\1\2"),
          (r"(.*)_percent", "percent_raw", r"\1"), (r"(.*)_pct(.*)", "percent_raw", r"\1\2"),
-         (r"(.*)_(bits|MHz|nm|V|flits|mm2|W)", "as_is", r"\1 (\2)")]
+         (r"(.*)_(bits|MHz|nm|V|flits|W)", "as_is", r"\1 (\2)"), (r"(.*)_mm2", "as_is", r"\1 (mm²)")]
 
 
 def column_kind(name: str) -> tuple[str, str]:

@@ -12,7 +12,9 @@
 - network: ``message_send`` and ``message_receive`` per packet (one per spike and destination core, and per
   partial-sum packet; the network's input is sent from the I/O port), ``message_bit`` per value bit a packet
   carries beyond its address, ``hop_ns`` / ``hop_ew`` per packet-hop, ``hop_bit`` per bit-hop on chip,
-  ``chip_link_bit`` per bit crossing between chips, ``barrier`` per lockstep (sub-)step;
+  ``router_buffer_bit`` / ``router_xbar_bit`` per flit bit and router traversed (the source's router and one per
+  hop, flits of ``noc_link_bits``), ``router_arb`` per packet and router traversed, ``chip_link_bit`` per bit
+  crossing between chips, ``barrier`` per lockstep (sub-)step;
 - memories: weight reads (``synapse_read_word``: whole SRAM words, ⌈cells / word⌉ per connected tap or row; with
   ``core.time_batched``, once per tap or row of a position with an event at any step),
   accumulator words and bits per synaptic event (read-modify-write, or lane registers with output-stationary
@@ -31,7 +33,7 @@ import numpy as np
 from ..energy import CORES_ENTRIES
 from .fast import syn_kind
 from .tiles import OUTPUT_STATIONARY, Layer, Mapping
-from .work import LayerWork, psum_bits
+from .work import LayerWork, flits, psum_bits
 
 
 def _share(total: np.ndarray, neurons: np.ndarray) -> np.ndarray:
@@ -100,6 +102,11 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
     pbits = psum_bits(arch)
     on_chip_bits = (w.hops_ns + w.hops_ew).sum(axis=1) * w.packet_bits + w.psum_hops[:, :2].sum(axis=(1, 2)) * pbits
     cross_bits = w.crossings.sum(axis=1) * w.packet_bits + w.psum_hops[:, 2].sum(axis=1) * pbits
+    # routers traversed: the source's and one per hop (on chip or across a chip link), spike and partial-sum packets
+    traversals = packets + (w.hops_ns + w.hops_ew + w.crossings).sum(axis=1)
+    psum_traversals = psum_pk + w.psum_hops.sum(axis=(1, 2))
+    link = arch.chip["noc_link_bits"]
+    flit_bits = (traversals * flits(w.packet_bits, link) + psum_traversals * flits(pbits, link)) * link
     heads = [t for t in lay.tiles if t.merges]
     nrn = lay.neuron
     affine = nrn is not None and not (np.all(nrn.tensors["in_scale"] == 1) and np.all(nrn.tensors["in_bias"] == 0))
@@ -124,6 +131,9 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "hop_ew": ew,
         "hop_ns": ns,
         "hop_bit": on_chip_bits,
+        "router_buffer_bit": flit_bits,
+        "router_xbar_bit": flit_bits,
+        "router_arb": traversals + psum_traversals,
         "chip_link_bit": cross_bits,
         "barrier": np.full(T, float(barriers)),
         "synapse_read_word": w.syn_words.sum(axis=1),

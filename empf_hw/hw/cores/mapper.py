@@ -26,7 +26,7 @@ import numpy as np
 
 from ...deploy.graph import SYNAPTIC, DeployGraph, Node, conv_axes
 from ...errors import EmpfError
-from ..arch import ACC_AUTO
+from ..acc_width import ACC_AUTO
 from .mesh import core_xy
 from .placement import place
 from .tiles import Layer, Mapping, Tile, fits, neuron_capacity, state_bits, time_batched

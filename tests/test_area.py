@@ -1,0 +1,75 @@
+"""Area model, router pitch from area, and router energy per flit and hop, hand-computed on tiny cases."""
+
+import math
+
+import pytest
+from hw_helpers import tiny_arch
+from test_hw import _linear_case
+
+from empf_hw.hw import evaluate, load_arch, reference_table
+from empf_hw.hw.area import chip_mm2, core_mm2, router_mm2, router_pitch_mm, tile_mm2
+from empf_hw.hw.energy import int_add, int_mult
+
+GE = 0.798e-6  # mm² per NAND2 equivalent at 45 nm
+
+
+def test_tiny_core_router_and_chip_area_by_hand():
+    a = tiny_arch()  # 45 nm; 1 KiB synapse, membrane and buffer SRAM; 4 lanes × 32 b; 2 units × 24 b; 16-bit links
+    sram = 3 * 8192 * 146 * (45e-6) ** 2 / 0.6  # 6T cells of 146 F² at 60 % array efficiency
+    logic = (4 * 32 * (6 + 5.67) + 2 * (6 * 24 * 24 + 3 * 6 * 24) + 5000) * GE  # lanes, neuron units, control
+    assert core_mm2(a) == pytest.approx(sram + logic)
+    router = (5 * 8 * 16 * 5.67 + 5 * 5 * 16 * 2 + 2000) * GE  # 5 ports × 8 flits × 16 b buffers, crossbar, control
+    assert router_mm2(a) == pytest.approx(router)
+    assert tile_mm2(a) == pytest.approx(sram + logic + router)
+    assert chip_mm2(a) == pytest.approx(16 * (sram + logic + router))
+    assert router_pitch_mm(a) == pytest.approx(math.sqrt(sram + logic + router))
+    assert router_pitch_mm(tiny_arch(router_pitch_mm=0.5)) == 0.5  # a given pitch wins
+
+
+def test_area_scales_with_the_node_and_output_stationary_registers_cost_area():
+    a = tiny_arch()
+    assert core_mm2(tiny_arch(tech_node_nm=22.5)) == pytest.approx(core_mm2(a) / 4)
+    os_ = tiny_arch(accumulation="output_stationary", accumulator_registers=100)
+    assert core_mm2(os_) - core_mm2(a) == pytest.approx(100 * 32 * 5.67 * GE)
+
+
+def test_bigger_cores_mean_longer_hops():
+    small, big = tiny_arch(), tiny_arch(synapse_sram_KiB=64)
+    wire = lambda a: reference_table(a)["hop_bit"].pJ  # noqa: E731
+    assert wire(big) / wire(small) == pytest.approx(router_pitch_mm(big) / router_pitch_mm(small))
+    assert router_pitch_mm(big) > 2 * router_pitch_mm(small)
+
+
+def test_router_energy_per_flit_and_hop_by_hand():
+    g, tr = _linear_case()
+    arch = tiny_arch(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
+                     accumulator_lanes=2, neuron_units=2, neuron_update_cycles=3, noc_hop_cycles=2,
+                     noc_link_bits=16, mesh_rows=4, mesh_cols=4)
+    c = evaluate(tr, arch)
+    a = c.actions.groupby(["layer", "action"])["count"].sum()
+    # fc1: 3 packets of 12 + 8 bits from the I/O port at its own router: 1 router each, 2 flits of 16 bits
+    assert a["fc1", "router_buffer_bit"] == 3 * 1 * 2 * 16 and a["fc1", "router_arb"] == 3
+    # fc2: 2 binary packets of 12 bits, one east-west hop: 2 routers each, 1 flit
+    assert a["fc2", "router_buffer_bit"] == 2 * 2 * 16 == a["fc2", "router_xbar_bit"]
+    assert a["fc2", "router_arb"] == 4
+    t = reference_table(c.arch)
+    rf = (int_mult(16) + int_add(16)) / 16  # Eyeriss: a register-file access ≈ a 16-bit MAC
+    assert t["router_buffer_bit"].pJ == pytest.approx(2 * rf)  # written and read
+    assert t["router_xbar_bit"].pJ == pytest.approx(310 / 2560 * 2 * 5 * 16 * 0.14e-3)  # 2 lines × 5 × 16 tracks
+    assert t["router_arb"].pJ == pytest.approx(5 * int_add(8))
+    for k in ("router_buffer_bit", "router_xbar_bit", "router_arb"):
+        assert t[k].low < t[k].pJ < t[k].high and t[k].source
+
+
+def test_area_in_the_summary_counts_every_chip():
+    g, tr = _linear_case()
+    board = tiny_arch(mesh_rows=2, mesh_cols=2).with_overrides({"system.chips_cols": 2})
+    s = evaluate(tr, board).summary().iloc[0]
+    assert s["chip_area_mm2"] == pytest.approx(chip_mm2(board)) and s["area_mm2"] == pytest.approx(2 * chip_mm2(board))
+
+
+@pytest.mark.parametrize("preset", ["loihi-like", "loihi-board", "loihi-sanafe"])
+def test_per_message_loihi_presets_price_no_router_bits(preset):
+    t = reference_table(load_arch(preset))  # Davies et al. / SANA-FE price a hop per message, routers included
+    assert all(t[k].pJ == 0 for k in ("router_buffer_bit", "router_xbar_bit", "router_arb", "hop_bit",
+                                      "acc_access", "acc_reg_bit"))
