@@ -1,4 +1,5 @@
-"""Area model, router pitch from area, and router energy per flit and hop, hand-computed on tiny cases."""
+"""Area model, router pitch from area, router energy per flit and hop, and static power (every powered core and
+router, power gating with its wake-up), hand-computed on tiny cases."""
 
 import math
 
@@ -73,3 +74,25 @@ def test_per_message_loihi_presets_price_no_router_bits(preset):
     t = reference_table(load_arch(preset))  # Davies et al. / SANA-FE price a hop per message, routers included
     assert all(t[k].pJ == 0 for k in ("router_buffer_bit", "router_xbar_bit", "router_arb", "hop_bit",
                                       "acc_access", "acc_reg_bit"))
+    if preset == "loihi-sanafe":  # SANA-FE models no static power
+        assert all(t[k].pJ == 0 for k in ("leakage_core_cycle", "leakage_router_cycle", "wakeup_core"))
+
+
+def test_static_power_of_powered_cores_and_routers_by_hand():
+    g, tr = _linear_case()
+    gated = tiny_arch()  # 4 × 4 routers, one core each, 100 MHz; fc1 and fc2 take one core each
+    t = reference_table(gated)
+    bits, core_ge = 3 * 8192, 4 * 32 * (6 + 5.67) + 2 * (6 * 24 * 24 + 3 * 6 * 24) + 5000
+    router_ge = 5 * 8 * 16 * 5.67 + 5 * 5 * 16 * 2 + 2000
+    assert t["leakage_core_cycle"].pJ == pytest.approx((10 * bits + 20 * core_ge) * 1e-6 / 100)  # pW ÷ MHz → pJ
+    assert t["leakage_router_cycle"].pJ == pytest.approx(20 * router_ge * 1e-6 / 100)
+    assert t["wakeup_core"].pJ == pytest.approx(50 * t["leakage_core_cycle"].pJ)  # 50-cycle break-even
+    c = evaluate(tr, gated)
+    n = c.timing.cycles
+    # idle gating: the 2 used cores leak all along and wake once; every router of the (only) chip stays on
+    assert c.count("leakage_core_cycle") == 2 * n and c.count("wakeup_core") == 2
+    assert c.count("leakage_router_cycle") == 16 * n
+    off = evaluate(tr, tiny_arch(power_gating="none"))
+    assert off.count("leakage_core_cycle") == 16 * n and off.count("wakeup_core") == 0
+    board = evaluate(tr, tiny_arch(mesh_rows=2, mesh_cols=2).with_overrides({"system.chips_cols": 2}))
+    assert board.count("leakage_router_cycle") == 4 * board.timing.cycles  # the second chip holds no tile: off

@@ -1,5 +1,5 @@
 """Command line: ``empf-hw simulate | sensitivity | sweep | sweep-report | train | evaluate | run | memory | zoo |
-cost | ert | scalesim | sanafe export | map``.
+cost | explore | ert | scalesim | sanafe export | map``.
 
 Bad input → one ``error:`` line on stderr and exit code 2. Heavy modules are imported by the commands, so
 ``--help`` stays fast."""

@@ -1,8 +1,72 @@
-"""Hardware commands: ``cost``, ``ert``, ``scalesim``, ``sanafe export``."""
+"""Hardware commands: ``cost``, ``explore``, ``ert``, ``scalesim``, ``sanafe export``."""
 
 from ..errors import EmpfError
-from .args import add_out, add_timing
+from .args import add_out, add_timing, integer
 from .workload import add_lowering, add_workload, default_arch, deploy_for
+
+EXPLORE_COLS = ("design", "core.accumulator_storage", "core.accumulation", "core.accumulator_lanes",
+                "core.synapse_word_bits", "core.neuron_update_mode", "chip.stem_once", "energy_pJ_per_inference",
+                "latency_cycles", "area_mm2", "best")
+
+
+def cmd_explore(a) -> int:
+    import argparse
+    import json
+
+    from ..hw import load_arch
+    from ..hw.cores.rightsize import right_size
+    from ..report.compare import best_designs
+    from ..report.units import text
+
+    if a.workers and a.scheduler:
+        raise EmpfError("give --workers (local Dask cluster) or --scheduler (existing cluster), not both")
+    sides = [("model", a)] + ([("baseline", argparse.Namespace(**{**vars(a), "model": a.baseline}))]
+                              if a.baseline else [])
+    deployed, archs = {}, {}
+    for role, ns in sides:
+        arch = load_arch((a.baseline_arch if role == "baseline" else a.arch) or default_arch(ns))
+        if arch.template != "cores":
+            raise EmpfError(f"explore searches cores architectures; {arch.name} is {arch.template}")
+        deployed[role] = deploy_for(ns, arch)
+        archs[role] = arch if a.as_given else right_size(deployed[role].graph, arch)
+    client = cluster = None
+    if a.workers or a.scheduler:
+        from ..sweep.runner import connect
+
+        client, cluster = connect(a.workers, a.scheduler)
+    mapper = map if client is None else (lambda f, jobs: client.gather(client.map(f, jobs, pure=False)))
+    try:
+        if a.baseline:
+            tables, pair = best_designs(deployed["model"], deployed["baseline"], archs["model"], archs["baseline"],
+                                        a.budget, a.seed, mapper=mapper, lowering=a.lowering)
+        else:
+            from ..hw.explore import explore
+
+            tables, pair = {"model": explore(deployed["model"].trace, archs["model"], a.budget, a.seed, mapper,
+                                             a.lowering)}, None
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    if a.json:
+        out = {role: df.to_dict(orient="records") for role, df in tables.items()}
+        if pair:
+            out["pairing"] = {k: v for k, v in pair.items() if k != "costs"}
+        print(json.dumps(out, sort_keys=True, default=float))
+        return 0
+    for role, df in tables.items():
+        name = deployed[role].name
+        ok = df[df["status"] == "ok"]
+        print(f"{role} {name} on {archs[role].name}: {len(ok)} of {len(df)} designs fit; design 0 (the chip as "
+              f"given) and the Pareto front (energy × latency × area); best = lowest energy no slower than design 0:")
+        print(text(df[df["pareto"] | df["best"] | (df["design"] == 0)][list(EXPLORE_COLS)]))
+        print()
+    if pair:
+        print(f"best vs best: energy {pair['energy_ratio']:.3g}× (90 % interval {pair['energy_ratio_p5']:.3g}–"
+              f"{pair['energy_ratio_p95']:.3g}×), latency {pair['latency_ratio']:.3g}×, area "
+              f"{pair['area_ratio']:.3g}× (same technology and mesh; {a.budget} designs each, seed {a.seed})")
+    return 0
 
 
 def cmd_ert(a) -> int:
@@ -137,6 +201,23 @@ def add_parsers(sub) -> None:
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     add_out(c, "also write summary.csv and layers.csv (and the cycle-level tables) into this directory")
     c.set_defaults(func=cmd_cost)
+
+    x = sub.add_parser("explore", help="seeded search over microarchitecture options: Pareto front (energy × "
+                       "latency × area) and best design, of a model and optionally a baseline")
+    add_workload(x)
+    x.add_argument("--baseline", help="also search for this checkpoint and compare best design with best design")
+    x.add_argument("--arch", help="model's chip (default: empf-core-45nm; stbp-core-45nm for LIF)")
+    x.add_argument("--baseline-arch", help="baseline's chip (same default rule)")
+    x.add_argument("--as-given", action="store_true", help="search on the chips as given, not right-sized")
+    x.add_argument("--budget", type=integer(1, 100_000), default=32, help="designs per model, the chip as given "
+                   "included (default 32)")
+    x.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="seed of the design sample (default 0)")
+    x.add_argument("--workers", type=integer(0, 1024), default=0, help="evaluate on a Dask LocalCluster of N "
+                   "processes")
+    x.add_argument("--scheduler", help="evaluate on an existing Dask cluster (tcp://HOST:PORT)")
+    add_lowering(x)
+    x.add_argument("--json", action="store_true", help="print every design and the pairing as JSON")
+    x.set_defaults(func=cmd_explore)
 
     h = sub.add_parser("ert", help="print an architecture's energy reference table with sources")
     h.add_argument("--arch", default="empf-core-45nm", help="preset name or YAML path (default empf-core-45nm)")

@@ -64,6 +64,9 @@ CHIP_FIELDS = {
     "barrier_cycles": Field(0, 1 << 30, "table", "barrier latency per step (lockstep): cycles, or a table "
                             "{routers in use: cycles} read at the largest key <= routers in use", 0),
     "dram_bits_per_cycle": Field(1, 65536, "bits/cycle", "off-chip DRAM bandwidth per DRAM channel"),
+    "power_gating": Field(None, None, "choice", "idle (cores without tiles and chips without used cores are off; "
+                          "each used core wakes once per inference) | none (every core and router of the board leaks "
+                          "for the whole inference)", "idle"),
     "dram_spill": Field(None, None, "bool", "map more tiles than cores by reloading weights from DRAM"),
 }
 CORE_FIELDS = {
@@ -132,7 +135,7 @@ LATENCY_KEYS = ("message_receive", "syn_dense", "syn_sparse", "syn_conv", "neuro
 CHOICES = {"dataflow": ("ws", "os"), "mode": ("dense", "event"), "timestep_mode": ("pipelined", "lockstep"),
            "neuron_update_mode": ("clock", "event"), "accumulator_storage": ("sram", "regfile", "latch"),
            "accumulation": ("event", "output_stationary"),
-           "tech_flavor": ("lp", "hp"), "dram": ("per_chip", "shared")}
+           "tech_flavor": ("lp", "hp"), "dram": ("per_chip", "shared"), "power_gating": ("idle", "none")}
 FLOAT_FIELDS = {"clock_MHz", "vdd_V", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB", "tech_node_nm",
                 "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB", "router_pitch_mm"}
 # template → {section: fields}; the unit section is the last one

@@ -11,7 +11,8 @@ Interpolation rules:
 - DRAM: midpoint of Horowitz's 1.3–2.6 nJ per 64 bits (the range is the entry's range).
 - Wires: 310 pJ to move 256 bits 10 mm at 40 nm (Keckler et al., IEEE Micro 31(5) 2011), i.e. 0.121 pJ per bit
   per mm, times the router pitch; wires do not shrink with the node, so only the supply voltage scales them (V²).
-- Leakage: SRAM leakage per bit (assumption, see the entry), integrated over the core's memories and cycle time.
+- Leakage: SRAM leakage per bit and logic leakage per gate equivalent (assumptions, see the entries), per powered
+  core and router and cycle; a power-gated core's wake-up costs its leakage over a break-even time.
 
 Logic and SRAM scale with the node by Stillmaker & Baas, "Scaling equations for the accurate prediction of CMOS
 device performance from 180 nm to 7 nm", Integration 58 (2017): energy factor ``a·V² + b·V + c`` with the
@@ -35,7 +36,7 @@ import numpy as np
 
 from ..errors import EmpfError, check_keys, check_range
 from .acc_width import UNMAPPED_ACC_BITS, acc_width
-from .area import PORTS, router_pitch_mm, track_pitch_um
+from .area import PORTS, core_logic_ge, router_ge, router_pitch_mm, track_pitch_um
 
 HOROWITZ_PAPER = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
 HOROWITZ = f"{HOROWITZ_PAPER} (range: ×/÷ 1.5 and the other Stillmaker flavor)"
@@ -50,6 +51,11 @@ DRAM_PJ_PER_BIT, DRAM_RANGE = (1300 + 2600) / 2 / 64, (1300 / 64, 2600 / 64)
 KECKLER = "Keckler et al., IEEE Micro 31(5) 2011 (40 nm: 310 pJ to move 256 bits 10 mm)"
 WIRE_PJ_PER_BIT_MM, WIRE_RANGE = 310 / (256 * 10), (0.08, 0.2)
 SRAM_LEAK_PW_PER_BIT = 10.0
+LOGIC_LEAK_PW_PER_GE = 20.0  # assumption: a gate equivalent leaks about two SRAM bits (lower-Vt logic); 0.1–10×
+LEAK_SOURCE = "assumption (no 45 nm leakage figure in the base data); range 0.1–10×, override in YAML"
+# power gating: waking a gated block costs about its leakage over the break-even time, 10–100 cycles in Hu et al.,
+# "Microarchitectural techniques for power gating of execution units", ISLPED 2004
+BREAK_EVEN_CYCLES, BREAK_EVEN_RANGE = 50, (10, 100)
 EYERISS = ("Chen, Emer & Sze, ISCA 2016 (Eyeriss): a 0.5 KB register-file access ≈ 1× the energy of a 16-bit MAC; "
            "range 0.5–2×")
 # share of a 64-bit SRAM access that does not scale with the word (address decode, wordline, timing and control);
@@ -88,7 +94,8 @@ CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "dendrite_ac
                  "router_xbar_bit", "router_arb", "chip_link_bit", "barrier",
                  "synapse_read_word", "acc_access", "acc_read_bit", "acc_write_bit", "acc_reg_bit",
                  "membrane_read_bit", "membrane_write_bit",
-                 "param_read_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
+                 "param_read_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle",
+                 "leakage_router_cycle", "wakeup_core")
 SYSTOLIC_ENTRIES = ("pe_op", "syn_mult", "neuron_update", "aux_op", "synapse_read_bit", "membrane_read_bit",
                     "membrane_write_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
 ENTRIES = {"cores": CORES_ENTRIES, "systolic": SYSTOLIC_ENTRIES}
@@ -315,6 +322,27 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
                            2 * rf))
     t["param_read_bit"] = _e(sram_bit(kib) * s, f"per-timestep neuron parameters read from the membrane SRAM "
                              f"({kib:g} KiB) {node}", sram_source(kib), rel)
+    _static_entries(arch, t, s, node)
+
+
+def _static_entries(arch, t: dict, s: float, node: str) -> None:
+    """Leakage per powered core and router per cycle, and a gated core's wake-up."""
+    bits = sum(arch.kib_bits(m) for m in ("synapse", "membrane", "buffer"))
+    ge, rge = core_logic_ge(arch), router_ge(arch)
+    per_cycle = 1e-6 / arch.chip["clock_MHz"]  # pW × this = pJ per cycle
+    core_pw = (SRAM_LEAK_PW_PER_BIT * bits + LOGIC_LEAK_PW_PER_GE * ge) * s
+    t["leakage_core_cycle"] = Entry(core_pw * per_cycle, f"({SRAM_LEAK_PW_PER_BIT:g} pW/bit × {bits} SRAM bits + "
+                                    f"{LOGIC_LEAK_PW_PER_GE:g} pW/GE × {ge:.0f} logic GE, empf_hw.hw.area) per core "
+                                    f"{node} ÷ clock", LEAK_SOURCE, core_pw * per_cycle * 0.1, core_pw * per_cycle * 10)
+    router_pw = LOGIC_LEAK_PW_PER_GE * rge * s
+    t["leakage_router_cycle"] = Entry(router_pw * per_cycle, f"{LOGIC_LEAK_PW_PER_GE:g} pW/GE × {rge:.0f} router GE "
+                                      f"{node} ÷ clock", LEAK_SOURCE, router_pw * per_cycle * 0.1,
+                                      router_pw * per_cycle * 10)
+    wake = core_pw * per_cycle * BREAK_EVEN_CYCLES
+    t["wakeup_core"] = Entry(wake, f"a gated core's leakage over a {BREAK_EVEN_CYCLES}-cycle break-even time",
+                             "Hu et al., ISLPED 2004 (power-gating break-even 10–100 cycles); leakage: " + LEAK_SOURCE,
+                             wake / BREAK_EVEN_CYCLES * BREAK_EVEN_RANGE[0] * 0.1,
+                             wake / BREAK_EVEN_CYCLES * BREAK_EVEN_RANGE[1] * 10)
 
 
 def format_table(arch) -> str:

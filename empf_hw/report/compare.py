@@ -5,6 +5,7 @@ import pandas as pd
 
 from ..hw import evaluate
 from ..hw.cores.rightsize import right_size
+from ..hw.explore import explore, settings
 from ..hw.uncertainty import energy_draws, entry_tornado, interval
 
 # microarchitecture choices the headline rests on: arch field → alternative settings
@@ -83,3 +84,26 @@ def tornado(model, baseline, costs_m, costs_b) -> pd.DataFrame:
     t = t[t["swing"] > 0]
     t["flips"] = (t[["ratio_low", "ratio_high"]].min(axis=1) < 1) & (t[["ratio_low", "ratio_high"]].max(axis=1) > 1)
     return t.sort_values(["swing", "assumption"], ascending=[False, True]).reset_index(drop=True)
+
+
+def best_designs(model, baseline, arch_m, arch_b, budget: int, seed: int = 0, draws: int = 2000, mapper=map,
+                 lowering=None) -> tuple[dict, dict]:
+    """Each side's design search on its chip (``empf_hw.hw.explore``: the lowest energy no slower than the chip as
+    given) → ({role: designs table}, the best-vs-best pairing: energy ratio with its 90 % interval, latency and
+    area ratios, and each side's Costs)."""
+    tables, costs = {}, {}
+    for role, d, arch in (("model", model, arch_m), ("baseline", baseline, arch_b)):
+        df = explore(d.trace, arch, budget, seed, mapper, lowering)
+        tables[role] = df
+        design = settings(df[df["best"]].iloc[0])
+        costs[role] = evaluate(d.trace, arch.with_overrides(design), model=d.name, accuracy=d.accuracy,
+                               lowering=lowering)
+    m, b = costs["model"], costs["baseline"]
+    e = energy_draws([m, b], draws, seed)
+    lo, hi = interval(e[:, 0] / e[:, 1])
+    sm, sb = m.summary().iloc[0], b.summary().iloc[0]
+    pair = {"pairing": "each on its best design", "model_chip": arch_m.name, "baseline_chip": arch_b.name,
+            "energy_ratio": m.energy_pJ() / b.energy_pJ(), "energy_ratio_p5": lo, "energy_ratio_p95": hi,
+            "latency_ratio": m.timing.cycles / b.timing.cycles, "area_ratio": sm["area_mm2"] / sb["area_mm2"],
+            "costs": costs}
+    return tables, pair

@@ -92,7 +92,7 @@ def run_sweep(spec: SweepSpec, store_path, workers: int = 0, scheduler: str | No
     """Run every point of ``spec`` not yet in the store; returns the store. The Dask cluster is reached before the
     store is created, so a refused scheduler leaves no file behind."""
     points = spec.points()
-    client, cluster = _connect(workers, scheduler) if (scheduler or workers) else (None, None)
+    client, cluster = connect(workers, scheduler) if (scheduler or workers) else (None, None)
     created = not Path(store_path).exists()
     store = None
     try:
@@ -128,7 +128,7 @@ def _common(spec: SweepSpec) -> dict:
             "timing": spec.timing, "cycle_samples": spec.cycle_samples}
 
 
-def _connect(workers: int, scheduler: str | None):
+def connect(workers: int, scheduler: str | None):
     """(client, cluster or None): a new LocalCluster of ``workers`` processes, or the cluster at ``scheduler``."""
     from dask.distributed import Client, LocalCluster
 

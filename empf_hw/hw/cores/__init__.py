@@ -12,7 +12,7 @@ from ...deploy.graph import layer_labels
 from ...errors import check_choice
 from ..energy import CORES_ENTRIES, reference_table
 from ..result import Costs, memory_frame, param_count, trace_summary
-from .counts import layer_counts, soma_activity
+from .counts import board_static, layer_counts, soma_activity
 from .fast import schedule
 from .lowering import lower
 from .mapper import accumulator_needs, map_graph, saturations
@@ -83,6 +83,7 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
         counts.append(layer_counts(mapping, lay, w, soma[lay.name], tm.windows, len(own),
                                    mapping.sub_steps if tm.mode == "lockstep" and i == 0 else 0))
     arr = np.stack(counts)  # (layers, actions, T)
+    arr[0] += board_static(mapping, tm.windows, len(seen))
     energies = arr * np.array([ert[k].pJ for k in CORES_ENTRIES])[None, :, None]
     lays = mapping.layers
     busy = (tm.phase_a + tm.phase_b).sum(axis=1).tolist()

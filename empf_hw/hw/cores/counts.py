@@ -22,7 +22,8 @@
   accumulator is read once more by the neuron update), membrane read per neuron
   visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written
   and read once per packet, DRAM weight reloads of spilled tiles, and leakage of every used core for the whole
-  inference (a layer is charged its cores × each timestep window).
+  inference (a layer is charged its cores × each timestep window); board-level static power (routers, idle cores
+  without power gating, wake-ups) is charged to the first layer (``board_static``).
 
 Network actions are charged to the layer that receives the packets; partial-sum packets to the layer that sends
 them.
@@ -80,6 +81,23 @@ def _accumulator(c: dict, event_bits, lane_rows, psum_bits_, update_bits) -> dic
     read, write = event_bits + psum_bits_ + update_bits, event_bits + psum_bits_
     return {"acc_access": 2 * lane_rows + (2 * psum_bits_ + update_bits) / word, "acc_read_bit": read,
             "acc_write_bit": write}
+
+
+def board_static(mapping: Mapping, windows: np.ndarray, used_cores: int) -> np.ndarray:
+    """(actions, T) static actions no layer owns: powered routers' leakage (every router of a chip holding a tile;
+    of every chip with ``chip.power_gating: none``), idle cores' leakage without power gating, and one wake-up per
+    used core with it (at the first timestep)."""
+    arch = mapping.arch
+    ch = arch.chip
+    w = windows.astype(np.float64)
+    gated = ch["power_gating"] == "idle"
+    chips = {(t.xy[0] // ch["mesh_rows"], t.xy[1] // ch["mesh_cols"]) for t in mapping.tiles}
+    routers = ch["mesh_rows"] * ch["mesh_cols"] * (len(chips) if gated else arch.chips)
+    wake = np.zeros(len(w))
+    wake[0] = used_cores if gated else 0
+    counts = {"leakage_router_cycle": routers * w, "leakage_core_cycle": (0 if gated else arch.cores - used_cores) * w,
+              "wakeup_core": wake}
+    return np.stack([np.asarray(counts.get(k, np.zeros(len(w))), np.float64) for k in CORES_ENTRIES])
 
 
 def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, windows: np.ndarray, leak_cores: int,
