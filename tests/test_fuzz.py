@@ -347,7 +347,7 @@ BASE = {("simulate",): [], ("sweep",): ["s.yaml", "--store", "r.sqlite"], ("swee
         ("train",): [], ("evaluate",): ["--model", LIF], ("run",): ["--model", LIF], ("zoo",): [],
         ("cost",): ["--model", LIF], ("ert",): [], ("scalesim",): ["--topology", "t.csv"],
         ("sanafe", "export"): ["--model", LIF, "--out", "o"], ("memory",): [], ("sensitivity",): [],
-        ("map",): ["--model", LIF]}
+        ("map",): ["--model", LIF], ("explore",): ["--model", LIF]}
 
 
 def _commands(parser, path=()) -> dict:
