@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import EmpfError, check_keys, check_range
 from .acc_width import UNMAPPED_ACC_BITS, acc_width
-from .area import PORTS, core_logic_ge, router_ge, router_pitch_mm, track_pitch_um
+from .area import DFF_GE, FA_GE, PORTS, core_logic_ge, router_ge, router_pitch_mm, track_pitch_um
 
 HOROWITZ_PAPER = "Horowitz, ISSCC 2014, 45 nm 0.9 V"
 HOROWITZ = f"{HOROWITZ_PAPER} (range: ×/÷ 1.5 and the other Stillmaker flavor)"
@@ -300,8 +300,12 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
     t["synapse_read_word"] = _e(sram_bit(skib) * word * s, f"{word}-bit word read: 64-bit SRAM access at {skib:g} "
                                 f"KiB × {word}/64 {node}", sram_source(skib), rel)
     kib = arch.kib_bits("membrane") / 8192
-    t["acc_reg_bit"] = Entry(rf, f"lane register (output-stationary accumulation): register file, (int mult 16 b + "
-                             f"int add 16 b) ÷ 16 bits {node}", EYERISS, rf / 2, 2 * rf)
+    ge = int_add(8) / (8 * FA_GE) * s  # switching energy of one gate equivalent
+    reg = DFF_GE * ge
+    t["acc_reg_bit"] = Entry(reg, f"lane register (output-stationary accumulation), per bit written: a flip-flop of "
+                             f"{DFF_GE:g} GE × (int add 8 b ÷ 8 bits ÷ {FA_GE:g} GE per full adder) {node}",
+                             f"assumption priced from {HOROWITZ_PAPER} and Nangate 45 nm cell sizes "
+                             "(empf_hw.hw.area); range ÷/× 3", reg / 3, reg * 3)
     if c["accumulator_storage"] == ACC_STORAGE_SRAM:
         access = sram_access(kib) * s
         lo, hi = (access * f for f in SRAM_ACCESS_RANGE)

@@ -117,7 +117,7 @@ def _saturate(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(x, -hi, hi), over.reshape(len(x), -1).sum(axis=1)
 
 
-def _width_counts(acc: np.ndarray, steps: int) -> np.ndarray:
+def width_counts(acc: np.ndarray, steps: int) -> np.ndarray:
     """(steps, ACC_WIDTHS): integer sums of ``acc`` (leading axis: timesteps, or 1 for a static value) by the signed
     width they need, ``bit_length(|x|) + 1`` (frexp's exponent of an integer is its bit length)."""
     rows = [np.bincount(np.minimum(np.frexp(a)[1].ravel() + 1, ACC_WIDTHS - 1), minlength=ACC_WIDTHS) for a in acc]
@@ -314,7 +314,7 @@ class Executor:
         bound = peak * code_sum  # no accumulator sum can exceed it
         dtype = np.float32 if bound < EXACT_FLOAT32 else np.float64
         acc = self._matmul(n, v.data.astype(dtype, copy=False), w.astype(dtype, copy=False))
-        lt.acc_bits = _width_counts(acc, self.steps)
+        lt.acc_bits = width_counts(acc, self.steps)
         bits = self.graph.attrs["accumulator_bits"]
         if bound > 2 ** (bits - 1) - 1:
             acc, sat = _saturate(acc, bits)
