@@ -40,9 +40,21 @@ def test_report_files_and_columns(report):
     assert "Energy reference table: empf-core-45nm" in md and "Horowitz" in md and "## Assumptions" in md
     assert "## Fair comparison" in md and "## Sensitivity" in md and "90 % interval" in md
     pairs = pd.read_csv(path / "fair_pairings.csv")
-    head = pairs[pairs["pairing"].str.contains("headline")].iloc[0]
+    right = pairs[pairs["pairing"] == "each on its own chip, right-sized"].iloc[0]
     ratio = summary["energy_pJ_per_inference"].iloc[0] / summary["energy_pJ_per_inference"].iloc[1]
-    assert head["energy_ratio"] == pytest.approx(ratio) and head["energy_ratio_p5"] < ratio < head["energy_ratio_p95"]
+    assert right["energy_ratio"] == pytest.approx(ratio)
+    assert right["energy_ratio_p5"] < ratio < right["energy_ratio_p95"]
+    # the headline: each model on its best design of the search, no slower than its right-sized chip
+    head = pairs[pairs["pairing"].str.contains("headline")].iloc[0]
+    assert head["pairing"].startswith("each on its best design") and "## Design search" in md
+    dm, db = (pd.read_csv(path / f"designs_{role}.csv") for role in ("model", "baseline"))
+    bm, bb = dm[dm["best"]].iloc[0], db[db["best"]].iloc[0]
+    assert head["energy_ratio"] == pytest.approx(bm["energy_pJ_per_inference"] / bb["energy_pJ_per_inference"])
+    assert head["energy_ratio_p5"] < head["energy_ratio"] < head["energy_ratio_p95"]
+    for i, (df, b) in enumerate(((dm, bm), (db, bb))):  # design 0 is the right-sized chip of the summary
+        given = df[df["design"] == 0].iloc[0]
+        assert b["latency_cycles"] <= given["latency_cycles"]
+        assert given["energy_pJ_per_inference"] == pytest.approx(summary["energy_pJ_per_inference"].iloc[i])
 
 
 def test_report_numbers_equal_the_evaluate_api(report):

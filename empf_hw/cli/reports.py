@@ -25,7 +25,12 @@ def cmd_simulate(a) -> int:
     print(text(display_summary(pd.DataFrame(machine["summary"]))))
     ratio = {r["metric"]: r["ratio_model_over_baseline"] for r in machine["ratios"]}
     print(f"model / baseline: energy {ratio['energy_pJ_per_inference']:.3f}×, latency "
-          f"{ratio['latency_cycles']:.3f}×, memory {ratio['total_memory_bits']:.3f}×")
+          f"{ratio['latency_cycles']:.3f}×, memory {ratio['total_memory_bits']:.3f}× (right-sized chips)")
+    best = machine["best_designs"]
+    if best:
+        print(f"each on its best design: energy {best['energy_ratio']:.3f}× (90 % interval "
+              f"{best['energy_ratio_p5']:.3f}–{best['energy_ratio_p95']:.3f}×), latency {best['latency_ratio']:.3f}×, "
+              f"area {best['area_ratio']:.3f}×")
     print(f"report: {path / 'report.html'} (also report.md, summary.csv, layers.csv, config.json)")
     return 0
 

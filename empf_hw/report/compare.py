@@ -47,7 +47,7 @@ def pairings(costs: dict, chip_m: str, chip_b: str, fit_m: str | None, fit_b: st
     pairs = [("both on " + chip_m, chip_m, chip_m), ("both on " + chip_b, chip_b, chip_b),
              ("each on its own chip", chip_m, chip_b)]
     if fit_m and fit_b:
-        pairs.append(("each on its own chip, right-sized (headline)", fit_m, fit_b))
+        pairs.append(("each on its own chip, right-sized", fit_m, fit_b))
     rows = []
     for label, a, b in pairs:
         m, base = costs[("model", a)], costs[("baseline", b)]
@@ -102,7 +102,8 @@ def best_designs(model, baseline, arch_m, arch_b, budget: int, seed: int = 0, dr
     e = energy_draws([m, b], draws, seed)
     lo, hi = interval(e[:, 0] / e[:, 1])
     sm, sb = m.summary().iloc[0], b.summary().iloc[0]
-    pair = {"pairing": "each on its best design", "model_chip": arch_m.name, "baseline_chip": arch_b.name,
+    pair = {"pairing": "each on its best design", "model_chip": f"{arch_m.name} + best design",
+            "baseline_chip": f"{arch_b.name} + best design",
             "energy_ratio": m.energy_pJ() / b.energy_pJ(), "energy_ratio_p5": lo, "energy_ratio_p95": hi,
             "latency_ratio": m.timing.cycles / b.timing.cycles, "area_ratio": sm["area_mm2"] / sb["area_mm2"],
             "costs": costs}
