@@ -1,0 +1,54 @@
+"""Fast estimate against the cycle-level simulator: |fast / cycle − 1| latency error over random networks and
+architectures (the families of tests/test_cycle.py and tests/test_netkernel.py), printed as README's table.
+
+    python benchmarks/fast_vs_cycle.py [--cases N]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from test_cycle import case  # noqa: E402
+from test_netkernel import board_case  # noqa: E402
+
+from empf_hw.hw import evaluate  # noqa: E402
+
+
+def errors(make, seeds) -> dict[str, np.ndarray]:
+    """Per timestep mode: signed fast / cycle − 1 over the cases with a non-zero simulated latency."""
+    out: dict[str, list] = {"pipelined": [], "lockstep": []}
+    for s in seeds:
+        arch, trace = make(s)
+        cyc = evaluate(trace, arch, timing="cycle")
+        if cyc.timing.cycles:
+            out[arch.chip["timestep_mode"]].append(evaluate(trace, arch).timing.cycles / cyc.timing.cycles - 1)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def line(name: str, e: np.ndarray) -> str:
+    a = np.abs(e)
+    return (f"| {name} | {len(e)} | {np.median(a):.1%} | {np.quantile(a, 0.9):.1%} | {a.max():.1%} | "
+            f"{(e < 0).mean():.0%} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--cases", type=int, default=60, help="random cases per family (default 60)")
+    n = p.parse_args().cases
+    families = {"realistic (links 16/32 b, buffers 4/8 flits, no FIFO limit)": lambda s: case(s, realistic=True),
+                "contention (4–32-bit links, 1–8-flit buffers, 0–4-packet FIFOs)": lambda s: case(s, realistic=False),
+                "boards of 2–6 chips and single chips (chip links 1–32 b)": board_case}
+    print("| family | cases | median abs error | p90 | max | fast too low |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, make in families.items():
+        for mode, e in errors(make, range(n)).items():
+            if len(e):
+                print(line(f"{name}, {mode}", e))
+
+
+if __name__ == "__main__":
+    main()
