@@ -23,8 +23,8 @@ import math
 
 import numpy as np
 
-from .mesh import grid
-from .work import latencies
+from ..mesh import grid
+from ..work import latencies
 
 _IN_FROM = {1: 2, 2: 1, 3: 4, 4: 3}  # output north (1) enters the neighbour's port "from south" (2), ...
 DIRS = ("local", "north", "south", "east", "west")

@@ -1,87 +1,22 @@
-"""Cycle-level simulation of one inference (a batch-1 trace) on the cores template.
-
-Every spike becomes packets — one per destination tile whose input window contains it; a split tile sends one
-partial sum per neuron — that leave the router of the core holding the spiking neuron (the network's input: the I/O
-port) while that neuron's tile runs its neuron phase, and cross the board flit by flit:
-
-- routers: five input ports (local injection, one per neighbour) with ``noc_buffer_flits``-deep buffers, XY
-  dimension-order routing, one flit per link and cycle (``noc_link_bits`` wide; a chip-to-chip link passes a flit
-  every ⌈noc_link_bits / chip_link_bits⌉ cycles, ``chip_link_cycles`` late), the direction's per-hop latency
-  (``latency.hop_ew`` / ``hop_ns``), wormhole switching (an output is held from a packet's head to its tail),
-  round-robin arbitration and credit back-pressure (a flit moves only into a free buffer slot);
-- cores: a spike packet is ejected into the core's input FIFO (``input_fifo_packets``; full → it waits in the
-  router; 0: no FIFO limit, the spike buffer holds the timestep's input window); one synapse engine takes the
-  packets in order: spike bus
-  (1 / packets per bus word) +
-  ``latency.message_receive`` + lane rows × ``latency.syn_<kind>`` × max(1, ``synapse_bank_cycles`` /
-  ``synapse_banks``) (a row read occupies its bank; fewer banks than busy cycles stall); the ``neuron_units`` then
-  run the tile's neuron phase (psum merge, access, update, spike generation, ``latency.message_send`` per packet,
-  auxiliary ops: the fast model's phase B) and emit the spikes in order over it;
-- timesteps, ``pipelined``: a tile opens timestep t when it finished t−1; its neuron phase starts when it processed
-  every packet of t, its partial sums arrived, every producer finished t (a sideband signal after the hop
-  latency) and every consumer opened t (back-pressure: no packet is ever sent for a timestep its destination has
-  not opened, so FIFOs cannot deadlock); the input is injected once the input layer opened the timestep.
-  ``lockstep``: in step s every neuron phase starts at once (per core one tile after another), the packets they
-  send are delivered and processed (the trace's synaptic rows of the step), and ``barrier_cycles`` end the step.
-
-Time advances cycle by cycle while flits are in flight, vectorized over the routers' ports, and jumps over idle
-stretches. Energy counts are the fast model's (the same packets); the simulation adds timing, stalls by cause
-(router ports: link busy, queue full; cores: bank conflicts, waiting for producers, for consumers and for neuron
-units; lockstep barriers), flits per link and the peak occupancy of every router buffer.
-"""
+"""The cycle-level simulation proper: tiles opening timesteps, neuron phases on the neuron units, partial sums,
+DRAM reloads, lock-step barriers and back-pressure, around the network (``network`` / ``netkernel``)."""
 
 import heapq
 import math
 
 import numpy as np
 
-from ...deploy.graph import conv_axes
-from ...errors import EmpfError
-from ...sim.ops import fanout_1d
-from ..result import Timing
-from .fast import bank_factor, barrier_cycles, bus_cycles, syn_kind
-from .mesh import hop_matrices, io_xy, tile_xy
-from .network import DIRS, Network
-from .tiles import Mapping, owner_ids
-from .work import connected_rows, dram_channel, flits, hop_latency, latencies, psum_bits
+from ....errors import EmpfError
+from ...result import Timing
+from ..fast import bank_factor, barrier_cycles, bus_cycles, syn_kind
+from ..mesh import hop_matrices, io_xy, tile_xy
+from ..tiles import Mapping
+from ..work import dram_channel, flits, hop_latency, latencies, psum_bits
+from .network import Network
+from .packets import layer_packets
+from .result import assemble
 
 NO_LIMIT = 1 << 62
-
-def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
-    """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows, event rank) of every input
-    packet of a layer, from a batch-1 trace."""
-    lanes = mapping.arch.core["accumulator_lanes"]
-    ins, outs, rws = lay.splits
-    ni, no, nr = len(ins), len(outs), len(rws)
-    co, ri, ci = np.unravel_index(np.arange(ni * no * nr), (no, nr, ni))
-    cg = np.array([b - a for a, b in outs])[co]
-    em = lt.event_map
-    if em.max(initial=0) > 1:
-        raise EmpfError("the cycle-level simulation takes a batch-1 trace (one inference); use one sample, or the "
-                        "fast timing for batches")
-    owners = owner_ids(mapping, lay)
-    if lay.node.op == "conv":
-        _, h, w = lay.in_shape
-        rows_kps, cols_kps = conv_axes(lay.node)  # (kernel, stride, padding) along rows and columns
-        rowfan = np.add.reduceat(connected_rows(h, *rows_kps, lay.node.shape[1]).astype(np.int64),
-                                 [a for a, _ in rws], axis=0)  # (nr, H)
-        colfan = fanout_1d(w, *cols_kps)
-    out = []
-    for t in range(T):
-        pos = np.argwhere(em[t] > 0)
-        if not len(pos):
-            out.append(None)
-            continue
-        grp = np.searchsorted([b for _, b in ins], pos[:, 0], side="right")
-        if lay.node.op == "conv":
-            f = rowfan[ri][:, pos[:, 1]] * colfan[pos[:, 2]][None, :] * cg[:, None]
-            src = owners[0][pos[:, 0], pos[:, 1]] if owners is not None else np.full(len(pos), -1)
-        else:
-            f = np.broadcast_to(cg[:, None], (len(cg), len(pos)))
-            src = owners[0][pos[:, 0]] if owners is not None else np.full(len(pos), -1)
-        tiles, ev = np.nonzero((f > 0) & (ci[:, None] == grp[None, :]))
-        out.append((src[ev], tiles, -(-f[tiles, ev] // lanes) * lay.slices, ev))
-    return out
 
 
 class Tile:
@@ -111,10 +46,12 @@ def simulate(mapping: Mapping, trace, works: dict, soma: dict, compiled: bool = 
     same result, cycle for cycle."""
     if trace.batch != 1:
         raise EmpfError(f"the cycle-level simulation takes a batch-1 trace (one inference); got batch {trace.batch}")
-    return _Sim(mapping, trace, works, soma, compiled).run()
+    return Simulation(mapping, trace, works, soma, compiled).run()
 
 
-class _Sim:
+class Simulation:
+    """The tiles, timesteps and event heap of one simulated inference around its network."""
+
     def __init__(self, mapping: Mapping, trace, works: dict, soma: dict, compiled: bool = True):
         self.m, self.arch, self.works, self.soma = mapping, mapping.arch, works, soma
         arch = self.arch
@@ -471,53 +408,4 @@ class _Sim:
                 now = max(min(nxt, self.heap[0][0]) if self.heap else nxt, 1)
             elif self.heap:
                 now = max(now, self.heap[0][0])
-        return self.timing()
-
-    def timing(self) -> Timing:
-        if not self.lockstep:
-            for i, lay in enumerate(self.layers):
-                tiles = [self.tiles[(lay.name, j)] for j in range(len(lay.tiles))]
-                fin = np.array([t.finish for t in tiles])
-                if (fin < 0).any():
-                    raise EmpfError(f"cycle-level simulation stalled: layer {lay.name!r} did not finish every "
-                                    "timestep (a deadlock in the modelled protocol)")
-                self.layer_finish[i] = fin.max(axis=0)
-                starts = np.array([np.where(t.a_start >= 0, np.minimum(t.a_start, np.where(t.b_start >= 0, t.b_start,
-                                                                                              t.finish)),
-                                            np.where(t.b_start >= 0, t.b_start, t.finish)) for t in tiles])
-                self.layer_start[i] = starts.min(axis=0)
-        net = self.net
-        engines = {int(c): float(v) for c, v in enumerate(net.eng_cycles) if v}
-        busy = {c: int(round(self.busy_cycles.get(c, 0.0) + engines.get(c, 0.0)))
-                for c in sorted(set(self.busy_cycles) | set(engines))}
-        for c, v in enumerate(net.eng_bank.tolist()):
-            if v:
-                self.stall[("bank_conflict", c)] = v
-        phase = np.maximum(self.layer_finish - self.layer_start, 0)
-        n = net.R * net.C
-        ports = np.arange(n * 5)
-        links = [{"router_row": int(p // 5 // net.C), "router_col": int(p // 5 % net.C), "direction": DIRS[p % 5],
-                  "flits": int(net.flits_moved[p])} for p in ports[net.flits_moved > 0]]
-        causes = ("bank_conflict", "waiting_producers", "waiting_consumers", "neuron_units_busy")
-        total = int(self.layer_finish.max(initial=0))
-        cores = []
-        for t in sorted({(t.core, t.router) for t in self.tiles.values()}):
-            row = {"core": t[0], "router_row": t[1] // net.C, "router_col": t[1] % net.C,
-                   "busy_cycles": busy.get(t[0], 0),
-                   **{f"{c}_cycles": int(round(self.stall.get((c, t[0]), 0))) for c in causes},
-                   "barrier_cycles": self.barrier_total}
-            row["idle_cycles"] = max(total - sum(v for k, v in row.items() if k.endswith("_cycles")), 0)
-            cores.append(row)
-        stats = {"stalls": {"router_link_busy": int(net.stall_link.sum()),
-                            "router_queue_full": int(net.stall_full.sum()),
-                            **{c: int(round(sum(v for (k, _), v in self.stall.items() if k == c))) for c in causes},
-                            "barrier": self.barrier_total}, "cores": cores,
-                 "links": links, "buffer_peak_flits": int(net.peak.max(initial=0)),
-                 "buffer_depth_flits": net.depth, "packets": int(net.n_packets),
-                 "packets_delivered": int(net.n_packets - net.in_flight), "fifo_peak_fraction": float(net.f_peak[0]),
-                 "unprocessed_packets": int(sum((t.expected - t.processed).sum() for t in self.tiles.values())),
-                 "router_stalls": {"link_busy": net.stall_link.reshape(net.R, net.C),
-                                   "queue_full": net.stall_full.reshape(net.R, net.C)}}
-        return Timing([lay.name for lay in self.layers], phase, np.zeros_like(phase), self.layer_start.copy(),
-                      self.layer_finish.copy(), busy, self.arch.chip["clock_MHz"],
-                      "lockstep" if self.lockstep else "pipelined", "cycle", stats)
+        return assemble(self)

@@ -1,0 +1,39 @@
+"""Cycle-level simulation of one inference (a batch-1 trace) on the cores template.
+
+Every spike becomes packets — one per destination tile whose input window contains it; a split tile sends one
+partial sum per neuron — that leave the router of the core holding the spiking neuron (the network's input: the I/O
+port) while that neuron's tile runs its neuron phase, and cross the board flit by flit:
+
+- routers: five input ports (local injection, one per neighbour) with ``noc_buffer_flits``-deep buffers, XY
+  dimension-order routing, one flit per link and cycle (``noc_link_bits`` wide; a chip-to-chip link passes a flit
+  every ⌈noc_link_bits / chip_link_bits⌉ cycles, ``chip_link_cycles`` late), the direction's per-hop latency
+  (``latency.hop_ew`` / ``hop_ns``), wormhole switching (an output is held from a packet's head to its tail),
+  round-robin arbitration and credit back-pressure (a flit moves only into a free buffer slot);
+- cores: a spike packet is ejected into the core's input FIFO (``input_fifo_packets``; full → it waits in the
+  router; 0: no FIFO limit, the spike buffer holds the timestep's input window); one synapse engine takes the
+  packets in order: spike bus
+  (1 / packets per bus word) +
+  ``latency.message_receive`` + lane rows × ``latency.syn_<kind>`` × max(1, ``synapse_bank_cycles`` /
+  ``synapse_banks``) (a row read occupies its bank; fewer banks than busy cycles stall); the ``neuron_units`` then
+  run the tile's neuron phase (psum merge, access, update, spike generation, ``latency.message_send`` per packet,
+  auxiliary ops: the fast model's phase B) and emit the spikes in order over it;
+- timesteps, ``pipelined``: a tile opens timestep t when it finished t−1; its neuron phase starts when it processed
+  every packet of t, its partial sums arrived, every producer finished t (a sideband signal after the hop
+  latency) and every consumer opened t (back-pressure: no packet is ever sent for a timestep its destination has
+  not opened, so FIFOs cannot deadlock); the input is injected once the input layer opened the timestep.
+  ``lockstep``: in step s every neuron phase starts at once (per core one tile after another), the packets they
+  send are delivered and processed (the trace's synaptic rows of the step), and ``barrier_cycles`` end the step.
+
+Time advances cycle by cycle while flits are in flight, vectorized over the routers' ports, and jumps over idle
+stretches. Energy counts are the fast model's (the same packets); the simulation adds timing, stalls by cause
+(router ports: link busy, queue full; cores: bank conflicts, waiting for producers, for consumers and for neuron
+units; lockstep barriers), flits per link and the peak occupancy of every router buffer.
+
+The package: ``packets`` (each layer's input packets from the trace), ``simulation`` (tiles, timesteps, neuron
+phases and the event heap), ``network`` (the mesh: its state and the readable NumPy reference routers),
+``netkernel`` (the same routers compiled with numba; tested equal cycle for cycle), ``result`` (the Timing).
+"""
+
+from .simulation import simulate
+
+__all__ = ["simulate"]

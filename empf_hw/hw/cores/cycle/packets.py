@@ -1,0 +1,47 @@
+"""Packets of the cycle-level simulation: every input packet of a layer per timestep, from a batch-1 trace."""
+
+import numpy as np
+
+from ....deploy.graph import conv_axes
+from ....errors import EmpfError
+from ....sim.ops import fanout_1d
+from ..tiles import Mapping, owner_ids
+from ..work import connected_rows
+
+
+def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
+    """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows, event rank) of every input
+    packet of a layer, from a batch-1 trace."""
+    lanes = mapping.arch.core["accumulator_lanes"]
+    ins, outs, rws = lay.splits
+    ni, no, nr = len(ins), len(outs), len(rws)
+    co, ri, ci = np.unravel_index(np.arange(ni * no * nr), (no, nr, ni))
+    cg = np.array([b - a for a, b in outs])[co]
+    em = lt.event_map
+    if em.max(initial=0) > 1:
+        raise EmpfError("the cycle-level simulation takes a batch-1 trace (one inference); use one sample, or the "
+                        "fast timing for batches")
+    owners = owner_ids(mapping, lay)
+    if lay.node.op == "conv":
+        _, h, w = lay.in_shape
+        rows_kps, cols_kps = conv_axes(lay.node)  # (kernel, stride, padding) along rows and columns
+        rowfan = np.add.reduceat(connected_rows(h, *rows_kps, lay.node.shape[1]).astype(np.int64),
+                                 [a for a, _ in rws], axis=0)  # (nr, H)
+        colfan = fanout_1d(w, *cols_kps)
+    out = []
+    for t in range(T):
+        pos = np.argwhere(em[t] > 0)
+        if not len(pos):
+            out.append(None)
+            continue
+        grp = np.searchsorted([b for _, b in ins], pos[:, 0], side="right")
+        if lay.node.op == "conv":
+            f = rowfan[ri][:, pos[:, 1]] * colfan[pos[:, 2]][None, :] * cg[:, None]
+            src = owners[0][pos[:, 0], pos[:, 1]] if owners is not None else np.full(len(pos), -1)
+        else:
+            f = np.broadcast_to(cg[:, None], (len(cg), len(pos)))
+            src = owners[0][pos[:, 0]] if owners is not None else np.full(len(pos), -1)
+        tiles, ev = np.nonzero((f > 0) & (ci[:, None] == grp[None, :]))
+        out.append((src[ev], tiles, -(-f[tiles, ev] // lanes) * lay.slices, ev))
+    return out
+
