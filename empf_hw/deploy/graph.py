@@ -190,6 +190,7 @@ class DeployGraph:
 
     def __init__(self, nodes: list[Node], attrs: dict):
         self.nodes, self.attrs = nodes, attrs
+        self.derived: dict = {}  # tables later stages derive from the graph, computed once (a graph is not modified)
         self.validate()
 
     def __getitem__(self, name: str) -> Node:

@@ -71,13 +71,16 @@ def accumulator_need(g: DeployGraph, node: Node) -> int:
 
 def accumulator_needs(g: DeployGraph) -> dict[str, int]:
     """Per synaptic layer, the signed accumulator width it needs; a neuron fed by several synaptic layers (a
-    residual block's shortcut convolution) sums their bounds in the layer holding it."""
-    need = {lay.name: accumulator_need(g, lay.node) for lay in synaptic_layers(g)}
-    for lay in synaptic_layers(g):
-        if lay.psum_sources:
-            bound = sum(2 ** (need[s] - 1) - 1 for s in [lay.name, *lay.psum_sources])
-            need[lay.name] = bound.bit_length() + 1
-    return need
+    residual block's shortcut convolution) sums their bounds in the layer holding it. Computed once per graph."""
+    if "accumulator_needs" not in g.derived:
+        layers = synaptic_layers(g)
+        need = {lay.name: accumulator_need(g, lay.node) for lay in layers}
+        for lay in layers:
+            if lay.psum_sources:
+                bound = sum(2 ** (need[s] - 1) - 1 for s in [lay.name, *lay.psum_sources])
+                need[lay.name] = bound.bit_length() + 1
+        g.derived["accumulator_needs"] = need
+    return dict(g.derived["accumulator_needs"])
 
 
 def fit_accumulator(graph: DeployGraph, arch):
