@@ -135,3 +135,18 @@ def test_cycle_samples_in_parallel_workers_give_the_serial_tables():
         assert serial[name].equals(parallel[name]), name
     lat = serial["latency"]["latency_cycles"].to_numpy(float)
     assert serial["summary"]["cycle_latency_cycles_p50"] == np.percentile(lat, 50) and len(set(lat)) > 1
+
+
+def test_chip_link_serialization_is_labelled_as_such():
+    """fc1 on chip 0 sends fc2 (chip 1) two one-flit packets over a 1-bit chip link: a 16-bit flit takes 16 cycles,
+    so the second packet, ready one cycle after the first, is held 15 cycles by the link, not by a full queue."""
+    from test_hw import _linear_case
+
+    g, tr = _linear_case()
+    a = tiny_arch(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
+                  mesh_rows=1, mesh_cols=1, noc_link_bits=16).with_overrides(
+        {"system.chips_cols": 2, "system.chip_link_bits": 1, "system.chip_link_cycles": 5})
+    for compiled in (True, False):
+        s = evaluate(tr, a, timing="cycle", compiled=compiled).timing.stats["stalls"]
+        assert s["router_link_serialization"] == 15
+        assert s["router_queue_full"] == s["router_link_busy"] == s["core_fifo_full"] == 0

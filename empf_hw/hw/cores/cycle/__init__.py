@@ -26,7 +26,8 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
 
 Time advances cycle by cycle while flits are in flight, vectorized over the routers' ports, and jumps over idle
 stretches. Energy counts are the fast model's (the same packets); the simulation adds timing, stalls by cause
-(router ports: link busy, queue full; cores: bank conflicts, waiting for producers, for consumers and for neuron
+(router ports: arbitration lost or output held by another packet, link serializing, no credit downstream, core
+FIFO full; cores: bank conflicts, waiting for producers, for consumers and for neuron
 units; lockstep barriers), flits per link and the peak occupancy of every router buffer.
 
 The package: ``packets`` (each layer's input packets from the trace), ``simulation`` (tiles, timesteps, neuron

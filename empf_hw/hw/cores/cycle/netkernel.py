@@ -100,7 +100,7 @@ def _next_done(ci, ebits):
 
 @njit(cache=True)
 def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
-          p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_full, out,
+          p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_held, out,
           scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext,
           p_service, p_bank, a_start):
     """One cycle (``network.Network.step``); the ejected packets to report go to ``out``; returns (reported,
@@ -183,22 +183,25 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             continue
         o = outp[i]
         if link_free[o] > now:
-            continue
-        if dirs[i] == 0 or cnt[max(nb_port[o], 0)] < D:
+            take[i] = -1  # held: the link still serializes the previous flit
+        elif dirs[i] == 0 or cnt[max(nb_port[o], 0)] < D:
             take[i] = 1
+        else:
+            take[i] = -2  # held: no credit, the downstream buffer is full
     for i in range(m):  # a head flit ejects only into a core FIFO with room (in port order)
-        if take[i] and dirs[i] == 0 and flit[i] % 64 == 0:
+        if take[i] == 1 and dirs[i] == 0 and flit[i] % 64 == 0:
             core = p_fifo[flit[i] // 64]
             if core >= 0:
                 if fifo_free[core] <= 0:
-                    take[i] = 0
+                    take[i] = -3  # held: the core's input FIFO is full
                 else:
                     fifo_free[core] -= 1
     moved = 0
     for i in range(m):
         router = act[i] // 5
-        if win[i] and not take[i]:
-            stall_full[router] += 1
+        if take[i] < 0:
+            stall_held[-take[i] - 1, router] += 1
+            take[i] = 0
         elif not win[i]:
             stall_link[router] += 1
         if take[i]:
@@ -345,7 +348,7 @@ def _empty(occ, inj_bits) -> bool:
 @njit(cache=True)
 def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
              period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-             stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf,
+             stall_link, stall_held, out, scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf,
              ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank, a_start, processed, expected, done_out, p_src,
              p_rel, hp, hsize):
     """``network.Network.advance``: (cycle, partial sums reported, tiles reported, next cycle, in flight)."""
@@ -357,7 +360,7 @@ def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr
         _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits)
         ej, moved, gone = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
                                 period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next,
-                                flits_moved, peak, stall_link, stall_full, out, scratch, occ, inj_bits, lfmax, p_tile,
+                                flits_moved, peak, stall_link, stall_held, out, scratch, occ, inj_bits, lfmax, p_tile,
                                 p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank,
                                 a_start)
         in_flight -= gone
@@ -401,7 +404,7 @@ class CompiledNetwork(NetworkBase):
         return (self.depth, self.buf, self.ready, self.head, self.cnt, self.lock, self.route_of, self.rr,
                 self.link_free, self.rc, self.nb_port, self.lat, self.period, self.p_dst, self.p_flits,
                 self.p_fifo, self.fifo_free, self.inj_head, self.inj_tail, self.inj_k, self.p_next,
-                self.flits_moved, self.peak, self.stall_link, self.stall_full, self._out, self._scratch, self.occ,
+                self.flits_moved, self.peak, self.stall_link, self.stall_held, self._out, self._scratch, self.occ,
                 self.inj_bits, self.lfmax, self.p_tile, self.p_t, self.psum_got, self.psum_expected)
 
     def prepare(self) -> None:

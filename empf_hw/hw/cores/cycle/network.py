@@ -99,7 +99,8 @@ class NetworkBase:
         self.flits_moved = np.zeros(P, np.int64)
         self.peak = np.zeros(P, np.int64)
         self.stall_link = np.zeros(n, np.int64)
-        self.stall_full = np.zeros(n, np.int64)
+        self.stall_held = np.zeros((3, n), np.int64)  # flits granted an output but held: link serializing, no
+        #                                              credit downstream, core FIFO full (per router)
         self.in_flight = 0
         self.moved = 0
 
@@ -282,15 +283,19 @@ class Network(NetworkBase):
             win[order[first]] = True
         eject = out_dir == 0
         nbp = self.nb_port[outp]
-        take = win & (self.link_free[outp] <= now) & (eject | (self.cnt[np.maximum(nbp, 0)] < D))
+        serial = win & (self.link_free[outp] > now)  # the link still serializes the previous flit
+        full = win & ~serial & ~(eject | (self.cnt[np.maximum(nbp, 0)] < D))  # no credit downstream
+        take = win & ~serial & ~full
+        fifo = np.zeros(len(act), bool)
         for i in np.flatnonzero(take & eject & is_head).tolist():  # a spike packet needs room in its core's FIFO
             core = self.p_fifo[pid[i]]
             if core >= 0:
                 if self.fifo_free[core] <= 0:
-                    take[i] = False
+                    take[i], fifo[i] = False, True
                 else:
                     self.fifo_free[core] -= 1
-        np.add.at(self.stall_full, router[win & ~take], 1)
+        for cause, held in enumerate((serial, full, fifo)):
+            np.add.at(self.stall_held[cause], router[held], 1)
         np.add.at(self.stall_link, router[~win], 1)
         mv = np.flatnonzero(take)
         self.moved = len(mv)

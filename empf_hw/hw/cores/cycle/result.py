@@ -44,8 +44,9 @@ def assemble(sim) -> Timing:
                "barrier_cycles": sim.barrier_total}
         row["idle_cycles"] = max(total - sum(v for k, v in row.items() if k.endswith("_cycles")), 0)
         cores.append(row)
-    stats = {"stalls": {"router_link_busy": int(net.stall_link.sum()),
-                        "router_queue_full": int(net.stall_full.sum()),
+    serial, full, fifo = (int(v) for v in net.stall_held.sum(axis=1))
+    stats = {"stalls": {"router_link_busy": int(net.stall_link.sum()), "router_link_serialization": serial,
+                        "router_queue_full": full, "core_fifo_full": fifo,
                         **{c: int(round(sum(v for (k, _), v in sim.stall.items() if k == c))) for c in causes},
                         "barrier": sim.barrier_total}, "cores": cores,
              "links": links, "buffer_peak_flits": int(net.peak.max(initial=0)),
@@ -53,7 +54,9 @@ def assemble(sim) -> Timing:
              "packets_delivered": int(net.n_packets - net.in_flight), "fifo_peak_fraction": float(net.f_peak[0]),
              "unprocessed_packets": int(sum((t.expected - t.processed).sum() for t in sim.tiles.values())),
              "router_stalls": {"link_busy": net.stall_link.reshape(net.R, net.C),
-                               "queue_full": net.stall_full.reshape(net.R, net.C)}}
+                               "link_serialization": net.stall_held[0].reshape(net.R, net.C),
+                               "queue_full": net.stall_held[1].reshape(net.R, net.C),
+                               "fifo_full": net.stall_held[2].reshape(net.R, net.C)}}
     return Timing([lay.name for lay in sim.layers], phase, np.zeros_like(phase), sim.layer_start.copy(),
                   sim.layer_finish.copy(), busy, sim.arch.chip["clock_MHz"],
                   "lockstep" if sim.lockstep else "pipelined", "cycle", stats)
