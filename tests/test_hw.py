@@ -91,7 +91,7 @@ def _digits_trace(name, samples=24, schedule="pipelined"):
 
 
 ZOO = ["digits_cnn-empf-online-T4", "digits_cnn-empf4bit-online-T4", "digits_cnn-lif-stbp-T4"]
-PRESETS = ["empf-core-45nm", "stbp-core-45nm", "loihi-like", "loihi-sanafe"]
+PRESETS = ["empf-core-45nm", "stbp-core-45nm", "loihi-like", "loihi2-class", "loihi-sanafe"]
 
 
 @pytest.fixture(scope="module")
@@ -392,3 +392,24 @@ def test_loihi_presets_time_events_as_sanafes_calibrated_loihi(preset):
         assert ours[k] == ref[k], k
     assert ours["syn_dense"] * 1e3 / load_arch(preset).chip["clock_MHz"] == pytest.approx(3.8)  # ns
     assert load_arch(preset).core["neuron_update_cycles"] == load_arch("loihi-sanafe").core["neuron_update_cycles"]
+
+
+def test_loihi2_class_is_loihi_scaled_by_published_ratios(lockstep_traces):
+    """Estimates: Loihi 1's energies × the Stillmaker 14 → 7 nm factor with a range up to Loihi 1's, per-event times
+    ÷ 10 ("up to 10x faster"), 8 192 compartments per core and graded 32-bit payloads (EM-PF's 4-bit spikes go
+    through unlowered)."""
+    from empf_hw.hw.cores.work import latencies
+
+    l1, l2 = load_arch("loihi-like"), load_arch("loihi2-class")
+    factor = node_scale(7) / node_scale(14)
+    for k, v in l2.energy.items():
+        if v["source"].startswith("estimate") and k != "message_bit":
+            assert v["pJ"] == pytest.approx(l1.energy[k]["pJ"] * factor, rel=2e-3), k
+            assert v["low"] == pytest.approx(v["pJ"] / 2, rel=2e-3) and v["high"] == l1.energy[k]["pJ"]
+    ours, ref = latencies(l2), latencies(l1)
+    assert all(abs(ours[k] - ref[k] / 10) <= 0.5 for k in ("syn_dense", "syn_conv", "message_receive", "spike_gen"))
+    assert l2.core["max_neurons"] == 8 * l1.core["max_neurons"] and l2.core["spike_payload_bits"] == 32
+    tr = lockstep_traces["digits_cnn-empf4bit-online-T4"]
+    c2 = evaluate(tr, l2)  # no lowering needed: graded spikes
+    c1 = evaluate(tr, l1, lowering="parallel")
+    assert c2.energy_pJ() < c1.energy_pJ() and c2.timing.latency_us < c1.timing.latency_us
