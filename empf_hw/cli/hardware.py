@@ -20,8 +20,8 @@ def cmd_explore(a) -> int:
 
     if a.workers and a.scheduler:
         raise EmpfError("give --workers (local Dask cluster) or --scheduler (existing cluster), not both")
-    sides = [("model", a)] + ([("baseline", argparse.Namespace(**{**vars(a), "model": a.baseline}))]
-                              if a.baseline else [])
+    sides = [("model", a)] + ([("baseline", argparse.Namespace(**{**vars(a), "model": a.baseline,
+                                                                   "random_init": None}))] if a.baseline else [])
     deployed, archs = {}, {}
     for role, ns in sides:
         arch = load_arch((a.baseline_arch if role == "baseline" else a.arch) or default_arch(ns))

@@ -66,21 +66,21 @@ def soma_activity(mapping: Mapping, works: dict[str, LayerWork], by: dict, batch
     return out
 
 
-def _accumulator(c: dict, event_bits, lane_rows, psum_bits_, update_bits) -> dict:
+def _accumulator(c: dict, event_bits, lane_rows, psum_acc_bits, update_bits) -> dict:
     """Accumulator traffic: words accessed (``acc_access``, a word = one lane row, ``accumulator_lanes`` ×
-    ``accumulator_bits``) and bits read / written in its storage, and lane-register bits written (``acc_reg_bit``).
-    event: each synaptic event's lane row is read and written; output_stationary: events add into lane registers
-    (the adder reads its register directly, one write per event bit) and each updated neuron's sum is written back
-    once per timestep. Partial sums merge and the
-    neuron update reads its sum in the storage either way. A bit-sliced weight's slices are shift-added before the
-    accumulator (one read-modify-write per event and neuron, as the bit counts assume)."""
+    ``accumulator_bits``), bits read and written in its storage, and lane-register bits written (``acc_reg_bit``).
+    ``event``: each synaptic event's lane row is read and written. ``output_stationary``: events add into lane
+    registers (the adder reads its register directly: one write per event bit) and each updated neuron's sum is
+    written back once per timestep. Either way partial sums merge in the storage and the neuron update reads its
+    sum there. A bit-sliced weight's slices are shift-added before the accumulator (one read-modify-write per event
+    and neuron, as the bit counts assume)."""
     word = c["accumulator_lanes"] * c["accumulator_bits"]
     if c["accumulation"] == OUTPUT_STATIONARY:
-        read, write = psum_bits_ + update_bits, psum_bits_ + update_bits
+        read = write = psum_acc_bits + update_bits
         return {"acc_access": (read + write) / word, "acc_read_bit": read, "acc_write_bit": write,
                 "acc_reg_bit": event_bits}
-    read, write = event_bits + psum_bits_ + update_bits, event_bits + psum_bits_
-    return {"acc_access": 2 * lane_rows + (2 * psum_bits_ + update_bits) / word, "acc_read_bit": read,
+    read, write = event_bits + psum_acc_bits + update_bits, event_bits + psum_acc_bits
+    return {"acc_access": 2 * lane_rows + (2 * psum_acc_bits + update_bits) / word, "acc_read_bit": read,
             "acc_write_bit": write}
 
 
