@@ -10,7 +10,7 @@ from test_hw import _linear_case
 from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, reference_table
 from empf_hw.hw.cores.mapper import accumulator_needs, saturations
-from empf_hw.hw.energy import int_add, sram_bit
+from empf_hw.hw.tech import int_add, sram_bit
 from empf_hw.sim import execute
 from empf_hw.sim.executor import width_counts
 

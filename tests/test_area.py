@@ -9,7 +9,7 @@ from test_hw import _linear_case
 
 from empf_hw.hw import evaluate, load_arch, reference_table
 from empf_hw.hw.area import chip_mm2, core_mm2, router_mm2, router_pitch_mm, tile_mm2
-from empf_hw.hw.energy import int_add, int_mult
+from empf_hw.hw.tech import int_add, int_mult
 
 GE = 0.798e-6  # mm² per NAND2 equivalent at 45 nm
 

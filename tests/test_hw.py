@@ -11,8 +11,8 @@ from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, format_table, load_arch, reference_table
 from empf_hw.hw.arch import from_dict
 from empf_hw.hw.cores.mapper import map_graph
-from empf_hw.hw.energy import int_add, int_mult, node_scale, sram_bit
 from empf_hw.hw.result import COMPONENT_ORDER
+from empf_hw.hw.tech import int_add, int_mult, node_scale, sram_bit
 from empf_hw.sim.trace import ActivityTrace
 
 

@@ -11,7 +11,8 @@ from hw_helpers import _add, _neuron, _synaptic, random_trace, rect_graph, tiny_
 from empf_hw.deploy.graph import DeployGraph
 from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, load_arch
-from empf_hw.hw.energy import node_scale, reference_table
+from empf_hw.hw.energy import reference_table
+from empf_hw.hw.tech import node_scale
 from empf_hw.sim.pipeline import deploy
 from empf_hw.sim.trace import ActivityTrace
 
@@ -207,7 +208,7 @@ def test_wires_scale_with_the_supply_and_logic_with_one_flavor():
 
 
 def test_small_srams_are_priced_inside_their_sources():
-    from empf_hw.hw.energy import int_add, int_mult, sram_access
+    from empf_hw.hw.tech import int_add, int_mult, sram_access
 
     rf = 4 * (int_mult(16) + int_add(16))  # Eyeriss's 0.5 KB register file: a 16-bit MAC per 16-bit access
     assert sram_access(0.5) == pytest.approx(rf) and sram_access(0.25) == pytest.approx(rf)  # no extrapolation
