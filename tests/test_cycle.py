@@ -150,3 +150,22 @@ def test_chip_link_serialization_is_labelled_as_such():
         s = evaluate(tr, a, timing="cycle", compiled=compiled).timing.stats["stalls"]
         assert s["router_link_serialization"] == 15
         assert s["router_queue_full"] == s["router_link_busy"] == s["core_fifo_full"] == 0
+
+
+def test_host_link_paces_the_network_input_by_hand():
+    """fc1's three 20-bit input packets over a 4-bit host link are in at cycles 5, 10, 15; each starts one cycle
+    later at fc1 (the I/O port's own router) and takes 1 bus cycle + 2 lane rows: the last ends at 19, then 3 neurons
+    on 2 units × 3 cycles → 25 (16 without a host link). The fast estimate bounds phase A by the 15 streaming
+    cycles: 15 + 6 = 21."""
+    from test_hw import _linear_case
+
+    g, tr = _linear_case()
+    over = dict(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
+                accumulator_lanes=2, neuron_units=2, neuron_update_cycles=3, noc_hop_cycles=2, noc_link_bits=16,
+                mesh_rows=4, mesh_cols=4)
+    slow = tiny_arch(**over, host_link_bits=4)
+    for compiled in (True, False):
+        c = evaluate(tr, slow, timing="cycle", compiled=compiled).timing
+        assert c.start[0, 0] == 6 and c.finish[0, 0] == 25
+    assert evaluate(tr, slow).timing.finish[0, 0] == 21
+    assert evaluate(tr, tiny_arch(**over), timing="cycle").timing.finish[0, 0] == 16

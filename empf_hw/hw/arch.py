@@ -59,6 +59,8 @@ CHIP_FIELDS = {
                        "timestep only and re-integrate it afterwards", False),
     "io_row": Field(0, 1 << 16, "router", "mesh row of the chip I/O port (inputs enter, outputs leave)", 0),
     "io_col": Field(0, 1 << 16, "router", "mesh column of the chip I/O port", 0),
+    "host_link_bits": Field(0, 1 << 16, "bits/cycle", "host link into the I/O port: the network's input packets "
+                            "arrive at most this many bits per cycle (0: the host keeps up with the port)", 0),
     "timestep_mode": Field(None, None, "choice", "pipelined (a layer starts timestep t when its inputs of t "
                            "arrived) | lockstep (a global barrier ends every step; T + depth steps)", "pipelined"),
     "barrier_cycles": Field(0, 1 << 30, "table", "barrier latency per step (lockstep): cycles, or a table "

@@ -16,7 +16,8 @@ Tiles folded onto one core add up. ``pipelined``: a layer's timestep lasts ``max
 latency + max_core B``; it starts when each producer finished that timestep plus the NoC latency of its farthest
 packet, when it finished the previous timestep, and when its (shared) cores are free; its neuron phase (which sends
 timestep t) waits until every consumer finished t − 1 (back-pressure: a core's spike buffer holds one
-timestep). A link or router port carries a flit per cycle, fewer when credits limit it (``credit_period``).
+timestep). A link or router port carries a flit per cycle, fewer when credits limit it (``credit_period``); the
+input layer's timestep also lasts as long as the host link takes to stream its packets (``chip.host_link_bits``).
 ``lockstep``: every step
 lasts ``max(max_core A, max_core B, busiest link) + barrier`` over all layers at once (as SANA-FE's ``simple``
 timing model adds the busiest core's generation and processing times to the barrier).
@@ -135,7 +136,8 @@ def _router_sums(arch, values: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 def link_loads(mapping: Mapping, work: LayerWork) -> tuple[np.ndarray, np.ndarray]:
     """Flits carried by one layer's incoming packets in each timestep: (T, links) per directed mesh link, and
-    (T, 2 × routers) through every router's injection and ejection port (one flit per cycle each)."""
+    (T, 2 × routers + 1) through every router's injection and ejection port (one flit per cycle each) and, last, the
+    cycles the host link takes to stream the network's input (``chip.host_link_bits``; 0 for other layers)."""
     arch = mapping.arch
     lay = mapping.layer(work.name)
     xy = tile_xy(lay.tiles)
@@ -143,7 +145,9 @@ def link_loads(mapping: Mapping, work: LayerWork) -> tuple[np.ndarray, np.ndarra
     mesh = _mesh_loads(arch, work.src_xy, xy, work.flows) * f * link_period(arch)[None]
     ports = np.concatenate([_router_sums(arch, work.flows.sum(axis=2), work.src_xy),
                             _router_sums(arch, work.flows.sum(axis=1), xy)], axis=1) * f * credit_period(arch)
-    return mesh, ports
+    host = arch.chip["host_link_bits"]
+    streamed = work.flows.sum(axis=(1, 2)) * work.packet_bits / host if host and lay.producer == "input" else 0.0
+    return mesh, np.concatenate([ports, np.broadcast_to(streamed, (len(ports),))[:, None]], axis=1)
 
 
 def psum_ports(mapping: Mapping, work: LayerWork) -> np.ndarray:

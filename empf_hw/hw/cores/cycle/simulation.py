@@ -218,13 +218,23 @@ class Simulation:
             src_tiles = np.array(self.works[cons].src_tiles + [-1])
             self.send(cons, tn, pk, np.flatnonzero(src_tiles[pk[0]] == key[1]), self.tiles[key].router, first, end)
 
-    def send(self, layer: str, t: int, pk, sel: np.ndarray, router: int, first: int, end: int) -> None:
+    def host_input(self, layer: str, t: int, pk, now: int) -> None:
+        """The host streams a layer's timestep-t input into the I/O port: packet k is in once its bits have crossed
+        the host link, ⌈(k + 1) · packet bits / host_link_bits⌉ cycles after ``now`` (at once without a host link)."""
+        n, host = len(pk[1]), self.arch.chip["host_link_bits"]
+        times = None
+        if host:
+            times = now + -(-(np.arange(1, n + 1, dtype=np.int64) * self.works[layer].packet_bits) // host)
+        self.send(layer, t, pk, np.arange(n), self.io_router, now, now, times)
+
+    def send(self, layer: str, t: int, pk, sel: np.ndarray, router: int, first: int, end: int, times=None) -> None:
         """Packets ``sel`` of a layer's timestep-t input leave ``router`` in order, spread evenly from cycle
-        ``first`` to ``end``."""
+        ``first`` to ``end`` (or at ``times``)."""
         n = len(sel)
         if not n:
             return
-        times = first + (max(end - first, 0) * np.arange(n, dtype=np.int64)) // n
+        if times is None:
+            times = first + (max(end - first, 0) * np.arange(n, dtype=np.int64)) // n
         j, rows = pk[1][sel], pk[2][sel]
         self.net.schedule(router, self.tile_router[layer][j], self.flits[layer], self.tile_core[layer][j], times,
                           self.first_index[layer] + j, t, self.pkt_overhead[layer] + rows * self.row_cycles[layer],
@@ -303,7 +313,7 @@ class Simulation:
         if lay.producer == "input" and self.opened[(lay.name, t)] == len(lay.tiles):  # the host streams input t
             pk = self.packets[lay.name][t]
             if pk is not None:
-                self.send(lay.name, t, pk, np.arange(len(pk[1])), self.io_router, now, now)
+                self.host_input(lay.name, t, pk, now)
         if self.opened[(lay.name, t)] < len(lay.tiles):  # producers wait for every tile of the layer to open t
             return
         for dep in ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources:
@@ -361,7 +371,7 @@ class Simulation:
         for lay in self.layers:
             pk = self.packets[lay.name][s]
             if lay.producer == "input" and pk is not None:
-                self.send(lay.name, s, pk, np.arange(len(pk[1])), self.io_router, now, now)
+                self.host_input(lay.name, s, pk, now)
         self.maybe_end_step(now)
 
     def step_progress(self, key, t: int, now: int) -> None:
