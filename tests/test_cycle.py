@@ -138,8 +138,9 @@ def test_cycle_samples_in_parallel_workers_give_the_serial_tables():
 
 
 def test_chip_link_serialization_is_labelled_as_such():
-    """fc1 on chip 0 sends fc2 (chip 1) two one-flit packets over a 1-bit chip link: a 16-bit flit takes 16 cycles,
-    so the second packet, ready one cycle after the first, is held 15 cycles by the link, not by a full queue."""
+    """fc1 on chip 0 sends fc2 (chip 1) two 12-bit packets (one 16-bit flit each) over a 1-bit chip link, which
+    serializes the packet's 12 bits, not the flit's 16: 12 cycles each, so the second packet, ready one cycle after
+    the first, is held 11 cycles by the link, not by a full queue."""
     from test_hw import _linear_case
 
     g, tr = _linear_case()
@@ -148,7 +149,7 @@ def test_chip_link_serialization_is_labelled_as_such():
         {"system.chips_cols": 2, "system.chip_link_bits": 1, "system.chip_link_cycles": 5})
     for compiled in (True, False):
         s = evaluate(tr, a, timing="cycle", compiled=compiled).timing.stats["stalls"]
-        assert s["router_link_serialization"] == 15
+        assert s["router_link_serialization"] == 11
         assert s["router_queue_full"] == s["router_link_busy"] == s["core_fifo_full"] == 0
 
 

@@ -42,18 +42,20 @@ def test_crossings_are_costed_and_timed(timing):
 
 
 def test_chip_link_width_limits_the_fast_estimate_as_in_the_simulation():
-    """A narrow chip-to-chip link passes a flit every ⌈noc_link_bits / chip_link_bits⌉ cycles: the fast estimate's
-    link load counts that period (it ignored the width before), so it moves with the width as the simulation does,
-    and a 4096-bit link costs no more than an on-chip one."""
-    from empf_hw.hw.cores.fast import credit_period, link_period
+    """A narrow chip-to-chip link serializes a packet's bits flit by flit (⌈noc_link_bits / chip_link_bits⌉ per full
+    flit, the last flit only its own bits): the fast estimate's link load counts that, so it moves with the width as
+    the simulation does, and a 4096-bit link costs no more than an on-chip one."""
+    from empf_hw.hw.cores.fast import credit_period, link_cycles
 
     rng = np.random.default_rng(3)
     g = tiny_graph(rng, T=2, width=6)
     tr = random_trace(g, rng, density=0.9)
     arch = board(1, 1)
-    period = link_period(arch).reshape(4, 2, 6)  # east, west, south, north out of each router of the 2×6 grid
-    assert period[0, :, 1].tolist() == period[0, :, 3].tolist() == [16, 16]  # noc 16 bits over a 1-bit link
-    assert period[0, :, 0].tolist() == [credit_period(arch)] * 2 and period[1, :, 2].tolist() == [16, 16]
+    full = link_cycles(arch, 16).reshape(4, 2, 6)  # east, west, south, north out of each router of the 2×6 grid
+    assert full[0, :, 1].tolist() == full[0, :, 3].tolist() == [16, 16]  # one 16-bit flit over a 1-bit link
+    assert full[0, :, 0].tolist() == [credit_period(arch)] * 2 and full[1, :, 2].tolist() == [16, 16]
+    part = link_cycles(arch, 20).reshape(4, 2, 6)  # 2 flits on chip; across: 16 + 4 bits
+    assert part[0, 0, 1] == 20 and part[0, 0, 0] == 2 * credit_period(arch)
     fast = {b: evaluate(tr, board(1, b)).timing.cycles for b in (1, 4, 4096)}
     cyc = {b: evaluate(tr, board(1, b), timing="cycle").timing.cycles for b in (1, 4, 4096)}
     assert fast[1] > fast[4] > fast[4096] and cyc[1] > cyc[4] > cyc[4096]

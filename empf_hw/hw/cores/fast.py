@@ -110,20 +110,22 @@ def credit_period(arch) -> float:
     return max(1.0, (max(lat["hop_ew"], lat["hop_ns"]) + 1) / arch.chip["noc_buffer_flits"])
 
 
-def link_period(arch) -> np.ndarray:
-    """(4 × routers,) cycles per flit each directed mesh link sustains (east, west, south, north out of each
-    router): the credit period on a chip; on a chip-to-chip link its own flit period ⌈noc_link_bits /
-    chip_link_bits⌉ or the credit round trip over its latency (``chip_link_cycles`` + 1 per ``noc_buffer_flits``
-    slots), whichever is longer."""
+def link_cycles(arch, bits: int) -> np.ndarray:
+    """(4 × routers,) cycles a packet of ``bits`` occupies each directed mesh link (east, west, south, north out of
+    each router): its flits × the credit period on a chip; on a chip-to-chip link the serialization of its bits flit
+    by flit (full flits ⌈noc_link_bits / chip_link_bits⌉, the last one ⌈its bits / chip_link_bits⌉) or the credit
+    round trip over the link's latency (``chip_link_cycles`` + 1 per ``noc_buffer_flits`` slots) per flit, whichever
+    is longer."""
     R, C = grid(arch)
     mr, mc = arch.chip["mesh_rows"], arch.chip["mesh_cols"]
     r, c = np.divmod(np.arange(R * C), C)
     cross = np.stack([(c % mc == mc - 1) & (c < C - 1), (c % mc == 0) & (c > 0), (r % mr == mr - 1) & (r < R - 1),
                       (r % mr == 0) & (r > 0)])  # the link leaves its chip
-    s = arch.system
-    chip = max(math.ceil(arch.chip["noc_link_bits"] / s["chip_link_bits"]),
-               (s["chip_link_cycles"] + 1) / arch.chip["noc_buffer_flits"])
-    return np.where(cross, max(chip, credit_period(arch)), credit_period(arch)).ravel()
+    s, L = arch.system, arch.chip["noc_link_bits"]
+    f = flits(bits, L)
+    serial = (f - 1) * math.ceil(L / s["chip_link_bits"]) + math.ceil((bits - (f - 1) * L) / s["chip_link_bits"])
+    credit = max(credit_period(arch), (s["chip_link_cycles"] + 1) / arch.chip["noc_buffer_flits"]) * f
+    return np.where(cross, max(serial, credit), f * credit_period(arch)).ravel()
 
 
 def _router_sums(arch, values: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -142,7 +144,7 @@ def link_loads(mapping: Mapping, work: LayerWork) -> tuple[np.ndarray, np.ndarra
     lay = mapping.layer(work.name)
     xy = tile_xy(lay.tiles)
     f = flits(work.packet_bits, arch.chip["noc_link_bits"])
-    mesh = _mesh_loads(arch, work.src_xy, xy, work.flows) * f * link_period(arch)[None]
+    mesh = _mesh_loads(arch, work.src_xy, xy, work.flows) * link_cycles(arch, work.packet_bits)[None]
     ports = np.concatenate([_router_sums(arch, work.flows.sum(axis=2), work.src_xy),
                             _router_sums(arch, work.flows.sum(axis=1), xy)], axis=1) * f * credit_period(arch)
     host = arch.chip["host_link_bits"]

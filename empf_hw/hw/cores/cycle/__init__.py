@@ -6,7 +6,8 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
 
 - routers: five input ports (local injection, one per neighbour) with ``noc_buffer_flits``-deep buffers, XY
   dimension-order routing, one flit per link and cycle (``noc_link_bits`` wide; a chip-to-chip link passes a flit
-  every ⌈noc_link_bits / chip_link_bits⌉ cycles, ``chip_link_cycles`` late), the direction's per-hop latency
+  every ⌈noc_link_bits / chip_link_bits⌉ cycles and a packet's partly filled last flit in ⌈its bits /
+  chip_link_bits⌉, ``chip_link_cycles`` late), the direction's per-hop latency
   (``latency.hop_ew`` / ``hop_ns``), wormhole switching (an output is held from a packet's head to its tail),
   round-robin arbitration and credit back-pressure (a flit moves only into a free buffer slot);
 - cores: a spike packet is ejected into the core's input FIFO (``input_fifo_packets``; full → it waits in the

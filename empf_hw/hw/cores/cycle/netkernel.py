@@ -100,7 +100,7 @@ def _next_done(ci, ebits):
 
 @njit(cache=True)
 def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
-          p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_held, out,
+          p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_held, out,
           scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext,
           p_service, p_bank, a_start):
     """One cycle (``network.Network.step``); the ejected packets to report go to ``out``; returns (reported,
@@ -216,7 +216,11 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             if cnt[a] == 0:
                 occ[a // WORD] &= ~(1 << (a % WORD))
             flits_moved[o] += 1
-            link_free[o] = now + period[o]
+            t_link = period[o]
+            pid = flit[i] // 64
+            if flit[i] % 64 + 1 == p_flits[pid] and p_tail[pid] < t_link:  # a partly filled last flit
+                t_link = p_tail[pid]
+            link_free[o] = now + t_link
             if link_free[o] > lfmax[0]:
                 lfmax[0] = link_free[o]
     ej = gone = 0
@@ -347,7 +351,7 @@ def _empty(occ, inj_bits) -> bool:
 
 @njit(cache=True)
 def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
-             period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
+             period, p_dst, p_flits, p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
              stall_link, stall_held, out, scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf,
              ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank, a_start, processed, expected, done_out, p_src,
              p_rel, hp, hsize):
@@ -359,7 +363,7 @@ def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr
             return now, 0, nd, now, in_flight
         _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits)
         ej, moved, gone = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
-                                period, p_dst, p_flits, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next,
+                                period, p_dst, p_flits, p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next,
                                 flits_moved, peak, stall_link, stall_held, out, scratch, occ, inj_bits, lfmax, p_tile,
                                 p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank,
                                 a_start)
@@ -402,7 +406,7 @@ class CompiledNetwork(NetworkBase):
 
     def _arrays(self):
         return (self.depth, self.buf, self.ready, self.head, self.cnt, self.lock, self.route_of, self.rr,
-                self.link_free, self.rc, self.nb_port, self.lat, self.period, self.p_dst, self.p_flits,
+                self.link_free, self.rc, self.nb_port, self.lat, self.period, self.p_dst, self.p_flits, self.p_tail,
                 self.p_fifo, self.fifo_free, self.inj_head, self.inj_tail, self.inj_k, self.p_next,
                 self.flits_moved, self.peak, self.stall_link, self.stall_held, self._out, self._scratch, self.occ,
                 self.inj_bits, self.lfmax, self.p_tile, self.p_t, self.psum_got, self.psum_expected)

@@ -4,7 +4,8 @@ the same state machine compiled; the two are tested equal cycle for cycle and st
 
 Routers have five input ports (local injection, one per neighbour) with ``noc_buffer_flits``-deep buffers, XY
 dimension-order routing, one flit per link and cycle (``noc_link_bits`` wide; a chip-to-chip link passes a flit
-every ⌈noc_link_bits / chip_link_bits⌉ cycles, ``chip_link_cycles`` late), the direction's per-hop latency,
+every ⌈noc_link_bits / chip_link_bits⌉ cycles, a packet's partly filled last flit in ⌈its bits / chip_link_bits⌉,
+``chip_link_cycles`` late), the direction's per-hop latency,
 wormhole switching (an output is held from a packet's head to its tail), round-robin arbitration and credit
 back-pressure (a flit moves only into a free buffer slot). A spike packet's head ejects only into a core FIFO
 with room (``fifo_free``); partial sums always eject (into the accumulators) and are counted per tile and
@@ -66,9 +67,11 @@ class NetworkBase:
         hop = np.tile(np.array([0, lat["hop_ns"], lat["hop_ns"], lat["hop_ew"], lat["hop_ew"]]), n)
         self.lat = np.where(cross, arch.system["chip_link_cycles"], hop).astype(np.int64)
         self.period = np.where(cross, math.ceil(ch["noc_link_bits"] / arch.system["chip_link_bits"]), 1).astype(
-            np.int64)
+            np.int64)  # cycles a full flit occupies each output link
+        self.flit_bits, self.chip_link_bits = ch["noc_link_bits"], arch.system["chip_link_bits"]
         self.p_dst = np.zeros(1 << 12, np.int64)  # per packet: destination router, flits, core FIFO (−1: none),
-        self.p_flits = np.zeros(1 << 12, np.int64)  # next packet in its router's injection queue
+        self.p_flits = np.zeros(1 << 12, np.int64)  # next packet in its router's injection queue, and the cycles
+        self.p_tail = np.ones(1 << 12, np.int64)  # its last (partly filled) flit takes on a chip-to-chip link
         self.p_fifo = np.full(1 << 12, -1, np.int64)
         self.p_next = np.full(1 << 12, -1, np.int64)
         self.p_src = np.zeros(1 << 12, np.int64)  # ... and, for scheduled packets, the router and cycle they
@@ -109,7 +112,7 @@ class NetworkBase:
         size = len(self.p_dst)
         if n <= size:
             return
-        for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
+        for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_tail", 1), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
                            ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_service", 0), ("p_bank", 0),
                            ("p_fnext", -1)):
             a = getattr(self, name)
@@ -133,15 +136,18 @@ class NetworkBase:
             self.p_next[self.inj_tail[router]] = pid
         self.inj_tail[router] = pid
 
-    def schedule(self, router: int, dst, nflits: int, fifo, times, tile, t: int, service=0.0, bank=0.0) -> int:
-        """Packets released into ``router``'s injection queue at cycles ``times`` (at the start of the cycle, in
-        (cycle, id) order), for tiles ``tile`` at timestep ``t``; ``fifo``: the core whose FIFO and engine take
-        each (−1: a partial sum, counted in ``psum_got``) with its engine ``service`` and ``bank``-stall cycles;
-        the id of the first (they take consecutive ids)."""
+    def schedule(self, router: int, dst, bits: int, fifo, times, tile, t: int, service=0.0, bank=0.0) -> int:
+        """Packets of ``bits`` released into ``router``'s injection queue at cycles ``times`` (at the start of the
+        cycle, in (cycle, id) order), for tiles ``tile`` at timestep ``t``; ``fifo``: the core whose FIFO and engine
+        take each (−1: a partial sum, counted in ``psum_got``) with its engine ``service`` and ``bank``-stall
+        cycles; the id of the first (they take consecutive ids). A chip-to-chip link serializes a packet's bits
+        flit by flit: the last flit carries only what is left, ⌈left bits / chip_link_bits⌉ cycles."""
         n = len(times)
         pid = self._grow(n)
         sl = slice(pid, pid + n)
+        nflits = -(-bits // self.flit_bits)
         self.p_dst[sl], self.p_flits[sl], self.p_fifo[sl] = dst, nflits, fifo
+        self.p_tail[sl] = -(-(bits - (nflits - 1) * self.flit_bits) // self.chip_link_bits)
         self.p_src[sl], self.p_rel[sl], self.p_tile[sl], self.p_t[sl] = router, times, tile, t
         self.p_service[sl], self.p_bank[sl] = service, bank
         self._push(np.arange(pid, pid + n, dtype=np.int64))
@@ -305,7 +311,8 @@ class Network(NetworkBase):
         self.head[a] = (self.head[a] + 1) % D
         self.cnt[a] -= 1
         self.flits_moved[o] += 1
-        self.link_free[o] = now + self.period[o]
+        last_flit = k[mv] + 1 == self.p_flits[pid[mv]]
+        self.link_free[o] = now + np.where(last_flit, np.minimum(self.period[o], self.p_tail[pid[mv]]), self.period[o])
         fwd = dm != 0
         nb = nbp[mv][fwd]
         slot = (self.head[nb] + self.cnt[nb]) % D

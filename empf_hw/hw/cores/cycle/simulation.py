@@ -11,7 +11,7 @@ from ...result import Timing
 from ..fast import bank_factor, barrier_cycles, bus_cycles, syn_kind
 from ..mesh import hop_matrices, io_xy, tile_xy
 from ..tiles import Mapping
-from ..work import dram_channel, flits, hop_latency, latencies, psum_bits
+from ..work import dram_channel, hop_latency, latencies, psum_bits
 from .network import Network
 from .packets import layer_packets
 from .result import assemble
@@ -123,8 +123,7 @@ class Simulation:
                                              if c["spike_bus_bits"] < works[lay.name].packet_bits
                                              else 1 / (c["spike_bus_bits"] // works[lay.name].packet_bits))
                              + self.lat["message_receive"] for lay in self.layers}
-        self.flits = {lay.name: flits(works[lay.name].packet_bits, arch.chip["noc_link_bits"]) for lay in self.layers}
-        self.psum_flits = flits(psum_bits(arch), arch.chip["noc_link_bits"])
+        self.psum_bits = psum_bits(arch)
         self.io_router = io_xy(arch)[0] * self.net.C + io_xy(arch)[1]
         self.units_free: dict[int, int] = {}
         self.dram_free: dict[int, int] = {}  # DRAM channel → cycle it is free
@@ -154,7 +153,7 @@ class Simulation:
 
     def send_psums(self, tile: Tile, dst, t: int, m: int, now: int) -> None:
         """``m`` partial sums from ``tile`` to tile ``dst``, queued now."""
-        self.net.schedule(tile.router, np.full(m, self.tiles[dst].router), self.psum_flits, np.full(m, -1),
+        self.net.schedule(tile.router, np.full(m, self.tiles[dst].router), self.psum_bits, np.full(m, -1),
                           np.full(m, now), self.key_index[dst], t)
 
     def psums_in(self, pid: int, now: int) -> None:
@@ -236,9 +235,9 @@ class Simulation:
         if times is None:
             times = first + (max(end - first, 0) * np.arange(n, dtype=np.int64)) // n
         j, rows = pk[1][sel], pk[2][sel]
-        self.net.schedule(router, self.tile_router[layer][j], self.flits[layer], self.tile_core[layer][j], times,
-                          self.first_index[layer] + j, t, self.pkt_overhead[layer] + rows * self.row_cycles[layer],
-                          rows * self.bank_stall[layer])
+        self.net.schedule(router, self.tile_router[layer][j], self.works[layer].packet_bits, self.tile_core[layer][j],
+                          times, self.first_index[layer] + j, t,
+                          self.pkt_overhead[layer] + rows * self.row_cycles[layer], rows * self.bank_stall[layer])
 
     # --- readiness --------------------------------------------------------------------------------------------
     def stalled(self, cause: str, core: int, cycles: float) -> None:
