@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hw_helpers import tiny_arch
 from test_deploy_sim import passthrough_graph
-from test_hw import _linear_case
+from test_hw import LINEAR_ARCH, linear_case
 
 from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, reference_table
@@ -14,28 +14,24 @@ from empf_hw.hw.tech import int_add, sram_bit
 from empf_hw.sim import execute
 from empf_hw.sim.executor import width_counts
 
-BASE = dict(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
-            accumulator_lanes=2, neuron_units=2, neuron_update_cycles=3, noc_hop_cycles=2, noc_link_bits=16,
-            mesh_rows=4, mesh_cols=4)
-
 
 def _acts(c):
     return c.actions.groupby(["layer", "action"])["count"].sum()
 
 
 def test_auto_width_is_the_widest_need():
-    g, tr = _linear_case()
+    g, tr = linear_case()
     # fc1: 8-bit input codes ≤ 255 × Σ|code| = 4 per output → 1020, 10 bits + sign; fc2: binary spikes × 3 → 3 bits
     assert accumulator_needs(g) == {"fc1": 11, "fc2": 3}
-    c = evaluate(tr, tiny_arch(**BASE, accumulator_bits="auto"))
+    c = evaluate(tr, tiny_arch(**LINEAR_ARCH, accumulator_bits="auto"))
     assert c.arch.core["accumulator_bits"] == 11
     assert c.layer_info["accumulator_need_bits"] == [11, 3]
     assert c.summary()["accumulator_bits"].item() == 11
 
 
 def test_fixed_width_18_moves_accumulator_energy_by_hand():
-    g, tr = _linear_case()
-    arch = tiny_arch(**BASE, accumulator_bits=18)
+    g, tr = linear_case()
+    arch = tiny_arch(**LINEAR_ARCH, accumulator_bits=18)
     c = evaluate(tr, arch)
     a = _acts(c)
     # fc1: 3 events × 3 neurons = 9 synaptic events in ⌈3/2⌉ = 2 lane rows each (6 rows), 3 neuron updates
@@ -50,7 +46,7 @@ def test_fixed_width_18_moves_accumulator_energy_by_hand():
     assert ert["acc_access"].pJ == pytest.approx(0.5 * e64)
     assert ert["acc_read_bit"].pJ == pytest.approx(0.5 * e64 / 64)
     assert ert["dendrite_acc"].pJ == pytest.approx(int_add(18))
-    wide = evaluate(tr, tiny_arch(**BASE, accumulator_bits=32))
+    wide = evaluate(tr, tiny_arch(**LINEAR_ARCH, accumulator_bits=32))
     per_bit = 0.5 * e64 / 64
     # fc1: 21 accesses' worth of bits (12 read, 9 written) 14 bits wider; the update's 96 bits are 1.5 words of 64
     # bits, as its 54 bits were of 36: the same word count
@@ -61,17 +57,18 @@ def test_fixed_width_18_moves_accumulator_energy_by_hand():
 
 
 def test_more_lanes_fewer_words():
-    g, tr = _linear_case()
-    two, four = (evaluate(tr, tiny_arch(**{**BASE, "accumulator_lanes": n}, accumulator_bits=18)) for n in (2, 4))
+    g, tr = linear_case()
+    two, four = (evaluate(tr, tiny_arch(**{**LINEAR_ARCH, "accumulator_lanes": n}, accumulator_bits=18))
+                 for n in (2, 4))
     # 4 lanes: each event's 3 neurons in one row (3 rows, 6 words), the update's 54 bits as 54/72 words
     assert _acts(four)["fc1", "acc_access"] == pytest.approx(6 + 54 / 72)
     assert four.component_energy()["accumulator"] < two.component_energy()["accumulator"]
 
 
 def test_output_stationary_by_hand():
-    g, tr = _linear_case()
-    ev = evaluate(tr, tiny_arch(**BASE, accumulator_bits=18))
-    os_ = evaluate(tr, tiny_arch(**BASE, accumulator_bits=18, accumulation="output_stationary"))
+    g, tr = linear_case()
+    ev = evaluate(tr, tiny_arch(**LINEAR_ARCH, accumulator_bits=18))
+    os_ = evaluate(tr, tiny_arch(**LINEAR_ARCH, accumulator_bits=18, accumulation="output_stationary"))
     a = _acts(os_)
     assert a["fc1", "acc_reg_bit"] == 9 * 18  # every event adds into a lane register (one write per bit)
     assert a["fc1", "acc_write_bit"] == 3 * 18 and a["fc1", "acc_read_bit"] == 3 * 18  # write-back, update read
@@ -85,8 +82,8 @@ def test_output_stationary_by_hand():
 
 
 def test_output_stationary_registers_limit_tiling():
-    g, tr = _linear_case()
-    few = tiny_arch(**BASE, accumulation="output_stationary", accumulator_registers=2)
+    g, tr = linear_case()
+    few = tiny_arch(**LINEAR_ARCH, accumulation="output_stationary", accumulator_registers=2)
     c = evaluate(tr, few)
     assert [t.neurons for t in c.mapping.layer("fc1").tiles] == [2, 1]  # 3 neurons, 2 registers per core
     assert c.cores_used == 3

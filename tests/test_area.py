@@ -5,7 +5,7 @@ import math
 
 import pytest
 from hw_helpers import tiny_arch
-from test_hw import _linear_case
+from test_hw import LINEAR_ARCH, linear_case
 
 from empf_hw.hw import evaluate, load_arch, reference_table
 from empf_hw.hw.area import chip_mm2, core_mm2, router_mm2, router_pitch_mm, tile_mm2
@@ -42,10 +42,8 @@ def test_bigger_cores_mean_longer_hops():
 
 
 def test_router_energy_per_flit_and_hop_by_hand():
-    g, tr = _linear_case()
-    arch = tiny_arch(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
-                     accumulator_lanes=2, neuron_units=2, neuron_update_cycles=3, noc_hop_cycles=2,
-                     noc_link_bits=16, mesh_rows=4, mesh_cols=4)
+    g, tr = linear_case()
+    arch = tiny_arch(**LINEAR_ARCH)
     c = evaluate(tr, arch)
     a = c.actions.groupby(["layer", "action"])["count"].sum()
     # fc1: 3 packets of 12 + 8 bits from the I/O port at its own router: 1 router each, 2 flits of 16 bits
@@ -63,7 +61,7 @@ def test_router_energy_per_flit_and_hop_by_hand():
 
 
 def test_area_in_the_summary_counts_every_chip():
-    g, tr = _linear_case()
+    g, tr = linear_case()
     board = tiny_arch(mesh_rows=2, mesh_cols=2).with_overrides({"system.chips_cols": 2})
     s = evaluate(tr, board).summary().iloc[0]
     assert s["chip_area_mm2"] == pytest.approx(chip_mm2(board)) and s["area_mm2"] == pytest.approx(2 * chip_mm2(board))
@@ -79,7 +77,7 @@ def test_per_message_loihi_presets_price_no_router_bits(preset):
 
 
 def test_static_power_of_powered_cores_and_routers_by_hand():
-    g, tr = _linear_case()
+    g, tr = linear_case()
     gated = tiny_arch()  # 4 × 4 routers, one core each, 100 MHz; fc1 and fc2 take one core each
     t = reference_table(gated)
     bits, core_ge = 3 * 8192, 4 * 32 * (6 + 5.67) + 2 * (6 * 24 * 24 + 3 * 6 * 24) + 5000

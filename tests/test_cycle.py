@@ -141,9 +141,9 @@ def test_chip_link_serialization_is_labelled_as_such():
     """fc1 on chip 0 sends fc2 (chip 1) two 12-bit packets (one 16-bit flit each) over a 1-bit chip link, which
     serializes the packet's 12 bits, not the flit's 16: 12 cycles each, so the second packet, ready one cycle after
     the first, is held 11 cycles by the link, not by a full queue."""
-    from test_hw import _linear_case
+    from test_hw import linear_case
 
-    g, tr = _linear_case()
+    g, tr = linear_case()
     a = tiny_arch(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
                   mesh_rows=1, mesh_cols=1, noc_link_bits=16).with_overrides(
         {"system.chips_cols": 2, "system.chip_link_bits": 1, "system.chip_link_cycles": 5})
@@ -158,12 +158,10 @@ def test_host_link_paces_the_network_input_by_hand():
     later at fc1 (the I/O port's own router) and takes 1 bus cycle + 2 lane rows: the last ends at 19, then 3 neurons
     on 2 units × 3 cycles → 25 (16 without a host link). The fast estimate bounds phase A by the 15 streaming
     cycles: 15 + 6 = 21."""
-    from test_hw import _linear_case
+    from test_hw import LINEAR_ARCH, linear_case
 
-    g, tr = _linear_case()
-    over = dict(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
-                accumulator_lanes=2, neuron_units=2, neuron_update_cycles=3, noc_hop_cycles=2, noc_link_bits=16,
-                mesh_rows=4, mesh_cols=4)
+    g, tr = linear_case()
+    over = LINEAR_ARCH
     slow = tiny_arch(**over, host_link_bits=4)
     for compiled in (True, False):
         c = evaluate(tr, slow, timing="cycle", compiled=compiled).timing

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hw_helpers import tiny_arch
-from test_hw import _linear_case
+from test_hw import linear_case
 
 from empf_hw.cli import main
 from empf_hw.errors import EmpfError
@@ -37,7 +37,7 @@ def test_designs_are_seeded_distinct_and_start_with_the_chip_as_given():
 
 
 def test_explore_rows_are_the_designs_evaluated():
-    g, tr = _linear_case()
+    g, tr = linear_case()
     arch = tiny_arch(mesh_rows=4, mesh_cols=4)
     df = explore(tr, arch, budget=6, seed=1)
     assert len(df) == 6 and (df["status"] == "ok").all() and df["best"].sum() == 1

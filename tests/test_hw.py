@@ -15,8 +15,12 @@ from empf_hw.hw.result import COMPONENT_ORDER
 from empf_hw.hw.tech import int_add, int_mult, node_scale, sram_bit
 from empf_hw.sim.trace import ActivityTrace
 
+LINEAR_ARCH = dict(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
+                   accumulator_lanes=2, neuron_units=2, neuron_update_cycles=3, noc_hop_cycles=2, noc_link_bits=16,
+                   mesh_rows=4, mesh_cols=4)  # the chip linear_case is hand-computed on
 
-def _linear_case():
+
+def linear_case():
     """input 4 → linear 3 (binary) → LIF neuron → linear 2 (8-bit) → output, T=1, hand-computed below."""
     from empf_hw.deploy.graph import DeployGraph, Node
 
@@ -44,10 +48,8 @@ def _linear_case():
 
 
 def test_hand_computed_linear_network():
-    g, tr = _linear_case()
-    arch = tiny_arch(crossbar_rows=64, crossbar_cols=16, weight_bits=1, spike_bus_bits=32, address_bits=12,
-                     accumulator_lanes=2, neuron_units=2, neuron_update_cycles=3, noc_hop_cycles=2,
-                     noc_link_bits=16, mesh_rows=4, mesh_cols=4)
+    g, tr = linear_case()
+    arch = tiny_arch(**LINEAR_ARCH)
     c = evaluate(tr, arch)
     # fc1: 3 packets of 12+8 bits from the I/O port at its router, one per bus cycle; each event reaches 3 neurons
     # → ⌈3/2⌉ = 2 lane rows, 1 slice; 3 neurons on 2 units × 3 cycles = 6  → 3 + 6 + 6 = 15
