@@ -4,10 +4,6 @@ from ..errors import EmpfError
 from .args import add_out, add_timing, integer
 from .workload import add_lowering, add_workload, default_arch, deploy_for
 
-EXPLORE_COLS = ("design", "core.accumulator_storage", "core.accumulation", "core.accumulator_lanes",
-                "core.synapse_word_bits", "core.neuron_update_mode", "chip.stem_once", "energy_pJ_per_inference",
-                "latency_cycles", "area_mm2", "best")
-
 
 def cmd_explore(a) -> int:
     import argparse
@@ -15,6 +11,7 @@ def cmd_explore(a) -> int:
 
     from ..hw import load_arch
     from ..hw.cores.rightsize import right_size
+    from ..hw.explore import SHOWN
     from ..report.compare import best_designs
     from ..report.units import text
 
@@ -60,7 +57,7 @@ def cmd_explore(a) -> int:
         ok = df[df["status"] == "ok"]
         print(f"{role} {name} on {archs[role].name}: {len(ok)} of {len(df)} designs fit; design 0 (the chip as "
               f"given) and the Pareto front (energy × latency × area); best = lowest energy no slower than design 0:")
-        print(text(df[df["pareto"] | df["best"] | (df["design"] == 0)][list(EXPLORE_COLS)]))
+        print(text(df[df["pareto"] | df["best"] | (df["design"] == 0)][list(SHOWN)]))
         print()
     if pair:
         print(f"best vs best: energy {pair['energy_ratio']:.3g}× (90 % interval {pair['energy_ratio_p5']:.3g}–"

@@ -1,7 +1,9 @@
-"""The accumulator width of a cores architecture: ``core.accumulator_bits`` is a number of bits or ``auto`` (as wide
-as the mapped model needs, resolved by ``empf_hw.hw.cores.mapper.fit_accumulator``)."""
+"""The accumulator of a cores architecture: ``core.accumulator_bits`` is a number of bits or ``auto`` (as wide as
+the mapped model needs, resolved by ``empf_hw.hw.cores.mapper.fit_accumulator``); ``core.accumulation`` is
+``event`` or ``output_stationary``."""
 
 ACC_AUTO = "auto"
+OUTPUT_STATIONARY = "output_stationary"  # core.accumulation: events summed in lane registers
 UNMAPPED_ACC_BITS = 32  # the width an ``auto`` accumulator is priced and sized at until a model is mapped
 
 

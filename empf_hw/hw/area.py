@@ -19,7 +19,7 @@ The router pitch is ``chip.router_pitch_mm`` when given, else the side of a squa
 
 import math
 
-from .acc_width import acc_width
+from .acc_width import OUTPUT_STATIONARY, acc_width
 
 SRAM_CELL_F2 = 146
 SRAM_EFFICIENCY = 0.6
@@ -51,7 +51,7 @@ def core_logic_ge(arch) -> float:
     lanes = c["accumulator_lanes"] * acc * (FA_GE + DFF_GE)
     units = c["neuron_units"] * (FA_GE * mem * mem + 3 * FA_GE * mem)
     fifo = c["input_fifo_packets"] * (c["address_bits"] + c["spike_payload_bits"]) * DFF_GE
-    regs = c["accumulator_registers"] * acc * DFF_GE if c["accumulation"] == "output_stationary" else 0.0
+    regs = c["accumulator_registers"] * acc * DFF_GE if c["accumulation"] == OUTPUT_STATIONARY else 0.0
     return lanes + units + fifo + regs + CORE_CONTROL_GE
 
 

@@ -24,6 +24,7 @@ DESIGN_SPACE = {
 }
 OBJECTIVES = ("energy_pJ_per_inference", "latency_cycles", "area_mm2")
 RESULTS = (*OBJECTIVES, "cores_used", "accumulator_bits")
+SHOWN = ("design", *DESIGN_SPACE, *OBJECTIVES, "pareto", "best")  # the columns a design table shows
 
 
 def designs(budget: int, seed: int) -> list[dict]:

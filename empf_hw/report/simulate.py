@@ -12,7 +12,7 @@ from .. import __version__
 from ..errors import EmpfError
 from ..hw import evaluate, load_arch
 from ..hw.cores.rightsize import right_size
-from ..hw.explore import DESIGN_SPACE
+from ..hw.explore import SHOWN
 from ..hw.uncertainty import energy_draws, interval
 from ..nn.checkpoint import checkpoint_paths, load_card, resolve_checkpoint
 from ..sim.pipeline import CALIBRATION_SAMPLES, deploy, hardware_spike_bits
@@ -304,9 +304,6 @@ def fair_section(sides, cfg: SimulateConfig) -> dict:
     return {"sections": sections, "figs": figs, "files": files, "interval": (lo, hi), "best": best}
 
 
-DESIGN_COLS = ["design", *DESIGN_SPACE, "energy_pJ_per_inference", "latency_cycles", "area_mm2", "pareto", "best"]
-
-
 def design_section(sides, designs: dict, best: dict, cfg: SimulateConfig) -> tuple:
     """Each side's design search: its Pareto front and best design, and which accumulator designs favour which
     model."""
@@ -325,6 +322,6 @@ def design_section(sides, designs: dict, best: dict, cfg: SimulateConfig) -> tup
             f"model per accumulator design (model: {m.costs.model}, baseline: {b.costs.model}; ratio below 1: the "
             "design favours the model):")
     fronts = [pd.concat([df.assign(model=s.costs.model) for s, df in zip(sides, designs.values())])
-              .query("pareto or best or design == 0")[["model", *DESIGN_COLS]]]
+              .query("pareto or best or design == 0")[["model", *SHOWN]]]
     return ("Design search", [text, favour, "Each model's chip as given (design 0), its Pareto front (energy × "
                               "latency × area) and its best design:", *fronts])

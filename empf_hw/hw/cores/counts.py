@@ -31,9 +31,10 @@ them.
 
 import numpy as np
 
+from ..acc_width import OUTPUT_STATIONARY
 from ..energy import CORES_ENTRIES
 from .fast import syn_kind
-from .tiles import OUTPUT_STATIONARY, Layer, Mapping
+from .tiles import Layer, Mapping
 from .work import LayerWork, flits, psum_bits
 
 

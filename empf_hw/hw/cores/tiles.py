@@ -9,9 +9,8 @@ import pandas as pd
 
 from ...deploy.graph import DeployGraph, Node
 from ...errors import EmpfError
+from ..acc_width import OUTPUT_STATIONARY
 from .mesh import tile_xy
-
-OUTPUT_STATIONARY = "output_stationary"  # core.accumulation
 
 
 @dataclass(slots=True)
