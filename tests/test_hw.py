@@ -363,7 +363,7 @@ def test_rectangular_conv_events_and_packets_match_brute_force(size, convs, pool
                 packets[:, j] += e * (n > 0)
                 syn[:, j] += e * n * cg
                 rows[:, j] += e * math.ceil(n * cg / lanes) * lay.slices
-        assert np.allclose(w.packets, packets) and np.allclose(w.syn_ops, syn) and np.allclose(w.lane_rows, rows)
+        assert np.allclose(w.packets, packets) and np.allclose(w.syn.ops, syn) and np.allclose(w.syn.lane_rows, rows)
     assert convs_seen == len(convs)
 
 

@@ -117,7 +117,7 @@ def cmd_cost(a) -> int:
                             for name in ("latency", "stalls", "timesteps", "links", "cores")}
         print(json.dumps(out, sort_keys=True, default=float))
         return 0
-    cols = [c for c in ("label", "layer", "tiles", "value_width_bits", "accumulator_need_bits",
+    cols = [c for c in ("label", "layer", "tiles", "synapse_compute", "value_width_bits", "accumulator_need_bits",
                         "acc_saturations_per_inference", "sops", "syn_ops_hw", "neuron_updates", "busy_cycles",
                         "energy_pJ") if c in layers]
     print(text(layers[cols]))

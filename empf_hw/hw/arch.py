@@ -105,6 +105,13 @@ CORE_FIELDS = {
                           "core.accumulator_registers neurons)", "event"),
     "accumulator_registers": Field(1, 1 << 20, "accumulators", "lane registers for output-stationary "
                                    "accumulation (bounds a core's neurons)", 1024),
+    "synapse_compute": Field(None, None, "choice", "event (every input event reads its weight rows and adds into "
+                             "its neurons' accumulators) | popcount (binary-weight layers: a dense bit-plane AND / "
+                             "popcount array over each output's whole input window, one pass per spike bit, "
+                             "shift-added; other layers stay event-driven) | auto (per layer the cheaper in energy)",
+                             "event"),
+    "popcount_bits": Field(1, 1 << 20, "bits/cycle", "weight × input bit pairs the popcount array combines per "
+                           "cycle (FINN's PE × SIMD)", 1024),
     "membrane_bits": Field(2, 64, "bits", "membrane potential width"),
     "time_batched": Field(None, None, "bool", "layers feeding stateless neurons (EM-PF parallel, leak ≡ 0) fetch "
                           "each weight word once per input position for all T timesteps, holding T accumulators per "
@@ -136,7 +143,7 @@ LATENCY_KEYS = ("message_receive", "syn_dense", "syn_sparse", "syn_conv", "neuro
                 "message_send", "hop_ew", "hop_ns")
 CHOICES = {"dataflow": ("ws", "os"), "mode": ("dense", "event"), "timestep_mode": ("pipelined", "lockstep"),
            "neuron_update_mode": ("clock", "event"), "accumulator_storage": ("sram", "regfile", "latch"),
-           "accumulation": ("event", "output_stationary"),
+           "accumulation": ("event", "output_stationary"), "synapse_compute": ("event", "popcount", "auto"),
            "tech_flavor": ("lp", "hp"), "dram": ("per_chip", "shared"), "power_gating": ("idle", "none")}
 FLOAT_FIELDS = {"clock_MHz", "vdd_V", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB", "tech_node_nm",
                 "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB", "router_pitch_mm"}

@@ -5,11 +5,12 @@ length of a hop) that follows from them.
   efficiency of 60 % (decoders, sense amplifiers, I/O; assumption, CACTI reports 50–75 % for small arrays).
 - Logic in NAND2 gate equivalents (GE) of 0.798 µm² at 45 nm (Nangate 45 nm Open Cell Library, NAND2_X1): a full
   adder 6 GE per bit, an n × n array multiplier 6·n² GE, a flip-flop 5.67 GE (DFF_X1, 4.52 µm²), a 2:1 mux 2 GE
-  per input and bit of a crossbar; core control 5 kGE, router control (route compute, allocators) 2 kGE
+  per input and bit of a crossbar, an AND2 1.33 GE; core control 5 kGE, router control (route compute, allocators) 2 kGE
   (assumptions).
 - A core: its three SRAMs, ``accumulator_lanes`` adders of ``accumulator_bits`` with a lane register each,
   ``neuron_units`` units (a ``membrane_bits`` multiplier and three adders), the input FIFO's packets, the lane
-  registers of output-stationary accumulation. A router: five input ports × ``noc_buffer_flits`` flits ×
+  registers of output-stationary accumulation, the popcount array (``popcount_bits`` AND gates and full adders; the
+  lane adders shift-add) where ``synapse_compute`` allows it. A router: five input ports × ``noc_buffer_flits`` flits ×
   ``noc_link_bits`` flip-flops, a 5 × 5 crossbar of ``noc_link_bits`` and its control.
 - Other nodes scale areas by (node / 45 nm)² (ideal scaling; assumption: SRAM cells shrink somewhat less).
 
@@ -24,7 +25,7 @@ from .acc_width import OUTPUT_STATIONARY, acc_width
 SRAM_CELL_F2 = 146
 SRAM_EFFICIENCY = 0.6
 GE_UM2 = 0.798  # NAND2_X1, 45 nm
-FA_GE, DFF_GE, MUX_GE = 6.0, 5.67, 2.0
+FA_GE, DFF_GE, MUX_GE, AND_GE = 6.0, 5.67, 2.0, 1.33  # AND2_X1 1.064 µm²
 CORE_CONTROL_GE, ROUTER_CONTROL_GE = 5000, 2000
 PORTS = 5  # local + four neighbours
 TRACK_PITCH_UM_45 = 0.14  # intermediate metal (metal 2–3) pitch of NCSU FreePDK45: 70 nm width + 70 nm spacing
@@ -52,7 +53,8 @@ def core_logic_ge(arch) -> float:
     units = c["neuron_units"] * (FA_GE * mem * mem + 3 * FA_GE * mem)
     fifo = c["input_fifo_packets"] * (c["address_bits"] + c["spike_payload_bits"]) * DFF_GE
     regs = c["accumulator_registers"] * acc * DFF_GE if c["accumulation"] == OUTPUT_STATIONARY else 0.0
-    return lanes + units + fifo + regs + CORE_CONTROL_GE
+    pop = c["popcount_bits"] * (AND_GE + FA_GE) if c["synapse_compute"] != "event" else 0.0
+    return lanes + units + fifo + regs + pop + CORE_CONTROL_GE
 
 
 def router_ge(arch) -> float:

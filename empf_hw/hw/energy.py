@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..errors import EmpfError, check_keys, check_range
 from .acc_width import UNMAPPED_ACC_BITS, acc_width
-from .area import DFF_GE, FA_GE, PORTS, core_logic_ge, router_ge, router_pitch_mm, track_pitch_um
+from .area import AND_GE, DFF_GE, FA_GE, PORTS, core_logic_ge, router_ge, router_pitch_mm, track_pitch_um
 from .tech import (
     BREAK_EVEN_CYCLES,
     BREAK_EVEN_RANGE,
@@ -23,6 +23,7 @@ from .tech import (
     DRAM_PJ_PER_BIT,
     DRAM_RANGE,
     EYERISS,
+    FINN,
     HOROWITZ,
     HOROWITZ_PAPER,
     HOROWITZ_SPREAD,
@@ -49,9 +50,9 @@ from .tech import (
 
 LITERATURE_AC_PJ, LITERATURE_MAC_PJ = 0.9, 4.6  # SNN-paper convention: fp32 add; fp32 mult + add
 
-CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "dendrite_acc", "psum_add", "neuron_access",
-                 "neuron_update", "neuron_affine", "spike_gen", "spike_quantize", "aux_op", "message_send",
-                 "message_bit", "message_receive", "hop_ew", "hop_ns", "hop_bit", "router_buffer_bit",
+CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "popcount_bit", "dendrite_acc", "psum_add",
+                 "neuron_access", "neuron_update", "neuron_affine", "spike_gen", "spike_quantize", "aux_op",
+                 "message_send", "message_bit", "message_receive", "hop_ew", "hop_ns", "hop_bit", "router_buffer_bit",
                  "router_xbar_bit", "router_arb", "chip_link_bit", "barrier",
                  "synapse_read_word", "acc_access", "acc_read_bit", "acc_write_bit", "acc_reg_bit",
                  "membrane_read_bit", "membrane_write_bit",
@@ -197,6 +198,12 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
     kib = arch.kib_bits("membrane") / 8192
     ge = int_add(8) / (8 * FA_GE) * s  # switching energy of one gate equivalent
     reg = DFF_GE * ge
+    pop = (AND_GE + FA_GE) * ge
+    t["popcount_bit"] = Entry(pop, f"popcount array, per weight × input bit pair: an AND2 ({AND_GE:g} GE) and one "
+                              f"full adder of the carry-save counter tree ({FA_GE:g} GE; an N-bit popcount takes about "
+                              f"N full adders) × (int add 8 b ÷ 8 bits ÷ {FA_GE:g} GE) {node}",
+                              f"assumption priced from {HOROWITZ_PAPER} and Nangate 45 nm cell sizes; datapath after "
+                              f"{FINN}; range ÷ 2 / × 3", pop / 2, pop * 3)
     t["acc_reg_bit"] = Entry(reg, f"lane register (output-stationary accumulation), per bit written: a flip-flop of "
                              f"{DFF_GE:g} GE × (int add 8 b ÷ 8 bits ÷ {FA_GE:g} GE per full adder) {node}",
                              f"assumption priced from {HOROWITZ_PAPER} and Nangate 45 nm cell sizes "

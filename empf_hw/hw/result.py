@@ -16,7 +16,7 @@ from .energy import LITERATURE_AC_PJ, LITERATURE_MAC_PJ
 # with its weight reads (SANA-FE's synapse energy includes them), then the other memories, DRAM and leakage
 COMPONENTS = {
     "syn_dense": "synapse", "syn_sparse": "synapse", "syn_conv": "synapse", "pe_op": "synapse", "syn_mult": "synapse",
-    "dendrite_acc": "dendrite", "psum_add": "dendrite",
+    "popcount_bit": "synapse", "dendrite_acc": "dendrite", "psum_add": "dendrite",
     "neuron_access": "soma", "neuron_update": "soma", "neuron_affine": "soma", "spike_gen": "soma",
     "spike_quantize": "soma", "aux_op": "soma",
     "message_send": "network", "message_bit": "network", "message_receive": "network", "hop_ew": "network",

@@ -58,6 +58,8 @@ ORION = "router structure (buffers, crossbar, allocator) after ORION 2.0 (Kahng 
 TEMAN = ("assumption: half the register-file figure (latch arrays have no precharged bitlines; Teman et al., ACM "
          "TODAES 21(4) 2016, standard-cell memories); range 0.25–1× the register file")
 
+FINN = ("Umuroglu et al., FPGA 2017 (FINN): binary-weight layers as XNOR / AND + popcount over PE × SIMD lanes, "
+        "multi-bit inputs bit-serially")
 STILLMAKER = "Stillmaker & Baas, Integration 58 (2017)"
 # node nm → {flavor: (a, b, c)} of the energy factor a·V² + b·V + c (130–65 nm: one set for both flavors)
 STILLMAKER_ENERGY = {

@@ -11,6 +11,7 @@ from ..hw.uncertainty import energy_draws, entry_tornado, interval
 # microarchitecture choices the headline rests on: arch field → alternative settings
 OPTIONS = {"core.accumulator_storage": ["sram", "regfile", "latch"],
            "core.accumulation": ["event", "output_stationary"], "core.accumulator_bits": ["auto", 32],
+           "core.synapse_compute": ["event", "popcount", "auto"],
            "chip.stem_once": [False, True],
            "core.synapse_word_bits": [32, 64, 128], "core.neuron_update_mode": ["clock", "event"]}
 

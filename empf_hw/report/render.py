@@ -27,7 +27,10 @@ ASSUMPTIONS = [
     "timestep. The accumulator is core.accumulator_bits wide (auto: the widest sum any layer can reach, fan-in × "
     "weight × spike codes); a narrower width saturates, counted per layer from the trace's sums (accuracy is the "
     "export's, computed at its own accumulator width). Model weights wider than a cell "
-    "are bit-sliced (one add per slice); multipliers are used only for a multi-bit value with a multi-bit cell.",
+    "are bit-sliced (one add per slice); multipliers are used only for a multi-bit value with a multi-bit cell. "
+    "With core.synapse_compute popcount (or auto, per layer the cheaper) binary-weight layers instead run a dense "
+    "bit-plane AND / popcount pass over every output's input window each timestep (one pass per spike bit, "
+    "shift-added, core.popcount_bits pairs per cycle, before the neuron update), whatever the activity.",
     "EM-PF neurons also pay a membrane affine (Mem-BN) per update and a scale-and-clip per multi-bit spike; "
     "per-timestep neuron parameters are read every timestep.",
     "Tiles splitting their input send partial sums only in timesteps in which they received an event; identity-"

@@ -1,9 +1,12 @@
 """The ``cores`` template: a board of chips, each a mesh of routers serving neuromorphic cores.
 
 ``evaluate_cores`` lowers spike formats the chip cannot carry (``lowering``), maps the layers onto cores
-(``mapper``), derives per-tile activity from the trace (``work``), times it (``fast`` estimate or the ``cycle``
-simulator) and counts actions (``counts``); energy = counts × the energy reference table.
+(``mapper``), derives per-tile activity from the trace (``work``) with each layer's synapse stage in its compute
+mode (``compute``), times it (``fast`` estimate or the ``cycle`` simulator) and counts actions (``counts``);
+energy = counts × the energy reference table.
 """
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ from ...deploy.graph import layer_labels
 from ...errors import check_choice
 from ..energy import CORES_ENTRIES, reference_table
 from ..result import Costs, memory_frame, param_count, trace_summary
+from .compute import layer_modes
 from .counts import board_static, layer_counts, soma_activity
 from .fast import schedule
 from .lowering import lower
@@ -46,6 +50,12 @@ def _saturated(lt, arch, batch: int) -> float | None:
     return None if sat is None else float(sat.sum()) / batch
 
 
+def _dynamic_pJ(mapping: Mapping, lay, w, soma: tuple, ert: dict) -> float:
+    """A layer's energy without leakage (which follows from the timing), to choose its compute mode."""
+    counts = layer_counts(mapping, lay, w, soma, np.zeros(w.packets.shape[0], np.int64), 0, 0)
+    return float(counts.sum(axis=1) @ np.array([ert[k].pJ for k in CORES_ENTRIES]))
+
+
 def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast",
                    lowering: str | None = None, placement=None, compiled: bool = True) -> Costs:
     """Costs of a trace on a cores architecture; ``timing``: ``fast`` (estimate) or ``cycle`` (cycle-level
@@ -64,16 +74,22 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
         aux = sum((by[a].counts["other_ops"] for a in lay.aux), np.zeros(T, np.int64))
         shifts = lay.node.attrs.get("serial_steps", 1) - 1  # serial lowering: one accumulator shift per sub-step
         aux = aux + shifts * sum(t.neurons for t in lay.tiles) * trace.batch
-        works[lay.name] = layer_work(mapping, lay, by[lay.name], aux, trace.batch, works, trace.cache)
+        works[lay.name] = layer_work(mapping, lay, by[lay.name], aux, trace.batch, works, trace.cache,
+                                     layer_modes(arch, lay))
     share_dram(mapping, works)
     soma = soma_activity(mapping, works, by, trace.batch)
+    ert = reference_table(arch)
+    for lay in mapping.layers:
+        w = works[lay.name]
+        if len(w.options) > 1:  # synapse_compute auto: the mode with the lower dynamic energy
+            w.syn = min(w.options, key=lambda st, lay=lay, w=w: _dynamic_pJ(mapping, lay, replace(w, syn=st),
+                                                                            soma[lay.name], ert))
     if timing == "cycle":
         from .cycle import simulate
 
         tm = simulate(mapping, trace, works, soma, compiled)
     else:
         tm = schedule(mapping, works, soma)
-    ert = reference_table(arch)
     seen: set[int] = set()
     counts = []
     for i, lay in enumerate(mapping.layers):
@@ -94,6 +110,7 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
             "cores": [len(set(works[lay.name].cores.tolist())) for lay in lays],
             "value_width_bits": [lay.value_bits for lay in lays],
             "weight_width_bits": [lay.weight_bits for lay in lays], "slices": [lay.slices for lay in lays],
+            "synapse_compute": [works[lay.name].syn.mode for lay in lays],
             "accumulator_need_bits": [needs[lay.name] for lay in lays],
             "acc_saturations_per_inference": [_saturated(by[lay.name], arch, trace.batch) for lay in lays],
             "busy_cycles": [int(b) for b in busy]}

@@ -1,9 +1,15 @@
 """Action counts of the cores template, per layer and timestep (per inference), in the vocabulary of
 ``empf_hw.hw.energy.CORES_ENTRIES``.
 
-- synapse stage: ``syn_<kind>`` per synaptic event (event × connection × weight slice; kind: ``conv`` for shared
-  kernels, ``dense`` for crossbars), ``syn_mult`` where a multi-bit value meets a multi-bit cell;
-- dendrite: ``dendrite_acc`` per synaptic event and slice, ``psum_add`` per partial sum merged;
+- synapse stage and accumulator: the layer's compute mode's (``empf_hw.hw.cores.compute``): event-driven,
+  ``syn_<kind>`` per synaptic event (event × connection × weight slice; kind: ``conv`` for shared kernels, ``dense``
+  for crossbars), ``syn_mult`` where a multi-bit value meets a multi-bit cell, ``dendrite_acc`` per synaptic event
+  and slice, weight reads (``synapse_read_word``: whole SRAM words, ⌈cells / word⌉ per connected tap or row; with
+  ``core.time_batched``, once per tap or row of a position with an event at any step), accumulator words and bits
+  per synaptic event (read-modify-write, or lane registers with output-stationary accumulation); popcount,
+  ``popcount_bit`` per weight × input bit pair, ``dendrite_acc`` per shift-add, the crossbar read per position and
+  bit plane, the input window read from the spike buffer, one accumulator write per output;
+- dendrite: ``psum_add`` per partial sum merged;
 - soma: ``neuron_access`` per neuron visited per timestep, ``neuron_update`` per neuron updated (all neurons with
   ``neuron_update_mode: clock``; those with input or non-zero potential with ``event``), ``neuron_affine`` per
   update of a neuron with a membrane affine (EM-PF Mem-BN), ``spike_gen`` per spike, ``spike_quantize`` per
@@ -15,11 +21,7 @@
   ``router_buffer_bit`` / ``router_xbar_bit`` per flit bit and router traversed (the source's router and one per
   hop, flits of ``noc_link_bits``), ``router_arb`` per packet and router traversed, ``chip_link_bit`` per bit
   crossing between chips, ``barrier`` per lockstep (sub-)step;
-- memories: weight reads (``synapse_read_word``: whole SRAM words, ⌈cells / word⌉ per connected tap or row; with
-  ``core.time_batched``, once per tap or row of a position with an event at any step),
-  accumulator words and bits per synaptic event (read-modify-write, or lane registers with output-stationary
-  accumulation and one write-back per updated neuron, see ``_accumulator``) and partial sum (``acc_*``; the
-  accumulator is read once more by the neuron update), membrane read per neuron
+- memories: partial sums (``acc_*``; the accumulator is read once more by the neuron update), membrane read per neuron
   visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written
   and read once per packet, DRAM weight reloads of spilled tiles, and leakage of every used core for the whole
   inference (a layer is charged its cores × each timestep window); board-level static power (routers, idle cores
@@ -31,9 +33,8 @@ them.
 
 import numpy as np
 
-from ..acc_width import OUTPUT_STATIONARY
 from ..energy import CORES_ENTRIES
-from .fast import syn_kind
+from .compute import MODES
 from .tiles import Layer, Mapping
 from .work import LayerWork, flits, psum_bits
 
@@ -67,24 +68,6 @@ def soma_activity(mapping: Mapping, works: dict[str, LayerWork], by: dict, batch
     return out
 
 
-def _accumulator(c: dict, event_bits, lane_rows, psum_acc_bits, update_bits) -> dict:
-    """Accumulator traffic: words accessed (``acc_access``, a word = one lane row, ``accumulator_lanes`` ×
-    ``accumulator_bits``), bits read and written in its storage, and lane-register bits written (``acc_reg_bit``).
-    ``event``: each synaptic event's lane row is read and written. ``output_stationary``: events add into lane
-    registers (the adder reads its register directly: one write per event bit) and each updated neuron's sum is
-    written back once per timestep. Either way partial sums merge in the storage and the neuron update reads its
-    sum there. A bit-sliced weight's slices are shift-added before the accumulator (one read-modify-write per event
-    and neuron, as the bit counts assume)."""
-    word = c["accumulator_lanes"] * c["accumulator_bits"]
-    if c["accumulation"] == OUTPUT_STATIONARY:
-        read = write = psum_acc_bits + update_bits
-        return {"acc_access": (read + write) / word, "acc_read_bit": read, "acc_write_bit": write,
-                "acc_reg_bit": event_bits}
-    read, write = event_bits + psum_acc_bits + update_bits, event_bits + psum_acc_bits
-    return {"acc_access": 2 * lane_rows + (2 * psum_acc_bits + update_bits) / word, "acc_read_bit": read,
-            "acc_write_bit": write}
-
-
 def board_static(mapping: Mapping, windows: np.ndarray, used_cores: int) -> np.ndarray:
     """(actions, T) static actions no layer owns: powered routers' leakage (every router of a chip holding a tile;
     of every chip with ``chip.power_gating: none``), idle cores' leakage without power gating, and one wake-up per
@@ -110,8 +93,6 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
     acc, mem, pb = c["accumulator_bits"], c["membrane_bits"], c["param_bits"]
     updated, spikes, _ = soma
     T = w.packets.shape[0]
-    syn = w.syn_ops.sum(axis=1)
-    slices = syn * lay.slices
     neurons = np.full(T, float(w.neurons.sum()))
     upd = updated.sum(axis=1) if c["neuron_update_mode"] == "event" else neurons
     psums = w.psum_in.sum(axis=1)
@@ -133,11 +114,7 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
     graded = nrn is not None and nrn.attrs["spike_bits"] > 1
     per_channel = 3 + 2 * affine
     params = sum((t.outputs[1] - t.outputs[0]) * per_channel + 1 for t in heads) * pb
-    kind = syn_kind(lay.node)
     counts = {
-        f"syn_{kind}": slices,
-        "syn_mult": slices * (lay.value_bits > 1 and c["weight_bits"] > 1),
-        "dendrite_acc": slices,
         "psum_add": psums,
         "neuron_access": neurons,
         "neuron_update": upd,
@@ -156,8 +133,6 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "router_arb": traversals + psum_traversals,
         "chip_link_bit": cross_bits,
         "barrier": np.full(T, float(barriers)),
-        "synapse_read_word": w.syn_words.sum(axis=1),
-        **_accumulator(c, syn * acc, w.lane_rows.sum(axis=1) / lay.slices, psums * acc, upd * acc),
         "membrane_read_bit": neurons * mem,
         "membrane_write_bit": upd * mem,
         "param_read_bit": np.full(T, float(params)),
@@ -165,5 +140,6 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "buffer_write_bit": packets * w.packet_bits,
         "dram_bit": np.full(T, float(w.dram_bits.sum())),
         "leakage_core_cycle": leak_cores * windows.astype(np.float64),
+        **MODES[w.syn.mode].counts(c, lay, w.syn, psums * acc, upd * acc),  # the synapse stage and accumulator
     }
     return np.stack([np.broadcast_to(np.asarray(counts.get(k, 0.0), np.float64), (T,)) for k in CORES_ENTRIES])

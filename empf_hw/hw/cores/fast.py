@@ -8,9 +8,10 @@ Per tile and timestep (``L`` = per-event latencies, see ``work.latencies``):
   each waits ⌈channel bits / dram_bits_per_cycle⌉ per timestep) + spike bus
   ⌈packets / packets per bus word⌉ + packets × ``L.message_receive`` + lane rows × ``L.syn_<kind>`` × the bank
   factor;
-- phase B (soma): partial-sum merge ⌈psums / lanes⌉ + ⌈neurons / units⌉ × ``L.neuron_access`` + ⌈updated /
-  units⌉ × ``neuron_update_cycles`` (updated: every neuron, or with ``neuron_update_mode: event`` those with input or
-  potential) + ⌈spikes / units⌉ × ``L.spike_gen`` + packets sent × ``L.message_send`` + ⌈aux ops / units⌉.
+- phase B (soma): the compute mode's dense pass (popcount; ``empf_hw.hw.cores.compute``) + partial-sum merge
+  ⌈psums / lanes⌉ + ⌈neurons / units⌉ × ``L.neuron_access`` + ⌈updated / units⌉ × ``neuron_update_cycles``
+  (updated: every neuron, or with ``neuron_update_mode: event`` those with input or potential) + ⌈spikes / units⌉ ×
+  ``L.spike_gen`` + packets sent × ``L.message_send`` + ⌈aux ops / units⌉.
 
 Tiles folded onto one core add up. ``pipelined``: a layer's timestep lasts ``max(max_core A, busiest link) + psum
 latency + max_core B``; it starts when each producer finished that timestep plus the NoC latency of its farthest
@@ -59,12 +60,12 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
     a = (work.dram_cycles[None]
          + bus_cycles(np.ceil(work.packets), work.packet_bits, c["spike_bus_bits"])
          + np.ceil(work.packets) * lat["message_receive"]
-         + np.ceil(work.lane_rows) * lat[f"syn_{syn_kind(lay.node)}"] * bank_factor(arch))
+         + np.ceil(work.syn.lane_rows) * lat[f"syn_{syn_kind(lay.node)}"] * bank_factor(arch))
     upd = updated if c["neuron_update_mode"] == "event" else np.broadcast_to(work.neurons, updated.shape)
     psums = work.psum_in
     if ch["timestep_mode"] == "lockstep":  # partial sums delivered in step s are merged by the neurons in s + 1
         psums = np.concatenate([np.zeros_like(psums[:1]), psums[:-1]])
-    b = (np.ceil(psums / c["accumulator_lanes"])
+    b = (work.syn.dense_cycles + np.ceil(psums / c["accumulator_lanes"])
          + (np.ceil(work.neurons / units) * lat["neuron_access"])[None]
          + np.ceil(np.ceil(upd) / units) * c["neuron_update_cycles"]
          + np.ceil(np.ceil(spikes) / units) * lat["spike_gen"] + np.ceil(sent) * lat["message_send"]

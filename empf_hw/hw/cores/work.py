@@ -6,17 +6,19 @@ connection in the tile) and lane-row cycles ``Σ_events ⌈fan-out in the tile /
 received packets split into on-chip north-south and east-west hops and chip-to-chip crossings (from the core
 holding the neuron behind the input, or from the I/O port for the network's input), partial sums merged and sent,
 auxiliary ops, DRAM reloads. A packet is ``address_bits + value bits``; value bits are the spike width (0 for
-binary spikes).
+binary spikes). What the synapse stage does with the packets (lane rows, weight words, a dense pass) is the
+layer's compute mode's (``empf_hw.hw.cores.compute``).
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...deploy.graph import conv_axes
 from ...errors import EmpfError
 from ...sim.ops import fanout_1d
+from .compute import MODES, Synapse, SynapseInputs
 from .mesh import hop_matrices, io_xy, tile_xy
 from .tiles import Layer, Mapping, owner_ids, time_batched
 
@@ -28,9 +30,7 @@ class LayerWork:
     name: str
     packet_bits: int
     packets: np.ndarray  # (T, n) input packets received (= messages, one per event and destination tile)
-    syn_ops: np.ndarray  # (T, n) synaptic events (event × connected neuron)
-    lane_rows: np.ndarray  # (T, n) Σ events ⌈fan-out / lanes⌉ (× weight slices)
-    syn_words: np.ndarray  # (T, n) synapse SRAM words read: per connected kernel tap or row, ⌈cells / word⌉
+    syn: Synapse  # the synapse stage in the layer's compute mode
     hops_ns: np.ndarray  # (T, n) on-chip north-south packet-hops of the packets received
     hops_ew: np.ndarray  # (T, n) on-chip east-west packet-hops
     crossings: np.ndarray  # (T, n) chip-to-chip crossings
@@ -46,6 +46,7 @@ class LayerWork:
     src_xy: np.ndarray  # (P, 2) router positions of the sources
     src_tiles: list  # (P,) indices of the sources among the producer's tiles ([] for the I/O port)
     dram_cycles: np.ndarray | None = None  # (n,) reload cycles per timestep on the shared DRAM channel (share_dram)
+    options: list[Synapse] = field(default_factory=list)  # the synapse stage in every compute mode the layer may use
 
 
 def packet_bits(arch, value_bits: int) -> int:
@@ -88,8 +89,9 @@ def _column_sums(trace_layer, cols: np.ndarray, cache: dict) -> np.ndarray:
 
 
 def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, batch: int,
-               done: dict[str, LayerWork], cache: dict) -> LayerWork:
-    """Per-tile packets, synaptic events, lane rows and NoC traffic of one layer, vectorized over tiles."""
+               done: dict[str, LayerWork], cache: dict, modes: tuple[str, ...] = ("event",)) -> LayerWork:
+    """Per-tile packets, synapse stage and NoC traffic of one layer, vectorized over tiles; the synapse stage in each
+    compute mode of ``modes`` (``options``), the first one chosen (``syn``)."""
     arch = mapping.arch
     lanes = arch.core["accumulator_lanes"]
     ins, outs, rws = lay.splits
@@ -136,23 +138,20 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
         packets, conns = per_group(lambda a, b: a * b > 0), per_group(lambda a, b: a * b)
         if batched:
             union_conns = fanout_sums(union)(lambda a, b: a * b)
-        syn = conns * cg
-        rows = np.empty((T, n))
-        for size in np.unique(cg):
-            sel = cg == size
-            rows[:, sel] = per_group(lambda a, b, size=size: -(-(size * a * b) // lanes))[:, sel]
+
+        def rows_of(size: int) -> np.ndarray:
+            return per_group(lambda a, b: -(-(size * a * b) // lanes))
     else:
         packets = conns = groups[:, ci]
-        syn = packets * cg
-        rows = packets * -(-cg // lanes)
         mask = None
         if batched:
             union_conns = union[:, ci]
-    rows = rows * lay.slices
-    c = arch.core
-    words = conns * -(-(cg * c["weight_bits"] * lay.slices) // c["synapse_word_bits"])  # per connected tap / row
-    if batched:  # one fetch per connected tap or row of a position with an event at any step, shared out per step
-        words = words * (union_conns / np.maximum(conns.sum(axis=0), 1))
+
+        def rows_of(size: int) -> np.ndarray:
+            return packets * -(-size // lanes)
+    fetches = union_conns / np.maximum(conns.sum(axis=0), 1) if batched else None
+    inputs = SynapseInputs(arch, lay, batch, packets, conns, cg, rows_of, fetches)
+    stages = [MODES[m].work(inputs) for m in modes]
     xy = tile_xy(lay.tiles)
     tile_neurons = np.fromiter((t.neurons for t in lay.tiles), np.int64, n)
     owners = owner_ids(mapping, lay)
@@ -181,12 +180,10 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
     psum_in, psum_out, psum_hops, latency = _partial_sums(mapping, lay, packets, ci, xy, tile_neurons, done)
     share = neurons / max(neurons.sum(), 1)
     dram = np.fromiter((t.synapse_bits * (not t.resident) for t in lay.tiles), np.int64, n)
-    return LayerWork(lay.name, pbits, packets / batch, syn / batch, rows / batch, words / batch, hops[0] / batch,
-                     hops[1] / batch,
-                     hops[2] / batch, np.outer(aux_ops / batch, share),
-                     neurons, psum_in, psum_out, psum_hops, dram,
+    return LayerWork(lay.name, pbits, packets / batch, stages[0], hops[0] / batch, hops[1] / batch, hops[2] / batch,
+                     np.outer(aux_ops / batch, share), neurons, psum_in, psum_out, psum_hops, dram,
                      np.fromiter((t.core for t in lay.tiles), np.int64, n), latency, flows / batch, src_xy,
-                     src_tiles)
+                     src_tiles, options=stages)
 
 
 def dram_channel(arch, xy) -> int:

@@ -5,13 +5,14 @@ import numpy as np
 from ....deploy.graph import conv_axes
 from ....errors import EmpfError
 from ....sim.ops import fanout_1d
+from ..compute import MODES
 from ..tiles import Mapping, owner_ids
 from ..work import connected_rows
 
 
-def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
-    """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows, event rank) of every input
-    packet of a layer, from a batch-1 trace."""
+def layer_packets(mapping: Mapping, lay, lt, T: int, mode: str) -> list:
+    """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows in compute mode ``mode``,
+    event rank) of every input packet of a layer, from a batch-1 trace."""
     lanes = mapping.arch.core["accumulator_lanes"]
     ins, outs, rws = lay.splits
     ni, no, nr = len(ins), len(outs), len(rws)
@@ -42,6 +43,6 @@ def layer_packets(mapping: Mapping, lay, lt, T: int) -> list:
             f = np.broadcast_to(cg[:, None], (len(cg), len(pos)))
             src = owners[0][pos[:, 0]] if owners is not None else np.full(len(pos), -1)
         tiles, ev = np.nonzero((f > 0) & (ci[:, None] == grp[None, :]))
-        out.append((src[ev], tiles, -(-f[tiles, ev] // lanes) * lay.slices, ev))
+        out.append((src[ev], tiles, MODES[mode].packet_rows(f[tiles, ev], lanes, lay.slices), ev))
     return out
 

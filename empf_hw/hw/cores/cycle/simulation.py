@@ -80,7 +80,8 @@ class Simulation:
         self.tiles = {(lay.name, j): Tile(lay.name, j, t.core, t.xy[0] * net.C + t.xy[1], t.merges, T, net,
                                           self.key_index[(lay.name, j)])
                       for lay in self.layers for j, t in enumerate(lay.tiles)}
-        self.packets = {lay.name: layer_packets(mapping, lay, by[lay.name], T) for lay in self.layers}
+        self.packets = {lay.name: layer_packets(mapping, lay, by[lay.name], T, works[lay.name].syn.mode)
+                        for lay in self.layers}
         for lay in self.layers:
             for t, pk in enumerate(self.packets[lay.name]):
                 if pk is not None:
@@ -176,7 +177,6 @@ class Simulation:
     def b_cycles(self, key, t) -> tuple[int, int]:
         """(neuron-phase cycles, cycles before the first spike leaves) of a tile at timestep t."""
         c = self.arch.core
-        lay = self.m.layer(key[0])
         w = self.works[key[0]]
         j = key[1]
         upd, spk, sent = (x[t, j] for x in self.soma[key[0]])
@@ -188,8 +188,8 @@ class Simulation:
         body = (math.ceil(n / units) * self.lat["neuron_access"] + math.ceil(math.ceil(updated) / units)
                 * c["neuron_update_cycles"] + math.ceil(math.ceil(spk) / units) * self.lat["spike_gen"]
                 + math.ceil(sent) * self.lat["message_send"])
-        del lay
-        return int(merge + body + math.ceil(w.aux[t, j] / units)), int(merge)
+        dense = w.syn.dense_cycles[t, j]  # the compute mode's dense pass (popcount) before the neuron update
+        return int(dense + merge + body + math.ceil(w.aux[t, j] / units)), int(dense + merge)
 
     def start_b(self, key, t: int, at: int) -> None:
         tile = self.tiles[key]
