@@ -1,6 +1,7 @@
 """The compiled network kernel (numba) against the NumPy reference network: the same simulation cycle for cycle
 and stall for stall, on random networks, architectures and activities (single chips and boards of chips with
-narrow chip-to-chip links, contention-heavy buffers, links and core FIFOs included)."""
+narrow chip-to-chip links, contention-heavy buffers, links and core FIFOs, multi-spike packets and the popcount
+compute mode included)."""
 
 import numpy as np
 from hw_helpers import arch_dict, random_trace, tiny_graph
@@ -28,7 +29,8 @@ def board_case(seed):
                   noc_buffer_flits=pick(1, 2, 4, 8), input_fifo_packets=pick(0, 1, 2, 8),
                   mesh_rows=pick(2, 3) if board else 8, mesh_cols=3 if board else 8, dram_spill=board,
                   cores_per_router=2 if board else pick(1, 2), timestep_mode=pick("pipelined", "lockstep"),
-                  barrier_cycles=int(r.integers(0, 21)), synapse_banks=pick(1, 2), synapse_bank_cycles=pick(1, 2))
+                  barrier_cycles=int(r.integers(0, 21)), synapse_banks=pick(1, 2), synapse_bank_cycles=pick(1, 2),
+                  spikes_per_packet=pick(1, 1, 2, 5), synapse_compute=pick("event", "popcount", "auto"))
     if board:
         d["system"] = {"chips_rows": pick(1, 2), "chips_cols": pick(2, 3), "chip_link_bits": pick(1, 4, 8, 32),
                        "chip_link_cycles": int(r.integers(1, 20))}

@@ -81,6 +81,11 @@ CORE_FIELDS = {
     "spike_bus_bits": Field(1, 4096, "bits/cycle", "input spike bus; carries (address, value) packets"),
     "address_bits": Field(1, 64, "bits", "address field of a spike packet"),
     "spike_payload_bits": Field(0, 32, "bits", "widest spike value a packet carries (0: binary spikes only)", 32),
+    "spikes_per_packet": Field(1, 1024, "spikes", "spikes a packet carries from one source to one destination "
+                               "core in a timestep (1: one address-event per spike; k > 1: fixed-size packets of "
+                               "an address and k slots of spike index + value, unfilled slots empty)", 1),
+    "spike_index_bits": Field(1, 32, "bits", "index of a spike within its source group, per slot of a "
+                              "multi-spike packet", 8),
     "accumulator_lanes": Field(1, 65536, "lanes", "synaptic accumulations per cycle (one event at a time)"),
     "synapse_word_bits": Field(1, 4096, "bits", "synapse SRAM access word: a weight read fetches whole words "
                                "(no free sub-word reads)", 64),

@@ -1,6 +1,6 @@
 """Design-space exploration of the cores template: a seeded random search over the microarchitecture options that
-move energy, latency or area (accumulator storage and dataflow, synapse compute mode, lanes, synapse word, neuron
-update, stem), each
+move energy, latency or area (accumulator storage and dataflow, synapse compute mode, spikes per packet, lanes,
+synapse word, neuron update, stem), each
 design mapped and evaluated on the same chip, the Pareto front in energy × latency × area, and the best design:
 the lowest energy per inference at no more latency than the chip as given (same technology, same mesh)."""
 
@@ -19,6 +19,7 @@ DESIGN_SPACE = {
     "core.accumulator_storage": ["sram", "regfile", "latch"],
     "core.accumulation": ["event", "output_stationary"],
     "core.synapse_compute": ["event", "popcount", "auto"],
+    "core.spikes_per_packet": [1, 4],
     "core.accumulator_lanes": [4, 8, 16, 32, 64],
     "core.synapse_word_bits": [32, 64, 128],
     "core.neuron_update_mode": ["clock", "event"],

@@ -123,7 +123,7 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "spike_quantize": spikes.sum(axis=1) * graded,
         "aux_op": w.aux.sum(axis=1),
         "message_send": packets + psum_pk,
-        "message_bit": packets * lay.value_bits,
+        "message_bit": packets * (w.packet_bits - c["address_bits"]),
         "message_receive": packets + psum_pk,
         "hop_ew": ew,
         "hop_ns": ns,

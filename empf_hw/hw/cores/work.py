@@ -6,8 +6,9 @@ connection in the tile) and lane-row cycles ``Σ_events ⌈fan-out in the tile /
 received packets split into on-chip north-south and east-west hops and chip-to-chip crossings (from the core
 holding the neuron behind the input, or from the I/O port for the network's input), partial sums merged and sent,
 auxiliary ops, DRAM reloads. A packet is ``address_bits + value bits``; value bits are the spike width (0 for
-binary spikes). What the synapse stage does with the packets (lane rows, weight words, a dense pass) is the
-layer's compute mode's (``empf_hw.hw.cores.compute``).
+binary spikes); with ``core.spikes_per_packet`` k > 1 the events from one source to one tile in a timestep travel
+k to a packet (``packet_bits``, ``pack``). What the synapse stage does with the packets (lane rows, weight words, a
+dense pass) is the layer's compute mode's (``empf_hw.hw.cores.compute``).
 """
 
 import math
@@ -50,13 +51,20 @@ class LayerWork:
 
 
 def packet_bits(arch, value_bits: int) -> int:
-    return arch.core["address_bits"] + value_bits
+    """A packet: its address and one value, or with ``core.spikes_per_packet`` k > 1 an address and k slots of a
+    spike index (``core.spike_index_bits``) and a value (fixed-size packets: unfilled slots travel empty)."""
+    c = arch.core
+    k = c["spikes_per_packet"]
+    return c["address_bits"] + (value_bits if k == 1 else k * (c["spike_index_bits"] + value_bits))
 
 
-def bus_cycles(packets: np.ndarray, bits: int, bus: int) -> np.ndarray:
-    """Spike-bus cycles for (already whole) packet counts."""
-    ppc = bus // bits
-    return np.ceil(packets / ppc) if ppc >= 1 else packets * math.ceil(bits / bus)
+def pack(events: np.ndarray, k: int, batch: int) -> np.ndarray:
+    """Packets carrying the batch's ``events`` between one source and one destination in a timestep, up to ``k``
+    each: ⌈events / k⌉ per inference (exact for a batch of one; for a batch, its events spread evenly over its
+    inferences, min(events, batch · ⌈events / (batch · k)⌉))."""
+    if k == 1:
+        return events
+    return np.minimum(events, batch * np.ceil(events / (batch * k)))
 
 
 def flits(bits: int, link: int) -> int:
@@ -135,29 +143,29 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
             return per_group
 
         per_group = fanout_sums(groups)
-        packets, conns = per_group(lambda a, b: a * b > 0), per_group(lambda a, b: a * b)
+        events, conns = per_group(lambda a, b: a * b > 0), per_group(lambda a, b: a * b)
         if batched:
             union_conns = fanout_sums(union)(lambda a, b: a * b)
 
         def rows_of(size: int) -> np.ndarray:
             return per_group(lambda a, b: -(-(size * a * b) // lanes))
     else:
-        packets = conns = groups[:, ci]
+        events = conns = groups[:, ci]
         mask = None
         if batched:
             union_conns = union[:, ci]
 
         def rows_of(size: int) -> np.ndarray:
-            return packets * -(-size // lanes)
+            return events * -(-size // lanes)
     fetches = union_conns / np.maximum(conns.sum(axis=0), 1) if batched else None
-    inputs = SynapseInputs(arch, lay, batch, packets, conns, cg, rows_of, fetches)
+    inputs = SynapseInputs(arch, lay, batch, events, conns, cg, rows_of, fetches)
     stages = [MODES[m].work(inputs) for m in modes]
     xy = tile_xy(lay.tiles)
     tile_neurons = np.fromiter((t.neurons for t in lay.tiles), np.int64, n)
     owners = owner_ids(mapping, lay)
     if owners is None:  # the network input enters at the I/O port
         src_xy, src_tiles = np.array([io_xy(arch)]), []
-        flows = packets[:, None, :]  # (T, 1, n)
+        flows = events[:, None, :]  # (T, 1, n)
     else:
         own, heads_xy = owners
         P = len(heads_xy)
@@ -174,10 +182,12 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
             by_owner = np.einsum("ry,tyip->trip", mask.any(axis=2).astype(np.float64), per_row)
         flows = np.moveaxis(by_owner[:, ri, ci], 2, 1)  # (T, P, n)
         src_xy, src_tiles = heads_xy, [k for k, t in enumerate(mapping.layer(lay.producer).tiles) if t.merges]
+    flows = pack(flows, arch.core["spikes_per_packet"], batch)  # events → packets per source and destination
+    packets = flows.sum(axis=1)
     hops = [np.einsum("tpn,pn->tn", flows, m) for m in hop_matrices(arch, src_xy, xy)]
     feeds = any(lay.name in other.psum_sources for other in mapping.layers)  # a shortcut conv sends partial sums
     neurons = tile_neurons * (ci == 0) * (not feeds)
-    psum_in, psum_out, psum_hops, latency = _partial_sums(mapping, lay, packets, ci, xy, tile_neurons, done)
+    psum_in, psum_out, psum_hops, latency = _partial_sums(mapping, lay, events, ci, xy, tile_neurons, done)
     share = neurons / max(neurons.sum(), 1)
     dram = np.fromiter((t.synapse_bits * (not t.resident) for t in lay.tiles), np.int64, n)
     return LayerWork(lay.name, pbits, packets / batch, stages[0], hops[0] / batch, hops[1] / batch, hops[2] / batch,

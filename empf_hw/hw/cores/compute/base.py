@@ -13,7 +13,7 @@ class SynapseInputs:
     arch: object
     lay: object  # tiles.Layer
     batch: int
-    packets: np.ndarray  # input packets received (one per event and destination tile)
+    events: np.ndarray  # input events reaching each tile (one packet each unless packed)
     conns: np.ndarray  # connected kernel taps (conv) or rows (linear) of those events
     cg: np.ndarray  # (n,) output channels / features per tile
     rows_of: Callable  # size → Σ events ⌈size × fan-out / lanes⌉ per tile (lane rows of a tile of ``size`` outputs)

@@ -26,7 +26,7 @@ def _window(lay) -> tuple[np.ndarray, np.ndarray]:
 
 def work(x: SynapseInputs) -> Synapse:
     c, lay = x.arch.core, x.lay
-    T = x.packets.shape[0]
+    T = x.events.shape[0]
     planes = max(lay.value_bits, 1)
     pos, R = _window(lay)
     pairs = pos * R * x.cg  # (n,) weight × input pairs per plane and timestep

@@ -12,7 +12,8 @@ from ..work import connected_rows
 
 def layer_packets(mapping: Mapping, lay, lt, T: int, mode: str) -> list:
     """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows in compute mode ``mode``,
-    event rank) of every input packet of a layer, from a batch-1 trace."""
+    event rank) of every input packet of a layer (``core.spikes_per_packet`` events to a packet), from a batch-1
+    trace."""
     lanes = mapping.arch.core["accumulator_lanes"]
     ins, outs, rws = lay.splits
     ni, no, nr = len(ins), len(outs), len(rws)
@@ -43,6 +44,22 @@ def layer_packets(mapping: Mapping, lay, lt, T: int, mode: str) -> list:
             f = np.broadcast_to(cg[:, None], (len(cg), len(pos)))
             src = owners[0][pos[:, 0]] if owners is not None else np.full(len(pos), -1)
         tiles, ev = np.nonzero((f > 0) & (ci[:, None] == grp[None, :]))
-        out.append((src[ev], tiles, MODES[mode].packet_rows(f[tiles, ev], lanes, lay.slices), ev))
+        rows = MODES[mode].packet_rows(f[tiles, ev], lanes, lay.slices)
+        out.append(_pack(src[ev], tiles, rows, ev, mapping.arch.core["spikes_per_packet"]))
     return out
+
+
+def _pack(src: np.ndarray, tiles: np.ndarray, rows: np.ndarray, ev: np.ndarray, k: int) -> tuple:
+    """Events (ordered by destination tile, then event) as packets of up to ``k`` from one source to one tile: each
+    packet carries consecutive events of its pair, its lane rows summed, ranked by its last event."""
+    if k == 1:
+        return src, tiles, rows, ev
+    order = np.lexsort((ev, src, tiles))  # by tile, then source, then event
+    s, t, r, e = src[order], tiles[order], rows[order], ev[order]
+    new_pair = np.r_[True, (s[1:] != s[:-1]) | (t[1:] != t[:-1])]
+    start = np.flatnonzero(new_pair)
+    rank = np.arange(len(s)) - np.repeat(start, np.diff(np.r_[start, len(s)]))  # position within the pair
+    first = np.flatnonzero(new_pair | (rank % k == 0))  # the first event of every packet
+    last = np.r_[first[1:], len(s)] - 1
+    return s[first], t[first], np.add.reduceat(r, first), e[last]
 
