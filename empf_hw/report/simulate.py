@@ -316,7 +316,8 @@ def design_section(sides, designs: dict, best: dict, cfg: SimulateConfig) -> tup
                                     "energy_ratio": lowest["model"] / lowest["baseline"]}).reset_index())
     text = (f"{cfg.explore_budget} designs per side (the right-sized chip as given, then a seeded sample of "
             "accumulator storage and dataflow, synapse compute mode, spikes per packet, lanes, synapse word, neuron "
-            "update and stem; empf_hw.hw.explore), each mapped and evaluated on the same technology and mesh. Best design: the lowest energy per "
+            "update and stem; empf_hw.hw.explore), each mapped and evaluated on the same technology and mesh. "
+            "Best design: the lowest energy per "
             "inference no slower than the chip as given. Best against best: energy "
             f"{best['energy_ratio']:.3g}× (90 % interval {best['energy_ratio_p5']:.3g}–{best['energy_ratio_p95']:.3g}"
             f"×), latency {best['latency_ratio']:.3g}×, area {best['area_ratio']:.3g}×. The lowest energy of each "
