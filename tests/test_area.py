@@ -94,3 +94,37 @@ def test_static_power_of_powered_cores_and_routers_by_hand():
     assert off.count("leakage_core_cycle") == 16 * n and off.count("wakeup_core") == 0
     board = evaluate(tr, tiny_arch(mesh_rows=2, mesh_cols=2).with_overrides({"system.chips_cols": 2}))
     assert board.count("leakage_router_cycle") == 4 * board.timing.cycles  # the second chip holds no tile: off
+    assert board.count("leakage_chip_link_cycle") == 0  # no powered neighbour: its links are off too
+
+
+def test_always_on_chip_links_by_hand():
+    g, tr = linear_case()
+    arch = tiny_arch(mesh_rows=2, mesh_cols=2).with_overrides({"system.chips_cols": 3, "system.chip_link_bits": 4})
+    e = reference_table(arch)["leakage_chip_link_cycle"]
+    assert e.pJ == pytest.approx(0.54 * 4) and (e.low, e.high) == pytest.approx((0.47 * 4, 9.1 * 4))
+    assert "Poulton" in e.source
+    spread = evaluate(tr, arch, placement=[0, 2])  # fc1 on chip 0, fc2 on chip 1: both chips powered
+    assert {t.xy[1] // 2 for t in spread.mapping.tiles} == {0, 1}
+    # chips 0 and 1 share an edge of 2 routers: 2 links each way, on for the whole inference; chip 2 is off
+    assert spread.count("leakage_chip_link_cycle") == 4 * spread.timing.cycles
+    everything = evaluate(tr, arch.with_overrides({"chip.power_gating": "none"}), placement=[0, 2])
+    assert everything.count("leakage_chip_link_cycle") == 8 * everything.timing.cycles  # both chip edges
+
+
+def test_a_lower_supply_limits_the_clock_by_hand():
+    from empf_hw.errors import EmpfError
+
+    def lp45(v):  # Stillmaker & Baas LP 45 nm delay fit
+        return -285.7 * v ** 3 + 1239 * v ** 2 - 1795 * v + 898.8
+
+    limit = 500 * lp45(0.9) / lp45(0.7)  # nominal 0.9 V at 45 nm
+    assert limit == pytest.approx(259.6, abs=0.1)
+    over = dict(tech_flavor="lp", vdd_V=0.7, nominal_clock_MHz=500)
+    assert tiny_arch(**over, clock_MHz=250).chip["clock_MHz"] == 250
+    with pytest.raises(EmpfError, match=r"chip.clock_MHz=300 exceeds the 259.6 MHz that chip.vdd_V=0.7 allows"):
+        tiny_arch(**over, clock_MHz=300)
+    from empf_hw.hw.tech import delay_scale
+
+    # the HP 45 nm fit turns up above 0.95 V: a higher supply is taken at the fit's lowest delay, never slower
+    hp = [delay_scale(45, v, "hp") for v in (0.9, 0.95, 1.0, 1.1)]
+    assert hp[0] == 1 and hp[1] < 1 and hp[2] == pytest.approx(hp[1], rel=2e-3) and hp[3] == pytest.approx(hp[2])

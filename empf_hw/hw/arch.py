@@ -50,6 +50,9 @@ CHIP_FIELDS = {
     "tech_flavor": Field(None, None, "choice", "lp | hp: Stillmaker & Baas coefficient set used for node "
                          "scaling (one flavor for every node)", "hp"),
     "vdd_V": Field(0.3, 2.0, "V", "supply voltage (null: the node's nominal voltage)", None),
+    "nominal_clock_MHz": Field(1e-3, 1e6, "MHz", "the clock the design closes timing at on the node's nominal "
+                               "supply; with vdd_V, clock_MHz may not exceed it × the Stillmaker & Baas delay ratio "
+                               "(null: no limit checked)", None),
     "noc_link_bits": Field(1, 4096, "bits/cycle", "NoC link width; a packet is ⌈packet bits / link bits⌉ flits"),
     "noc_hop_cycles": Field(0, 1000, "cycles", "router pipeline + link latency per hop"),
     "noc_buffer_flits": Field(1, 1 << 16, "flits", "router input buffer depth per port (credit flow control)", 8),
@@ -124,7 +127,7 @@ CORE_FIELDS = {
     "param_bits": Field(1, 32, "bits", "per-channel scale / bias / leak / threshold storage"),
 }
 SYSTOLIC_CHIP_FIELDS = {k: CHIP_FIELDS[k] for k in ("clock_MHz", "tech_node_nm", "tech_flavor", "vdd_V",
-                                                    "dram_bits_per_cycle")}
+                                                    "nominal_clock_MHz", "dram_bits_per_cycle")}
 ARRAY_FIELDS = {
     "rows": Field(1, 4096, "PEs", "PE array rows (WS: reduction dimension; OS: output positions)"),
     "cols": Field(1, 4096, "PEs", "PE array columns (output channels)"),
@@ -150,8 +153,8 @@ CHOICES = {"dataflow": ("ws", "os"), "mode": ("dense", "event"), "timestep_mode"
            "neuron_update_mode": ("clock", "event"), "accumulator_storage": ("sram", "regfile", "latch"),
            "accumulation": ("event", "output_stationary"), "synapse_compute": ("event", "popcount", "auto"),
            "tech_flavor": ("lp", "hp"), "dram": ("per_chip", "shared"), "power_gating": ("idle", "none")}
-FLOAT_FIELDS = {"clock_MHz", "vdd_V", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB", "tech_node_nm",
-                "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB", "router_pitch_mm"}
+FLOAT_FIELDS = {"clock_MHz", "vdd_V", "nominal_clock_MHz", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB",
+                "tech_node_nm", "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB", "router_pitch_mm"}
 # template → {section: fields}; the unit section is the last one
 TEMPLATES = {"cores": {"system": SYSTEM_FIELDS, "chip": CHIP_FIELDS, "core": CORE_FIELDS},
              "systolic": {"chip": SYSTOLIC_CHIP_FIELDS, "array": ARRAY_FIELDS}}
@@ -279,12 +282,33 @@ def from_dict(d: dict, where: str = "arch") -> Arch:
 
     energy = check_overrides(d.get("energy") or {}, where, template)
     unit = vals[list(sections)[-1]]
+    _check_clock(vals["chip"], where)
     if template == "systolic":
         return Arch(str(d.get("name", where)), str(d.get("description", "")), template, vals["chip"], unit, energy)
     arch = Arch(str(d.get("name", where)), str(d.get("description", "")), template, vals["chip"], unit, energy,
                 vals["system"], _check_latency(d.get("latency"), where))
     _check_cores(arch, where)
     return arch
+
+
+def max_clock_MHz(chip: dict) -> float | None:
+    """The fastest clock the chip's supply allows: ``nominal_clock_MHz`` ÷ the delay ratio at ``vdd_V`` (None: no
+    nominal clock given)."""
+    from .tech import delay_scale, nominal_vdd
+
+    f = chip["nominal_clock_MHz"]
+    if f is None:
+        return None
+    vdd = chip["vdd_V"] or nominal_vdd(chip["tech_node_nm"])
+    return f / delay_scale(chip["tech_node_nm"], vdd, chip["tech_flavor"])
+
+
+def _check_clock(chip: dict, where: str) -> None:
+    limit = max_clock_MHz(chip)
+    if limit is not None and chip["clock_MHz"] > limit * (1 + 1e-9):
+        raise EmpfError(f"{where}: chip.clock_MHz={chip['clock_MHz']:g} exceeds the {limit:.4g} MHz that "
+                        f"chip.vdd_V={chip['vdd_V']} allows (nominal_clock_MHz={chip['nominal_clock_MHz']:g} × "
+                        f"Stillmaker & Baas delay ratio); allowed: clock_MHz <= {limit:.4g}, or a higher vdd_V")
 
 
 def _check_cores(arch: Arch, where: str) -> None:

@@ -32,6 +32,9 @@ from .tech import (
     LEAK_SOURCE,
     LOGIC_LEAK_PW_PER_GE,
     ORION,
+    SERDES,
+    SERDES_IDLE_PJ_PER_BIT,
+    SERDES_IDLE_RANGE,
     SRAM_ACCESS_RANGE,
     SRAM_ACCESS_SHARE,
     SRAM_LEAK_PW_PER_BIT,
@@ -57,7 +60,7 @@ CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "popcount_bi
                  "synapse_read_word", "acc_access", "acc_read_bit", "acc_write_bit", "acc_reg_bit",
                  "membrane_read_bit", "membrane_write_bit",
                  "param_read_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle",
-                 "leakage_router_cycle", "wakeup_core")
+                 "leakage_router_cycle", "leakage_chip_link_cycle", "wakeup_core")
 SYSTOLIC_ENTRIES = ("pe_op", "syn_mult", "neuron_update", "aux_op", "synapse_read_bit", "membrane_read_bit",
                     "membrane_write_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle")
 ENTRIES = {"cores": CORES_ENTRIES, "systolic": SYSTOLIC_ENTRIES}
@@ -232,7 +235,7 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
 
 
 def _static_entries(arch, t: dict, s: float, node: str) -> None:
-    """Leakage per powered core and router per cycle, and a gated core's wake-up."""
+    """Leakage per powered core, router and chip-to-chip link per cycle, and a gated core's wake-up."""
     bits = sum(arch.kib_bits(m) for m in ("synapse", "membrane", "buffer"))
     ge, rge = core_logic_ge(arch), router_ge(arch)
     per_cycle = 1e-6 / arch.chip["clock_MHz"]  # pW × this = pJ per cycle
@@ -244,6 +247,11 @@ def _static_entries(arch, t: dict, s: float, node: str) -> None:
     t["leakage_router_cycle"] = Entry(router_pw * per_cycle, f"{LOGIC_LEAK_PW_PER_GE:g} pW/GE × {rge:.0f} router GE "
                                       f"{node} ÷ clock", LEAK_SOURCE, router_pw * per_cycle * 0.1,
                                       router_pw * per_cycle * 10)
+    bits = arch.system["chip_link_bits"]
+    t["leakage_chip_link_cycle"] = Entry(SERDES_IDLE_PJ_PER_BIT * bits, f"an always-on chip-to-chip link, per "
+                                         f"cycle: {SERDES_IDLE_PJ_PER_BIT:g} pJ per bit of its {bits} bits/cycle "
+                                         "(SerDes, not node-scaled)", SERDES, SERDES_IDLE_RANGE[0] * bits,
+                                         SERDES_IDLE_RANGE[1] * bits)
     wake = core_pw * per_cycle * BREAK_EVEN_CYCLES
     t["wakeup_core"] = Entry(wake, f"a gated core's leakage over a {BREAK_EVEN_CYCLES}-cycle break-even time",
                              "Hu et al., ISLPED 2004 (power-gating break-even 10–100 cycles); leakage: " + LEAK_SOURCE,

@@ -26,7 +26,8 @@ COMPONENTS = {
     "acc_write_bit": "accumulator", "acc_access": "accumulator", "acc_reg_bit": "accumulator",
     "membrane_read_bit": "membrane_sram", "membrane_write_bit": "membrane_sram", "param_read_bit": "membrane_sram",
     "buffer_read_bit": "buffer_sram", "buffer_write_bit": "buffer_sram", "dram_bit": "dram",
-    "leakage_core_cycle": "leakage", "leakage_router_cycle": "leakage", "wakeup_core": "leakage",
+    "leakage_core_cycle": "leakage", "leakage_router_cycle": "leakage",
+    "leakage_chip_link_cycle": "leakage", "wakeup_core": "leakage",
 }
 COMPONENT_ORDER = ("synapse", "dendrite", "soma", "network", "accumulator", "membrane_sram",
                    "buffer_sram", "dram", "leakage")

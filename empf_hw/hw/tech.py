@@ -41,6 +41,12 @@ KECKLER = "Keckler et al., IEEE Micro 31(5) 2011 (40 nm: 310 pJ to move 256 bits
 WIRE_PJ_PER_BIT_MM, WIRE_RANGE = 310 / (256 * 10), (0.08, 0.2)
 SRAM_LEAK_PW_PER_BIT = 10.0
 LOGIC_LEAK_PW_PER_GE = 20.0  # assumption: a gate equivalent leaks about two SRAM bits (lower-Vt logic); 0.1–10×
+# an always-on chip-to-chip link burns its power whether or not it carries data: per bit of capacity and cycle,
+# Poulton et al.'s 0.54 pJ/b (28 nm ground-referenced short-reach link, data-independent current); range Song et al.'s
+# 0.47 pJ/b (65 nm) to Anand et al.'s 9.1 pJ/b (65 nm embedded-clock transceiver without rapid on/off)
+SERDES_IDLE_PJ_PER_BIT, SERDES_IDLE_RANGE = 0.54, (0.47, 9.1)
+SERDES = ("Poulton et al., JSSC 48(12) 2013 (0.54 pJ/b at 20 Gb/s, data-independent current); range: Song et al., "
+          "JSSC 48(5) 2013 (0.47–0.66 pJ/b) to Anand et al., JSSC 2015 (9.1 pJ/b, 7 Gb/s embedded clock)")
 LEAK_SOURCE = "assumption (no 45 nm leakage figure in the base data); range 0.1–10×, override in YAML"
 # power gating: waking a gated block costs about its leakage over the break-even time, 10–100 cycles in Hu et al.,
 # "Microarchitectural techniques for power gating of execution units", ISLPED 2004
@@ -74,6 +80,21 @@ STILLMAKER_ENERGY = {
     10: {"lp": (0.1261, -0.0518, 0.02769), "hp": (0.2068, -0.09311, 0.02375)},
     7: {"lp": (0.09365, -0.03409, 0.02043), "hp": (0.1776, -0.09097, 0.02447)},
 }
+# node nm → {flavor: (a3, a2, a1, a0)} of the delay factor a3·V³ + a2·V² + a1·V + a0 (Stillmaker & Baas's fits, as
+# tabulated in UCLA NanoCAD's nodeScale, github.com/wromaszkan/nodeScale; 130–65 nm: one set for both flavors)
+STILLMAKER_DELAY = {
+    130: {"lp": (-76.65, 334.9, -493.4, 275.8), "hp": (-76.65, 334.9, -493.4, 275.8)},
+    90: {"lp": (-60.34, 262.5, -384.2, 210.9), "hp": (-60.34, 262.5, -384.2, 210.9)},
+    65: {"lp": (-53.3, 230.4, -333.9, 178.6), "hp": (-53.3, 230.4, -333.9, 178.6)},
+    45: {"lp": (-285.7, 1239, -1795, 898.8), "hp": (-501.6, 1567, -1619, 566.1)},
+    32: {"lp": (-325.9, 1374, -1922, 913.2), "hp": (-1047, 2982, -2797, 873.5)},
+    20: {"lp": (-160.5, 514.1, -558.6, 217.5), "hp": (0.0, 34.63, -66.37, 41.15)},
+    16: {"lp": (-114.6, 366.7, -397.4, 153.6), "hp": (0.0, 24.8, -47.52, 28.87)},
+    14: {"lp": (-85.37, 271.6, -292.2, 111.4), "hp": (-40.66, 109.2, -100.6, 35.92)},
+    10: {"lp": (-71.76, 228.6, -246.3, 93.91), "hp": (-34.95, 93.65, -85.99, 30.4)},
+    7: {"lp": (-61.79, 196.1, -210.3, 79.55), "hp": (-28.58, 76.6, -70.26, 24.69)},
+}
+DELAY_FLOOR_V = 0.5  # the delay fits are not used below this supply (near-threshold is outside their range)
 # nominal supply assumed per node when chip.vdd_V is null (PTM-style nominal voltages; 45 nm: Horowitz's 0.9 V)
 NOMINAL_VDD = {130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 32: 0.9, 20: 0.9, 16: 0.85, 14: 0.8, 10: 0.75, 7: 0.7}
 HOROWITZ_VDD = 0.9
@@ -132,6 +153,24 @@ def node_scale(node_nm: float, vdd: float | None = None, flavor: str = "hp") -> 
     f_lo, f_hi = (_factor(n, flavor, vdd or NOMINAL_VDD[n]) for n in (lo, hi))
     w = math.log(node_nm / lo) / math.log(hi / lo)
     return math.exp((1 - w) * math.log(f_lo) + w * math.log(f_hi)) / base
+
+
+def _delay(node: float, flavor: str, vdd: float) -> float:
+    """The delay fit made non-increasing in the supply: its lowest value at any supply up to ``vdd`` (some HP fits,
+    45 and 32 nm, turn up again above about 0.95 V; a higher supply is never taken to slow a circuit down)."""
+    a3, a2, a1, a0 = STILLMAKER_DELAY[node][flavor]
+    v = np.linspace(DELAY_FLOOR_V, vdd, 256)
+    return float(np.min(((a3 * v + a2) * v + a1) * v + a0))
+
+
+def delay_scale(node_nm: float, vdd: float, flavor: str = "hp") -> float:
+    """Gate delay at ``vdd`` relative to the node's nominal supply (1: nominal; > 1: slower), Stillmaker & Baas's
+    fits at the nearest tabulated node (delay ratios change little between neighbouring nodes)."""
+    if vdd < DELAY_FLOOR_V:
+        raise EmpfError(f"chip.vdd_V={vdd} is below the {DELAY_FLOOR_V} V the delay model covers; allowed: "
+                        f">= {DELAY_FLOOR_V}")
+    node = min(STILLMAKER_DELAY, key=lambda n: abs(math.log(n / node_nm)))
+    return _delay(node, flavor, vdd) / _delay(node, flavor, nominal_vdd(node_nm))
 
 
 def nominal_vdd(node_nm: float) -> float:

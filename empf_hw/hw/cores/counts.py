@@ -24,8 +24,8 @@
 - memories: partial sums (``acc_*``; the accumulator is read once more by the neuron update), membrane read per neuron
   visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written
   and read once per packet, DRAM weight reloads of spilled tiles, and leakage of every used core for the whole
-  inference (a layer is charged its cores × each timestep window); board-level static power (routers, idle cores
-  without power gating, wake-ups) is charged to the first layer (``board_static``).
+  inference (a layer is charged its cores × each timestep window); board-level static power (routers, chip links,
+  idle cores without power gating, wake-ups) is charged to the first layer (``board_static``).
 
 Network actions are charged to the layer that receives the packets; partial-sum packets to the layer that sends
 them.
@@ -70,18 +70,24 @@ def soma_activity(mapping: Mapping, works: dict[str, LayerWork], by: dict, batch
 
 def board_static(mapping: Mapping, windows: np.ndarray, used_cores: int) -> np.ndarray:
     """(actions, T) static actions no layer owns: powered routers' leakage (every router of a chip holding a tile;
-    of every chip with ``chip.power_gating: none``), idle cores' leakage without power gating, and one wake-up per
-    used core with it (at the first timestep)."""
+    of every chip with ``chip.power_gating: none``), the always-on chip-to-chip links between powered chips, idle
+    cores' leakage without power gating, and one wake-up per used core with it (at the first timestep)."""
     arch = mapping.arch
     ch = arch.chip
     w = windows.astype(np.float64)
     gated = ch["power_gating"] == "idle"
+    s = arch.system
     chips = {(t.xy[0] // ch["mesh_rows"], t.xy[1] // ch["mesh_cols"]) for t in mapping.tiles}
-    routers = ch["mesh_rows"] * ch["mesh_cols"] * (len(chips) if gated else arch.chips)
+    if not gated:
+        chips = {(r, c) for r in range(s["chips_rows"]) for c in range(s["chips_cols"])}
+    routers = ch["mesh_rows"] * ch["mesh_cols"] * len(chips)
+    # directed chip-to-chip links between powered neighbours: one per router on the shared edge, each way
+    links = 2 * sum(ch["mesh_rows"] * ((r, c + 1) in chips) + ch["mesh_cols"] * ((r + 1, c) in chips)
+                    for r, c in chips)
     wake = np.zeros(len(w))
     wake[0] = used_cores if gated else 0
-    counts = {"leakage_router_cycle": routers * w, "leakage_core_cycle": (0 if gated else arch.cores - used_cores) * w,
-              "wakeup_core": wake}
+    counts = {"leakage_router_cycle": routers * w, "leakage_chip_link_cycle": links * w,
+              "leakage_core_cycle": (0 if gated else arch.cores - used_cores) * w, "wakeup_core": wake}
     return np.stack([np.asarray(counts.get(k, np.zeros(len(w))), np.float64) for k in CORES_ENTRIES])
 
 
