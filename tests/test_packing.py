@@ -6,7 +6,7 @@ import pytest
 from hw_helpers import random_trace, tiny_arch, tiny_graph
 from test_hw import LINEAR_ARCH, linear_case
 
-from empf_hw.hw import evaluate
+from empf_hw.hw import evaluate, reference_table
 from empf_hw.hw.cores.work import pack, packet_bits
 
 
@@ -24,6 +24,10 @@ def test_two_spike_packets_by_hand():
     assert a["fc1", "message_send"] == 2 and a["fc1", "message_bit"] == 2 * 32
     assert a["fc1", "buffer_write_bit"] == 2 * 44
     assert a["fc1", "syn_dense"] == 9  # the synaptic work is the events'
+    assert a["fc1", "pack_bit"] == 2 * 44 and a["fc2", "pack_bit"] == 28  # assembled at the sender
+    rf = reference_table(arch)["router_buffer_bit"]
+    assert reference_table(arch)["pack_bit"].pJ == rf.pJ and "Eyeriss" in reference_table(arch)["pack_bit"].source
+    assert _acts(evaluate(tr, tiny_arch(**LINEAR_ARCH))).xs("pack_bit", level=1).sum() == 0  # single-spike packets
     # fc2: 2 binary spikes from fc1's tile → 1 packet of 28 bits, 1 hop east, 2 flits of 16 through 2 routers
     assert a["fc2", "message_send"] == 1 and a["fc2", "hop_bit"] == 28
     assert a["fc2", "router_buffer_bit"] == 2 * 2 * 16

@@ -306,8 +306,9 @@ def max_clock_MHz(chip: dict) -> float | None:
 def _check_clock(chip: dict, where: str) -> None:
     limit = max_clock_MHz(chip)
     if limit is not None and chip["clock_MHz"] > limit * (1 + 1e-9):
+        vdd = "null (nominal)" if chip["vdd_V"] is None else chip["vdd_V"]
         raise EmpfError(f"{where}: chip.clock_MHz={chip['clock_MHz']:g} exceeds the {limit:.4g} MHz that "
-                        f"chip.vdd_V={chip['vdd_V']} allows (nominal_clock_MHz={chip['nominal_clock_MHz']:g} × "
+                        f"chip.vdd_V={vdd} allows (nominal_clock_MHz={chip['nominal_clock_MHz']:g} × "
                         f"Stillmaker & Baas delay ratio); allowed: clock_MHz <= {limit:.4g}, or a higher vdd_V")
 
 

@@ -2,11 +2,13 @@
 architecture from the technology physics of ``empf_hw.hw.tech`` and the area model of ``empf_hw.hw.area``.
 
 The cores template's vocabulary follows a neuromorphic core's pipeline (as SANA-FE's does): the synapse stage
-(``syn_dense|sparse|conv``, ``syn_mult``), the dendrite (``dendrite_acc``, ``psum_add``), the soma
-(``neuron_access`` for every neuron visited, ``neuron_update`` for those with input or potential, ``spike_gen``,
-``aux_op``), the network (``message_send`` per packet and ``message_bit`` per bit beyond ``message_base_bits``,
-``message_receive``, ``hop_ew`` / ``hop_ns`` per packet-hop by direction, ``hop_bit`` per bit-hop,
-``chip_link_bit`` per bit crossing chips, ``barrier`` per step), memories (bits read or written) and leakage.
+(``syn_dense|sparse|conv``, ``syn_mult``, ``popcount_bit`` in the popcount compute mode), the dendrite
+(``dendrite_acc``, ``psum_add``), the soma (``neuron_access`` for every neuron visited, ``neuron_update`` for those
+with input or potential, ``spike_gen``, ``aux_op``), the network (``message_send`` per packet and ``message_bit``
+per bit beyond its address, ``message_receive``, ``hop_ew`` / ``hop_ns`` per packet-hop by direction, ``hop_bit``
+per bit-hop, ``router_*`` per flit bit or packet and router, ``pack_bit`` per multi-spike packet bit,
+``chip_link_bit`` per bit crossing chips, ``barrier`` per step), memories (bits read or written) and static power
+(``leakage_*_cycle`` per powered core, router and chip-to-chip link, ``wakeup_core``).
 Per-message and per-bit prices are separate entries: nothing per message is turned into a per-bit rate. Spec
 ``energy`` overrides replace an entry (taken as already at the spec's node) with its own source and range.
 """
@@ -56,7 +58,7 @@ LITERATURE_AC_PJ, LITERATURE_MAC_PJ = 0.9, 4.6  # SNN-paper convention: fp32 add
 CORES_ENTRIES = ("syn_dense", "syn_sparse", "syn_conv", "syn_mult", "popcount_bit", "dendrite_acc", "psum_add",
                  "neuron_access", "neuron_update", "neuron_affine", "spike_gen", "spike_quantize", "aux_op",
                  "message_send", "message_bit", "message_receive", "hop_ew", "hop_ns", "hop_bit", "router_buffer_bit",
-                 "router_xbar_bit", "router_arb", "chip_link_bit", "barrier",
+                 "router_xbar_bit", "router_arb", "pack_bit", "chip_link_bit", "barrier",
                  "synapse_read_word", "acc_access", "acc_read_bit", "acc_write_bit", "acc_reg_bit",
                  "membrane_read_bit", "membrane_write_bit",
                  "param_read_bit", "buffer_read_bit", "buffer_write_bit", "dram_bit", "leakage_core_cycle",
@@ -181,6 +183,8 @@ def _cores_entries(arch, t: dict, s: float, node: str, rel) -> None:
     t["router_buffer_bit"] = Entry(2 * rf, f"router input buffer, per flit bit: write + read, 2 × register file "
                                    f"(int mult 16 b + int add 16 b) ÷ 16 bits {node}", f"{EYERISS}; {ORION}", rf,
                                    4 * rf)
+    t["pack_bit"] = Entry(2 * rf, f"multi-spike packet assembly at the sender, per packet bit: written into and read "
+                          f"out of a packing register, 2 × register file ÷ 16 bits {node}", EYERISS, rf, 4 * rf)
     link, track = ch["noc_link_bits"], track_pitch_um(ch["tech_node_nm"])
     span = 2 * PORTS * link * track * 1e-3
     xbar = WIRE_PJ_PER_BIT_MM * span * v2

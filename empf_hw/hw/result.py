@@ -21,7 +21,7 @@ COMPONENTS = {
     "spike_quantize": "soma", "aux_op": "soma",
     "message_send": "network", "message_bit": "network", "message_receive": "network", "hop_ew": "network",
     "hop_ns": "network", "hop_bit": "network", "router_buffer_bit": "network", "router_xbar_bit": "network",
-    "router_arb": "network", "chip_link_bit": "network", "barrier": "network",
+    "router_arb": "network", "pack_bit": "network", "chip_link_bit": "network", "barrier": "network",
     "synapse_read_bit": "synapse", "synapse_read_word": "synapse", "acc_read_bit": "accumulator",
     "acc_write_bit": "accumulator", "acc_access": "accumulator", "acc_reg_bit": "accumulator",
     "membrane_read_bit": "membrane_sram", "membrane_write_bit": "membrane_sram", "param_read_bit": "membrane_sram",

@@ -19,7 +19,8 @@
   partial-sum packet; the network's input is sent from the I/O port), ``message_bit`` per value bit a packet
   carries beyond its address, ``hop_ns`` / ``hop_ew`` per packet-hop, ``hop_bit`` per bit-hop on chip,
   ``router_buffer_bit`` / ``router_xbar_bit`` per flit bit and router traversed (the source's router and one per
-  hop, flits of ``noc_link_bits``), ``router_arb`` per packet and router traversed, ``chip_link_bit`` per bit
+  hop, flits of ``noc_link_bits``), ``router_arb`` per packet and router traversed, ``pack_bit`` per bit of a
+  multi-spike packet assembled (``core.spikes_per_packet`` > 1), ``chip_link_bit`` per bit
   crossing between chips, ``barrier`` per lockstep (sub-)step;
 - memories: partial sums (``acc_*``; the accumulator is read once more by the neuron update), membrane read per neuron
   visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written
@@ -137,6 +138,7 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "router_buffer_bit": flit_bits,
         "router_xbar_bit": flit_bits,
         "router_arb": traversals + psum_traversals,
+        "pack_bit": packets * w.packet_bits * (c["spikes_per_packet"] > 1),
         "chip_link_bit": cross_bits,
         "barrier": np.full(T, float(barriers)),
         "membrane_read_bit": neurons * mem,
