@@ -67,6 +67,13 @@ def test_explore_command_on_the_digits_zoo_compares_best_designs(capsys):
     assert p["energy_ratio"] == pytest.approx(best_m["energy_pJ_per_inference"] / best_b["energy_pJ_per_inference"])
     assert p["energy_ratio_p5"] < p["energy_ratio"] < p["energy_ratio_p95"]
     assert p["area_ratio"] == pytest.approx(best_m["area_mm2"] / best_b["area_mm2"])
+    v = {(r["choice"], r["setting"]): r for r in out["variants"]}
+    assert set(v) == {("core.synapse_compute", m) for m in ("event", "popcount", "auto")} | {
+        ("core.spikes_per_packet", k) for k in ("1", "4")}
+    same = v[("core.synapse_compute", best_m["core.synapse_compute"])]  # the best design itself
+    assert same["model_energy_pJ"] == pytest.approx(best_m["energy_pJ_per_inference"])
+    stays = v[("core.synapse_compute", "popcount")]["baseline_energy_pJ"]  # STBP weights are 8-bit: no popcount layer
+    assert stays == pytest.approx(v[("core.synapse_compute", "event")]["baseline_energy_pJ"], rel=0.05)
 
 
 def test_explore_command_on_the_mnist1d_zoo_in_process_and_on_dask(capsys):

@@ -49,7 +49,8 @@ def cmd_explore(a) -> int:
     if a.json:
         out = {role: df.to_dict(orient="records") for role, df in tables.items()}
         if pair:
-            out["pairing"] = {k: v for k, v in pair.items() if k != "costs"}
+            out["pairing"] = {k: v for k, v in pair.items() if k not in ("costs", "variants")}
+            out["variants"] = pair["variants"].to_dict(orient="records")
         print(json.dumps(out, sort_keys=True, default=float))
         return 0
     for role, df in tables.items():
@@ -63,6 +64,8 @@ def cmd_explore(a) -> int:
         print(f"best vs best: energy {pair['energy_ratio']:.3g}× (90 % interval {pair['energy_ratio_p5']:.3g}–"
               f"{pair['energy_ratio_p95']:.3g}×), latency {pair['latency_ratio']:.3g}×, area "
               f"{pair['area_ratio']:.3g}× (same technology and mesh; {a.budget} designs each, seed {a.seed})")
+        print("\nboth best designs with one compute or transport choice changed:")
+        print(text(pair["variants"]))
     return 0
 
 

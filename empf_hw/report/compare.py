@@ -5,7 +5,7 @@ import pandas as pd
 
 from ..hw import evaluate
 from ..hw.cores.rightsize import right_size
-from ..hw.explore import explore, settings
+from ..hw.explore import DESIGN_SPACE, explore, settings
 from ..hw.uncertainty import energy_draws, entry_tornado, interval
 
 # microarchitecture choices the headline rests on: arch field → alternative settings
@@ -14,6 +14,8 @@ OPTIONS = {"core.accumulator_storage": ["sram", "regfile", "latch"],
            "core.synapse_compute": ["event", "popcount", "auto"],
            "chip.stem_once": [False, True],
            "core.synapse_word_bits": [32, 64, 128], "core.neuron_update_mode": ["clock", "event"]}
+
+VARIED = ("core.synapse_compute", "core.spikes_per_packet")  # choices shown one at a time from the best designs
 
 
 def chips(model, baseline, chip_m, chip_b) -> dict:
@@ -91,14 +93,21 @@ def best_designs(model, baseline, arch_m, arch_b, budget: int, seed: int = 0, dr
                  lowering=None) -> tuple[dict, dict]:
     """Each side's design search on its chip (``empf_hw.hw.explore``: the lowest energy no slower than the chip as
     given) → ({role: designs table}, the best-vs-best pairing: energy ratio with its 90 % interval, latency and
-    area ratios, and each side's Costs)."""
-    tables, costs = {}, {}
+    area ratios, each side's Costs, and ``variants``: both best designs with each setting of a ``VARIED`` choice)."""
+    tables, costs, best = {}, {}, {}
     for role, d, arch in (("model", model, arch_m), ("baseline", baseline, arch_b)):
         df = explore(d.trace, arch, budget, seed, mapper, lowering)
         tables[role] = df
-        design = settings(df[df["best"]].iloc[0])
-        costs[role] = evaluate(d.trace, arch.with_overrides(design), model=d.name, accuracy=d.accuracy,
+        best[role] = (d, arch, settings(df[df["best"]].iloc[0]))
+        costs[role] = evaluate(d.trace, arch.with_overrides(best[role][2]), model=d.name, accuracy=d.accuracy,
                                lowering=lowering)
+    variants = []  # each best design with one transport / compute choice changed
+    for key in VARIED:
+        for v in DESIGN_SPACE[key]:
+            e = {role: evaluate(d.trace, arch.with_overrides({**design, key: v}), lowering=lowering).energy_pJ()
+                 for role, (d, arch, design) in best.items()}
+            variants.append({"choice": key, "setting": str(v), "model_energy_pJ": e["model"],
+                             "baseline_energy_pJ": e["baseline"], "energy_ratio": e["model"] / e["baseline"]})
     m, b = costs["model"], costs["baseline"]
     e = energy_draws([m, b], draws, seed)
     lo, hi = interval(e[:, 0] / e[:, 1])
@@ -107,5 +116,5 @@ def best_designs(model, baseline, arch_m, arch_b, budget: int, seed: int = 0, dr
             "baseline_chip": f"{arch_b.name} + best design",
             "energy_ratio": m.energy_pJ() / b.energy_pJ(), "energy_ratio_p5": lo, "energy_ratio_p95": hi,
             "latency_ratio": m.timing.cycles / b.timing.cycles, "area_ratio": sm["area_mm2"] / sb["area_mm2"],
-            "costs": costs}
+            "costs": costs, "variants": pd.DataFrame(variants)}
     return tables, pair

@@ -197,7 +197,8 @@ def build(cfg: SimulateConfig) -> tuple[dict, dict]:
     if runs:
         files.update(runs["files"])
     machine = {"summary": summary.to_dict(orient="records"), "ratios": ratios.to_dict(orient="records"),
-               "best_designs": None if best is None else {k: v for k, v in best.items() if k != "costs"}}
+               "best_designs": None if best is None else {k: v for k, v in best.items()
+                                                          if k not in ("costs", "variants")}}
     return files, machine
 
 
@@ -276,7 +277,8 @@ def fair_section(sides, cfg: SimulateConfig) -> dict:
     if all(s.costs.arch.template == "cores" for s in sides):
         designs, best = best_designs(m.deployed, b.deployed, m.costs.arch, b.costs.arch, cfg.explore_budget, cfg.seed,
                                      cfg.draws)
-        pairs = pd.concat([pairs, pd.DataFrame([{k: v for k, v in best.items() if k not in ("costs", "area_ratio")}])],
+        pairs = pd.concat([pairs, pd.DataFrame([{k: v for k, v in best.items()
+                                                 if k not in ("costs", "area_ratio", "variants")}])],
                           ignore_index=True)
     pairs.loc[len(pairs) - 1, "pairing"] += " (headline)"
     e = energy_draws([m.costs, b.costs], cfg.draws, cfg.seed)
@@ -308,12 +310,11 @@ def design_section(sides, designs: dict, best: dict, cfg: SimulateConfig) -> tup
     """Each side's design search: its Pareto front and best design, and which accumulator designs favour which
     model."""
     m, b = sides
-    favour = []
-    for keys in (["core.accumulator_storage", "core.accumulation"], ["core.synapse_compute"]):
-        lowest = {role: df[df["status"] == "ok"].groupby(keys)["energy_pJ_per_inference"].min()
-                  for role, df in designs.items()}
-        favour.append(pd.DataFrame({"model_energy_pJ": lowest["model"], "baseline_energy_pJ": lowest["baseline"],
-                                    "energy_ratio": lowest["model"] / lowest["baseline"]}).reset_index())
+    keys = ["core.accumulator_storage", "core.accumulation"]
+    lowest = {role: df[df["status"] == "ok"].groupby(keys)["energy_pJ_per_inference"].min()
+              for role, df in designs.items()}
+    favour = pd.DataFrame({"model_energy_pJ": lowest["model"], "baseline_energy_pJ": lowest["baseline"],
+                           "energy_ratio": lowest["model"] / lowest["baseline"]}).reset_index()
     text = (f"{cfg.explore_budget} designs per side (the right-sized chip as given, then a seeded sample of "
             "accumulator storage and dataflow, synapse compute mode, spikes per packet, lanes, synapse word, neuron "
             "update and stem; empf_hw.hw.explore), each mapped and evaluated on the same technology and mesh. "
@@ -321,10 +322,12 @@ def design_section(sides, designs: dict, best: dict, cfg: SimulateConfig) -> tup
             "inference no slower than the chip as given. Best against best: energy "
             f"{best['energy_ratio']:.3g}× (90 % interval {best['energy_ratio_p5']:.3g}–{best['energy_ratio_p95']:.3g}"
             f"×), latency {best['latency_ratio']:.3g}×, area {best['area_ratio']:.3g}×. The lowest energy of each "
-            f"model per accumulator design and per synapse compute mode (model: {m.costs.model}, baseline: "
-            f"{b.costs.model}; ratio below 1: the design favours the model; popcount applies to binary-weight layers "
-            "only, so a baseline with multi-bit weights stays event-driven):")
+            f"model per accumulator design (model: {m.costs.model}, baseline: {b.costs.model}; ratio below 1: the "
+            "design favours the model):")
+    variants = ("Both best designs with one compute or transport choice changed (popcount applies to binary-weight "
+                "layers only, so a baseline with multi-bit weights stays event-driven; auto: per layer the cheaper "
+                "mode):")
     fronts = [pd.concat([df.assign(model=s.costs.model) for s, df in zip(sides, designs.values())])
               .query("pareto or best or design == 0")[["model", *SHOWN]]]
-    return ("Design search", [text, *favour, "Each model's chip as given (design 0), its Pareto front (energy × "
-                              "latency × area) and its best design:", *fronts])
+    return ("Design search", [text, favour, variants, best["variants"], "Each model's chip as given (design 0), its "
+                              "Pareto front (energy × latency × area) and its best design:", *fronts])
