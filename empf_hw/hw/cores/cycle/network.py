@@ -116,7 +116,9 @@ class NetworkBase:
                            ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_service", 0), ("p_bank", 0),
                            ("p_fnext", -1)):
             a = getattr(self, name)
-            setattr(self, name, np.concatenate([a, np.full(n - size, fill, a.dtype)]))
+            grown = np.full(n, fill, a.dtype)  # one allocation (a concatenation would build and copy two)
+            grown[:size] = a
+            setattr(self, name, grown)
 
     def _grow(self, n: int) -> int:
         """Room for ``n`` more packets; the id of the first."""
