@@ -50,10 +50,11 @@ def _saturated(lt, arch, batch: int) -> float | None:
     return None if sat is None else float(sat.sum()) / batch
 
 
-def _dynamic_pJ(mapping: Mapping, lay, w, soma: tuple, ert: dict) -> float:
-    """A layer's energy without leakage (which follows from the timing), to choose its compute mode."""
+def _dynamic_pJ(mapping: Mapping, lay, w, soma: tuple, pj: np.ndarray) -> float:
+    """A layer's energy without leakage (which follows from the timing) at ``pj`` per action, to choose its compute
+    mode."""
     counts = layer_counts(mapping, lay, w, soma, np.zeros(w.packets.shape[0], np.int64), 0, 0)
-    return float(counts.sum(axis=1) @ np.array([ert[k].pJ for k in CORES_ENTRIES]))
+    return float(counts.sum(axis=1) @ pj)
 
 
 def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast",
@@ -79,11 +80,12 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
     share_dram(mapping, works)
     soma = soma_activity(mapping, works, by, trace.batch)
     ert = reference_table(arch)
+    pj = np.array([ert[k].pJ for k in CORES_ENTRIES])
     for lay in mapping.layers:
         w = works[lay.name]
         if len(w.options) > 1:  # synapse_compute auto: the mode with the lower dynamic energy
             w.syn = min(w.options, key=lambda st, lay=lay, w=w: _dynamic_pJ(mapping, lay, replace(w, syn=st),
-                                                                            soma[lay.name], ert))
+                                                                            soma[lay.name], pj))
     if timing == "cycle":
         from .cycle import simulate
 
@@ -100,7 +102,7 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
                                    mapping.sub_steps if tm.mode == "lockstep" and i == 0 else 0))
     arr = np.stack(counts)  # (layers, actions, T)
     arr[0] += board_static(mapping, tm.windows, len(seen))
-    energies = arr * np.array([ert[k].pJ for k in CORES_ENTRIES])[None, :, None]
+    energies = arr * pj[None, :, None]
     lays = mapping.layers
     busy = (tm.phase_a + tm.phase_b).sum(axis=1).tolist()
     labels = layer_labels(graph.nodes)

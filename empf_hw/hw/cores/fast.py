@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from ..result import Timing
+from .compute import syn_kind
 from .mesh import grid, hop_matrices, tile_xy
 from .tiles import Mapping
 from .work import LayerWork, flits, hop_latency, latencies, psum_bits
@@ -44,11 +45,6 @@ def bank_factor(arch) -> float:
     """Cycles per lane row relative to one: a row read occupies its bank ``synapse_bank_cycles``, and the rows of
     an event go to consecutive banks, so fewer banks than busy cycles stall (``synapse_bank_cycles / banks``)."""
     return max(1.0, arch.core["synapse_bank_cycles"] / arch.core["synapse_banks"])
-
-
-def syn_kind(node) -> str:
-    """Synapse kind of a synaptic node: ``conv`` (shared kernel) or ``dense``."""
-    return "conv" if node.op == "conv" else "dense"
 
 
 def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, sent: np.ndarray):

@@ -13,7 +13,7 @@ dense bit-plane AND / popcount array; binary weights only). ``layer_modes`` says
 """
 
 from . import event, popcount
-from .base import Synapse, SynapseInputs
+from .base import Synapse, SynapseInputs, syn_kind
 
 MODES = {"event": event, "popcount": popcount}
 
@@ -27,4 +27,4 @@ def layer_modes(arch, lay) -> tuple[str, ...]:
     return ("popcount",) if choice == "popcount" else ("event", "popcount")
 
 
-__all__ = ["MODES", "Synapse", "SynapseInputs", "layer_modes"]
+__all__ = ["MODES", "Synapse", "SynapseInputs", "layer_modes", "syn_kind"]

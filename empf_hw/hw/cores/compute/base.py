@@ -6,6 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def syn_kind(node) -> str:
+    """Synapse kind of a synaptic node: ``conv`` (shared kernel) or ``dense``."""
+    return "conv" if node.op == "conv" else "dense"
+
+
 @dataclass
 class SynapseInputs:
     """A layer's input activity per tile, batch totals of (T, n) arrays."""

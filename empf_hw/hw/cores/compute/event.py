@@ -6,7 +6,7 @@ register with ``core.accumulation: output_stationary`` (one write-back per updat
 import numpy as np
 
 from ...acc_width import OUTPUT_STATIONARY
-from .base import Synapse, SynapseInputs
+from .base import Synapse, SynapseInputs, syn_kind
 
 
 def work(x: SynapseInputs) -> Synapse:
@@ -30,8 +30,7 @@ def packet_rows(fanout: np.ndarray, lanes: int, slices: int) -> np.ndarray:
 def counts(c: dict, lay, s: Synapse, psum_acc_bits: np.ndarray, update_bits: np.ndarray) -> dict:
     syn = s.ops.sum(axis=1)
     slices = syn * lay.slices
-    kind = "conv" if lay.node.op == "conv" else "dense"
-    return {f"syn_{kind}": slices, "syn_mult": slices * (lay.value_bits > 1 and c["weight_bits"] > 1),
+    return {f"syn_{syn_kind(lay.node)}": slices, "syn_mult": slices * (lay.value_bits > 1 and c["weight_bits"] > 1),
             "dendrite_acc": s.adds.sum(axis=1), "synapse_read_word": s.words.sum(axis=1),
             **accumulator(c, syn * c["accumulator_bits"], s.lane_rows.sum(axis=1) / lay.slices, psum_acc_bits,
                           update_bits)}

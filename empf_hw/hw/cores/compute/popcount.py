@@ -11,7 +11,7 @@ storage."""
 import numpy as np
 
 from ....deploy.graph import conv_axes
-from .base import Synapse, SynapseInputs
+from .base import Synapse, SynapseInputs, syn_kind
 
 
 def _window(lay) -> tuple[np.ndarray, np.ndarray]:
@@ -50,10 +50,9 @@ def packet_rows(fanout: np.ndarray, lanes: int, slices: int) -> np.ndarray:
 
 
 def counts(c: dict, lay, s: Synapse, psum_acc_bits: np.ndarray, update_bits: np.ndarray) -> dict:
-    kind = "conv" if lay.node.op == "conv" else "dense"
     read = psum_acc_bits + update_bits
     write = psum_acc_bits + s.outputs.sum(axis=1) * c["accumulator_bits"]
-    return {f"syn_{kind}": s.ops.sum(axis=1), "popcount_bit": s.bit_ops.sum(axis=1),
+    return {f"syn_{syn_kind(lay.node)}": s.ops.sum(axis=1), "popcount_bit": s.bit_ops.sum(axis=1),
             "dendrite_acc": s.adds.sum(axis=1), "synapse_read_word": s.words.sum(axis=1),
             "buffer_read_bit": s.input_bits.sum(axis=1),
             "acc_access": (read + write) / (c["accumulator_lanes"] * c["accumulator_bits"]), "acc_read_bit": read,

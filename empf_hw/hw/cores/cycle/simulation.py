@@ -8,7 +8,8 @@ import numpy as np
 
 from ....errors import EmpfError
 from ...result import Timing
-from ..fast import bank_factor, barrier_cycles, bus_cycles, syn_kind
+from ..compute import syn_kind
+from ..fast import bank_factor, barrier_cycles, bus_cycles
 from ..mesh import hop_matrices, io_xy, tile_xy
 from ..tiles import Mapping
 from ..work import dram_channel, hop_latency, latencies, psum_bits
