@@ -2,7 +2,9 @@
 
 The sweep is ``sims/sweeps/bus-x-spike-bits.yaml`` (EM-PF digits model, 5 bus widths × 6 spike widths, 120 test
 samples): with reuse, one trace per spike width serves all bus widths; without, every point re-runs the executor.
-Both run in-process into fresh stores. Then ``empf-hw simulate`` with its defaults runs as a subprocess.
+Both run in-process into fresh stores, after a first sweep that pays the process's one-off costs (imports, model
+and dataset loading; printed too). Target: ≥ 2000 points/min with reuse. Then ``empf-hw simulate`` with its
+defaults runs as a subprocess.
 
     python benchmarks/sweep_throughput.py [--spec sims/sweeps/bus-x-spike-bits.yaml]
 """
@@ -14,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from empf_hw.sim import executor
 from empf_hw.sweep import runner
 from empf_hw.sweep.runner import run_sweep
 from empf_hw.sweep.spec import load_spec
@@ -21,6 +24,7 @@ from empf_hw.sweep.spec import load_spec
 
 def timed_sweep(spec, reuse: bool) -> tuple[float, int]:
     runner._traces.clear()
+    executor._maxima.clear()  # each sweep calibrates afresh
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         store = run_sweep(spec, Path(d) / "s.sqlite", progress=False, reuse_traces=reuse)
@@ -35,11 +39,13 @@ def main():
     p.add_argument("--spec", default="sims/sweeps/bus-x-spike-bits.yaml")
     a = p.parse_args()
     spec = load_spec(a.spec)
-    t_reuse, n = timed_sweep(spec, True)
+    t_cold, n = timed_sweep(spec, True)  # the process's first sweep: imports, model and dataset loading
+    t_reuse, _ = timed_sweep(spec, True)
     t_plain, _ = timed_sweep(spec, False)
-    print(f"sweep {spec.name}: {n} points")
-    print(f"  with trace reuse    {t_reuse:6.2f} s  {n / t_reuse:6.2f} points/s")
-    print(f"  without trace reuse {t_plain:6.2f} s  {n / t_plain:6.2f} points/s")
+    print(f"sweep {spec.name}: {n} points, in one process")
+    print(f"  first sweep of the process {t_cold:6.2f} s  {n / t_cold * 60:7.0f} points/min")
+    print(f"  with trace reuse           {t_reuse:6.2f} s  {n / t_reuse * 60:7.0f} points/min (target ≥ 2000)")
+    print(f"  without trace reuse        {t_plain:6.2f} s  {n / t_plain * 60:7.0f} points/min")
     print(f"  speed-up from reuse {t_plain / t_reuse:.2f}×")
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()

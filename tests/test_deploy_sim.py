@@ -1,6 +1,7 @@
 """Export + NumPy executor against PyTorch, trace counts against brute force, fixed-point formats, bad graphs."""
 
 import json
+from dataclasses import replace
 import re
 from pathlib import Path
 
@@ -174,6 +175,31 @@ def test_fixed_mode_reproduces_recorded_mnist1d_accuracy(name):
     assert fixed.accuracy >= card["test_accuracy"] - 0.015
     if not lif:
         assert deploy(ZOO / name, spike_bits=2, mode="fixed").accuracy <= fixed.accuracy - 0.03
+
+
+def test_calibration_runs_float_mode_once_per_graph_and_inputs(monkeypatch):
+    """Calibrating one model at several widths runs float mode once; any change to a weight, an attribute or the
+    inputs runs it again, and the steps are those of an uncached calibration."""
+    model, _ = load_checkpoint(ZOO / "digits_cnn-empf-online-T4")
+    (xtr, _), _ = load_digits_split()
+    x = xtr[:64]
+    g = export_model(model)
+    executor._maxima.clear()
+    runs = []
+    real = executor._run_float_maxima
+    monkeypatch.setattr(executor, "_run_float_maxima", lambda *a: runs.append(1) or real(*a))
+    steps = {b: {n.name: float(n.tensors["spike_step"]) for n in calibrate(g, x, b).nodes if n.op == "neuron"}
+             for b in (2, 4, 8)}
+    assert len(runs) == 1
+    peak = real(g, x)
+    assert steps[4] == {k: np.float32(max(v, 1e-6) / 15) for k, v in peak.items() if k in steps[4]}
+    w = next(n for n in g.nodes if n.op == "conv")
+    heavier = DeployGraph([replace(n, tensors={**n.tensors, "weight": n.tensors["weight"] * 2}) if n is w else n
+                           for n in g.nodes], dict(g.attrs))
+    calibrate(heavier, x, 4)
+    calibrate(g, x[:63], 4)
+    calibrate(g, x + np.float32(1e-3), 4)
+    assert len(runs) == 4
 
 
 def test_fixed_mode_needs_spike_format():

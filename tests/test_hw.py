@@ -229,6 +229,29 @@ def test_bad_arch_specs_name_the_field(change, field):
         from_dict(d)
 
 
+def test_an_arch_file_is_read_again_when_it_changes(tmp_path):
+    """load_arch remembers a parsed file, but an edited file (new size or time) is read afresh, a broken edit is
+    refused, and changing a returned Arch does not change the next one."""
+    import os
+
+    f = tmp_path / "a.yaml"
+    d = arch_dict()
+    f.write_text(yaml.safe_dump(d))
+    first = load_arch(str(f))
+    first.chip["clock_MHz"] = 1  # a caller scribbling on its copy
+    assert load_arch(str(f)).chip["clock_MHz"] == 100
+    d["chip"]["clock_MHz"] = 250
+    f.write_text(yaml.safe_dump(d))
+    os.utime(f, ns=(1, 1))  # even with an unchanged modification time the size differs
+    assert load_arch(str(f)).chip["clock_MHz"] == 250
+    d["chip"]["clock_MHz"] = 300  # same size, new time
+    f.write_text(yaml.safe_dump(d))
+    assert load_arch(str(f)).chip["clock_MHz"] == 300
+    f.write_text("chip: [1, 2\n")
+    with pytest.raises(EmpfError, match="malformed YAML"):
+        load_arch(str(f))
+
+
 def test_cli_rejects_bad_arch_and_writes_nothing(tmp_path, capsys):
     from empf_hw.cli import main
 

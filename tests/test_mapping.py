@@ -312,3 +312,67 @@ def test_sweeps_take_the_placement_policy(tmp_path):
     assert rows["serpentine"]["status"] == rows["greedy"]["status"] == "ok"
     assert rows["greedy"]["energy_pJ_per_inference"] < rows["serpentine"]["energy_pJ_per_inference"]
     assert "chip.dram_spill" in rows["layer-sequential"]["status"]
+
+
+# --- a mapping is reused across architectures agreeing on MAPPING_FIELDS ----------------------------------------
+
+def _tiling(m) -> list:
+    return [(t.layer, t.core, t.xy, t.inputs, t.outputs, t.rows, t.merges, t.resident, t.synapse_bits, t.neurons,
+             t.buffer_bits) for t in m.tiles] + [(lay.slices, lay.splits) for lay in m.layers]
+
+
+def _other_values(spec, value) -> list:
+    """Valid values of a numeric or bool field other than ``value``: the flipped bool, or numbers around it."""
+    if spec.unit == "bool":
+        return [not value]
+    if spec.unit in ("table", "width") or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return []
+    out = [value * 2, value / 2 if isinstance(value, float) else value // 2, spec.lo, spec.hi]
+    return [v for v in out if v is not None and v != value]
+
+
+@pytest.mark.parametrize("case", ["preset", "spill-greedy", "board-greedy"])
+def test_fields_outside_mapping_fields_leave_the_mapping_alone(case):
+    """Every field of the cores template not in MAPPING_FIELDS, set to other valid values, maps the graph as before
+    (computed afresh, the cache cleared), so reusing a mapping across them is exact; the reused mapping carries the
+    new architecture."""
+    from empf_hw.hw.arch import CHOICES, TEMPLATES
+    from empf_hw.hw.cores.mapper import MAPPING_FIELDS
+
+    if case == "preset":
+        from empf_hw.sim.pipeline import deploy
+
+        g, arch, policy = deploy(LIF, samples=1, mode="fixed").graph, load_arch("empf-core-45nm"), None
+    elif case == "spill-greedy":
+        g = tiny_graph(np.random.default_rng(3), residual=True, width=6)
+        arch, policy = tiny_arch(**ARCHS[-1]), "greedy"
+    else:
+        g = tiny_graph(np.random.default_rng(4), pool=True, width=6)
+        arch = tiny_arch(mesh_rows=3, mesh_cols=3, io_row=1, io_col=2, max_neurons=40).with_overrides(
+            {"system.chips_rows": 2})
+        policy = "greedy"
+    base = _tiling(map_graph(g, arch, policy))
+    tried = 0
+    for sec, fields in TEMPLATES["cores"].items():
+        for f, spec in fields.items():
+            if f in MAPPING_FIELDS.get(sec, ()):
+                continue
+            value = getattr(arch, sec)[f]
+            others = [c for c in CHOICES[f] if c != value] if spec.unit == "choice" else _other_values(spec, value)
+            for v in others:
+                try:
+                    other = arch.with_overrides({f"{sec}.{f}": v})
+                except EmpfError:
+                    continue  # not a valid architecture with the rest as it is
+                g.derived.pop("mappings", None)
+                m = map_graph(g, other, policy)
+                assert _tiling(m) == base, f"{sec}.{f}={v!r} changes the mapping: add it to MAPPING_FIELDS"
+                tried += 1
+    assert tried > 40
+    g.derived.pop("mappings", None)
+    first = map_graph(g, arch, policy)
+    faster = arch.with_overrides({"chip.clock_MHz": arch.chip["clock_MHz"] * 3})
+    again = map_graph(g, faster, policy)
+    assert again.layers is first.layers and again.arch.chip["clock_MHz"] == arch.chip["clock_MHz"] * 3
+    wider = map_graph(g, arch.with_overrides({"chip.mesh_cols": arch.chip["mesh_cols"] + 1}), policy)
+    assert wider.layers is not first.layers

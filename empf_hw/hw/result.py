@@ -100,11 +100,11 @@ def trace_summary(trace: ActivityTrace, by: dict) -> dict:
 def memory_frame(rows: list[dict]) -> pd.DataFrame:
     """Per-layer memory rows (weights, weight/param/state/buffer bits, float32-equivalent counts) → the memory
     table with totals."""
-    df = pd.DataFrame(rows)
-    df["total_memory_bits"] = df[["weight_memory_bits", "param_memory_bits", "state_memory_bits",
-                                  "buffer_memory_bits"]].sum(axis=1)
-    df["fp32_memory_bits"] = df.pop("fp32_values") * FP32
-    return df
+    cols = {k: [r[k] for r in rows] for k in rows[0] if k != "fp32_values"}
+    cols["total_memory_bits"] = [sum(r[k] for k in ("weight_memory_bits", "param_memory_bits", "state_memory_bits",
+                                                    "buffer_memory_bits")) for r in rows]
+    cols["fp32_memory_bits"] = [r["fp32_values"] * FP32 for r in rows]
+    return pd.DataFrame(cols)
 
 
 def _total(per_layer: list | None) -> float:

@@ -25,6 +25,8 @@ presented for the first T steps, and a shorter path into a residual add is delay
 (dendritic delays). A synaptic layer's trace row s is then the spikes delivered in step s.
 """
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +39,8 @@ from .trace import ACC_WIDTHS, COUNTS, MAPS, MAX_BITS, ActivityTrace, LayerTrace
 MODES = ("float", "fixed")
 SCHEDULES = ("pipelined", "lockstep")
 EXACT_FLOAT32 = 2**24  # integers below this add exactly in float32
+MAXIMA_KEPT = 8  # float-mode spike maxima remembered per process (a sweep calibrates one model at many widths)
+_maxima: OrderedDict = OrderedDict()  # fingerprint of (graph, inputs) → spike maxima
 NEURON_BLOCK = 1 << 17  # values per block of a neuron's T-step loop or of a pending affine: temporaries stay in cache
 MIN_FRAC_BITS = 4  # membrane bits below one spike step that fixed mode keeps, at least
 
@@ -497,7 +501,7 @@ def calibrate(graph: DeployGraph, x: np.ndarray, spike_bits: int | None = None) 
         return graph
     if spike_bits is None:
         raise EmpfError(f"node {todo[0].name!r} emits floating-point spikes: give a spike bit width (1..32)")
-    trace_vals = _float_spike_maxima(graph, x)
+    trace_vals = _float_spike_maxima(graph, np.asarray(x))
     nodes, names = [], {n.name for n in todo}
     for n in graph.nodes:
         if n.name in names:
@@ -508,8 +512,45 @@ def calibrate(graph: DeployGraph, x: np.ndarray, spike_bits: int | None = None) 
     return DeployGraph(nodes, dict(graph.attrs))
 
 
+def _fingerprint(graph: DeployGraph, x: np.ndarray) -> bytes:
+    """A digest of everything a float-mode run reads: the nodes (names, ops, inputs, attributes, tensors), the
+    graph's attributes and the inputs (arrays by their bytes, never by a summarizing repr)."""
+    h = hashlib.blake2b(digest_size=32)
+
+    def add(v) -> None:
+        if isinstance(v, np.ndarray):
+            a = np.ascontiguousarray(v)
+            h.update(f"array{a.dtype.str}{a.shape}".encode())
+            h.update(a.view(np.uint8).ravel())
+        elif isinstance(v, dict):
+            for k in sorted(v):
+                h.update(repr(k).encode())
+                add(v[k])
+        else:
+            h.update(repr(v).encode())
+
+    add(graph.attrs)
+    add(x)
+    for n in graph.nodes:
+        add((n.name, n.op, n.inputs))
+        add(n.attrs)
+        add(n.tensors)
+    return h.digest()
+
+
 def _float_spike_maxima(graph: DeployGraph, x: np.ndarray) -> dict[str, float]:
-    """Largest spike each neuron emits in float mode on ``x`` (with its quantizer, if any, switched off)."""
+    """Largest spike each neuron emits in float mode on ``x`` (with its quantizer, if any, switched off);
+    remembered by the digest of the graph and the inputs, so calibrating one model at several widths runs it once."""
+    key = _fingerprint(graph, x)
+    if key not in _maxima:
+        _maxima[key] = _run_float_maxima(graph, x)
+        while len(_maxima) > MAXIMA_KEPT:
+            _maxima.popitem(last=False)
+    _maxima.move_to_end(key)
+    return dict(_maxima[key])
+
+
+def _run_float_maxima(graph: DeployGraph, x: np.ndarray) -> dict[str, float]:
     nodes = [replace(n, attrs={**n.attrs, "spike_bits": 0}) if n.op == "neuron" and n.attrs["model"] == "empf"
              else n for n in graph.nodes]
     ex = Executor(DeployGraph(nodes, dict(graph.attrs)), "float")

@@ -150,4 +150,8 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "leakage_core_cycle": leak_cores * windows.astype(np.float64),
         **MODES[w.syn.mode].counts(c, lay, w.syn, psums * acc, upd * acc),  # the synapse stage and accumulator
     }
-    return np.stack([np.broadcast_to(np.asarray(counts.get(k, 0.0), np.float64), (T,)) for k in CORES_ENTRIES])
+    out = np.zeros((len(CORES_ENTRIES), T))
+    for i, k in enumerate(CORES_ENTRIES):
+        if k in counts:
+            out[i] = counts[k]
+    return out

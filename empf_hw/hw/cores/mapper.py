@@ -265,11 +265,41 @@ def tile_layers(graph: DeployGraph, arch) -> list[Layer]:
     return layers
 
 
+# Every architecture field tiling and placement read: architectures agreeing on these map a graph alike, so a
+# sweep point that changes only timing or energy fields reuses the mapping (tests/test_mapper.py perturbs the rest).
+MAPPING_FIELDS = {
+    "core": ("crossbar_rows", "crossbar_cols", "weight_bits", "synapse_sram_KiB", "membrane_sram_KiB",
+             "buffer_sram_KiB", "max_neurons", "membrane_bits", "accumulator_bits", "accumulation",
+             "accumulator_registers", "time_batched"),
+    "chip": ("mesh_rows", "mesh_cols", "cores_per_router", "io_row", "io_col", "dram_spill"),
+    "system": ("chips_rows", "chips_cols"),
+}
+MAPPINGS_KEPT = 64  # mappings remembered per graph
+
+
+def mapping_fields(arch) -> tuple:
+    """The values of ``MAPPING_FIELDS`` in ``arch``."""
+    return tuple(getattr(arch, sec)[f] for sec, names in MAPPING_FIELDS.items() for f in names)
+
+
 def map_graph(graph: DeployGraph, arch, placement=None) -> Mapping:
     """Tile and place every layer; EmpfError naming the layer and the shortfall when it does not fit.
     ``placement``: a policy name (``empf_hw.hw.cores.placement.POLICIES``; default ``serpentine``) or the core of
-    every tile in tile order (``Mapping.placement``)."""
+    every tile in tile order (``Mapping.placement``). A policy's mapping is remembered on the graph and reused for
+    architectures with the same ``MAPPING_FIELDS`` (its tiles are not modified afterwards)."""
     arch = fit_accumulator(graph, arch)
+    if placement is not None and not isinstance(placement, str):
+        return _map(graph, arch, placement)
+    kept = graph.derived.setdefault("mappings", {})
+    key = (mapping_fields(arch), placement)
+    if key not in kept:
+        if len(kept) >= MAPPINGS_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = _map(graph, arch, placement)
+    return Mapping(arch, graph, kept[key].layers)
+
+
+def _map(graph: DeployGraph, arch, placement) -> Mapping:
     mapping = Mapping(arch, graph, tile_layers(graph, arch))
     tiles, cores = mapping.tiles, arch.cores
     if len(tiles) > cores and not arch.chip["dram_spill"]:

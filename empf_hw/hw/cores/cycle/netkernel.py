@@ -101,10 +101,13 @@ def _next_done(ci, ebits):
 @njit(cache=True)
 def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
           p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_held, out,
-          scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext,
+          scratch, occ, inj_bits, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext,
           p_service, p_bank, a_start):
     """One cycle (``network.Network.step``); the ejected packets to report go to ``out``; returns (reported,
-    flits moved, packets ejected)."""
+    flits moved, packets ejected, candidates, horizon). When no flit moved or entered, the cycles before ``horizon``
+    repeat this one exactly (no head flit turns ready, no link frees up): the same candidates, each with the stall
+    cause it got now (``scratch[7]``: 0 none, 1 link busy, 2 link serialization, 3 queue full, 4 core FIFO full)."""
+    injected = False
     for w in range(inj_bits.shape[0]):  # one flit per router and cycle into the local input port
         bits = inj_bits[w]
         if bits == 0:
@@ -118,6 +121,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             if cnt[port] >= D:
                 continue
             k = inj_k[r]
+            injected = True
             slot = (head[port] + cnt[port]) % D
             buf[port, slot] = pid * 64 + k
             ready[port, slot] = now
@@ -134,6 +138,8 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             else:
                 inj_k[r] = k + 1
     act, flit, outp, dirs, win, take = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
+    code = scratch[7]
+    horizon = NO_LIMIT
     m = 0
     for w in range(occ.shape[0]):  # ports holding flits, in port order; those whose head flit is ready
         bits = occ[w]
@@ -148,6 +154,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
                 peak[p] = c
             h = head[p]
             if ready[p, h] > now:
+                horizon = min(horizon, ready[p, h])
                 continue
             f = buf[p, h]
             pid = f // 64
@@ -161,7 +168,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             act[m], flit[m], dirs[m], outp[m] = p, f, d, router * 5 + d
             m += 1
     if m == 0:
-        return 0, 0, 0
+        return 0, 0, 0, 0, now + 1 if injected else horizon
     best = scratch[6]  # per output port: its winning candidate so far (−1 between cycles)
     for i in range(m):  # round robin: per output port, the candidate with the lowest (port − pointer) mod 5
         win[i] = 0
@@ -199,15 +206,20 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
     moved = 0
     for i in range(m):
         router = act[i] // 5
+        code[i] = 0
         if take[i] < 0:
             stall_held[-take[i] - 1, router] += 1
+            code[i] = 1 - take[i]
+            if take[i] == -1:
+                horizon = min(horizon, link_free[outp[i]])
             take[i] = 0
         elif not win[i]:
             stall_link[router] += 1
+            code[i] = 1
         if take[i]:
             moved += 1
     if moved == 0:
-        return 0, 0, 0
+        return 0, 0, 0, m, now + 1 if injected else horizon
     for i in range(m):  # flits leave their ports
         if take[i]:
             a, o = act[i], outp[i]
@@ -221,8 +233,6 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             if flit[i] % 64 + 1 == p_flits[pid] and p_tail[pid] < t_link:  # a partly filled last flit
                 t_link = p_tail[pid]
             link_free[o] = now + t_link
-            if link_free[o] > lfmax[0]:
-                lfmax[0] = link_free[o]
     ej = gone = 0
     for i in range(m):  # ... and enter the next router's port, or the core
         if not take[i]:
@@ -257,29 +267,18 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             if psum_got[tl, tt] == psum_exp[tl, tt]:
                 out[ej] = pid
                 ej += 1
-    return ej, moved, gone
+    return ej, moved, gone, m, now + 1
 
 
 @njit(cache=True)
-def _next_event(now, ready, head, occ, inj_bits, lfmax):
-    """``network.Network.next_event``: after a cycle in which nothing moved, the next cycle a flit may move."""
-    for w in range(inj_bits.shape[0]):
-        if inj_bits[w]:
-            return now + 1
-    lo = NO_LIMIT
-    for w in range(occ.shape[0]):
-        bits = occ[w]
-        if bits == 0:
-            continue
-        for b in range(WORD):
-            if (bits >> b) & 1:
-                p = w * WORD + b
-                v = ready[p, head[p]]
-                if v < lo:
-                    lo = v
-    if lo == NO_LIMIT:
-        return now + 1
-    return max(now + 1, min(lo, max(now + 1, lfmax[0])))
+def _repeat(k, m, scratch, stall_link, stall_held):
+    """The stalls of the last cycle's ``m`` candidates, ``k`` times more (a stationary stretch)."""
+    for i in range(m):
+        c = scratch[7, i]
+        if c == 1:
+            stall_link[scratch[0, i] // 5] += k
+        elif c > 1:
+            stall_held[c - 2, scratch[0, i] // 5] += k
 
 
 @njit(cache=True)
@@ -352,7 +351,7 @@ def _empty(occ, inj_bits) -> bool:
 @njit(cache=True)
 def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
              period, p_dst, p_flits, p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-             stall_link, stall_held, out, scratch, occ, inj_bits, lfmax, p_tile, p_t, psum_got, psum_exp, ci, cf,
+             stall_link, stall_held, out, scratch, occ, inj_bits, p_tile, p_t, psum_got, psum_exp, ci, cf,
              ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank, a_start, processed, expected, done_out, p_src,
              p_rel, hp, hsize):
     """``network.Network.advance``: (cycle, partial sums reported, tiles reported, next cycle, in flight)."""
@@ -362,23 +361,23 @@ def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr
         if nd:
             return now, 0, nd, now, in_flight
         _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits)
-        ej, moved, gone = _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
-                                period, p_dst, p_flits, p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next,
-                                flits_moved, peak, stall_link, stall_held, out, scratch, occ, inj_bits, lfmax, p_tile,
-                                p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank,
-                                a_start)
+        ej, moved, gone, m, horizon = _step(
+            now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
+            p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_held,
+            out, scratch, occ, inj_bits, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext,
+            p_service, p_bank, a_start)
         in_flight -= gone
         nxt = NO_LIMIT
         if not _empty(occ, inj_bits):
-            nxt = now + 1 if moved else _next_event(now, ready, head, occ, inj_bits, lfmax)
+            nxt = horizon
         if hsize[0] > 0:
             nxt = min(nxt, max(p_rel[hp[0]], now + 1))
         nxt = min(nxt, _next_done(ci, ebits))
         if ej or nxt == NO_LIMIT:
             return now, ej, 0, now + 1 if nxt == NO_LIMIT else nxt, in_flight
-        nn = min(nxt, limit)
-        if nn == 0:
-            nn = 1
+        nn = max(min(nxt, limit), 1)
+        if nn > now + 1:  # the cycles in between repeat this one
+            _repeat(nn - now - 1, m, scratch, stall_link, stall_held)
         if nn >= limit:
             return now, 0, 0, nxt, in_flight
         now = nn
@@ -393,7 +392,6 @@ class CompiledNetwork(NetworkBase):
         super().__init__(arch, fifo_caps)
         self.occ = np.zeros(len(self.cnt) // WORD + 1, np.int64)
         self.inj_bits = np.zeros(len(self.inj_head) // WORD + 1, np.int64)
-        self.lfmax = np.zeros(1, np.int64)
         self.ebits = np.zeros(len(self.eng_busy) // WORD + 1, np.int64)  # busy engines
         self.hp = np.zeros(1 << 12, np.int64)  # release heap of scheduled packets
         self.hsize = np.zeros(1, np.int64)
@@ -409,12 +407,12 @@ class CompiledNetwork(NetworkBase):
                 self.link_free, self.rc, self.nb_port, self.lat, self.period, self.p_dst, self.p_flits, self.p_tail,
                 self.p_fifo, self.fifo_free, self.inj_head, self.inj_tail, self.inj_k, self.p_next,
                 self.flits_moved, self.peak, self.stall_link, self.stall_held, self._out, self._scratch, self.occ,
-                self.inj_bits, self.lfmax, self.p_tile, self.p_t, self.psum_got, self.psum_expected)
+                self.inj_bits, self.p_tile, self.p_t, self.psum_got, self.psum_expected)
 
     def prepare(self) -> None:
         P = self.cnt.shape[0]
         if not hasattr(self, "_scratch") or self._scratch.shape[1] < P:
-            self._scratch = np.zeros((7, P), np.int64)
+            self._scratch = np.zeros((8, P), np.int64)
             self._scratch[6] = -1
         if not hasattr(self, "_out") or len(self._out) < P:
             self._out = np.zeros(P, np.int64)
