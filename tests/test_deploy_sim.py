@@ -1,8 +1,8 @@
 """Export + NumPy executor against PyTorch, trace counts against brute force, fixed-point formats, bad graphs."""
 
 import json
-from dataclasses import replace
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

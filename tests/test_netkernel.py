@@ -13,8 +13,10 @@ from empf_hw.hw import evaluate
 from empf_hw.hw.arch import from_dict
 
 
-def board_case(seed):
-    """A random workload on a random chip, or on a board of chips (chips side by side, slow chip links)."""
+def board_case(seed, realistic=False):
+    """A random workload on a random chip, or on a board of chips (chips side by side, slow chip links);
+    ``realistic``: the same draws with 16/32-bit links, 4/8-flit buffers, no core FIFO limit and 8/32-bit chip links
+    (as the realistic family of tests/test_cycle.py)."""
     r = np.random.default_rng(seed)
     pick = lambda *xs: xs[int(r.integers(len(xs)))]  # noqa: E731
     graph = tiny_graph(r, T=int(r.integers(1, 4)), residual=bool(r.integers(2)), pool=bool(r.integers(2)),
@@ -34,6 +36,12 @@ def board_case(seed):
     if board:
         d["system"] = {"chips_rows": pick(1, 2), "chips_cols": pick(2, 3), "chip_link_bits": pick(1, 4, 8, 32),
                        "chip_link_cycles": int(r.integers(1, 20))}
+    if realistic:
+        d["chip"].update(noc_link_bits=16 if d["chip"]["noc_link_bits"] < 32 else 32,
+                         noc_buffer_flits=max(4, d["chip"]["noc_buffer_flits"]))
+        d["core"]["input_fifo_packets"] = 0
+        if board:
+            d["system"]["chip_link_bits"] = max(8, d["system"]["chip_link_bits"])
     arch = from_dict(d, "random")
     return arch, random_trace(graph, r, density=pick(0.2, 0.7, 1.0), schedule=arch.chip["timestep_mode"])
 

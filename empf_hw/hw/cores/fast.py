@@ -1,6 +1,7 @@
 """Fast timing estimate of the cores template: closed-form phase lengths per tile and timestep, vectorized over the
-trace, with link load and the timestep barrier as lower bounds. ``empf_hw.hw.cores.cycle`` simulates the same
-hardware cycle by cycle; the error of this estimate against it is measured by the tests and published.
+trace, chained over tiles and timesteps with link load and the timestep barrier as lower bounds.
+``empf_hw.hw.cores.cycle`` simulates the same hardware cycle by cycle; the error of this estimate against it is
+measured by the tests and published.
 
 Per tile and timestep (``L`` = per-event latencies, see ``work.latencies``):
 
@@ -13,15 +14,20 @@ Per tile and timestep (``L`` = per-event latencies, see ``work.latencies``):
   (updated: every neuron, or with ``neuron_update_mode: event`` those with input or potential) + ⌈spikes / units⌉ ×
   ``L.spike_gen`` + packets sent × ``L.message_send`` + ⌈aux ops / units⌉.
 
-Tiles folded onto one core add up. ``pipelined``: a layer's timestep lasts ``max(max_core A, busiest link) + psum
-latency + max_core B``; it starts when each producer finished that timestep plus the NoC latency of its farthest
-packet, when it finished the previous timestep, and when its (shared) cores are free; its neuron phase (which sends
-timestep t) waits until every consumer finished t − 1 (back-pressure: a core's spike buffer holds one
-timestep). A link or router port carries a flit per cycle, fewer when credits limit it (``credit_period``); the
-input layer's timestep also lasts as long as the host link takes to stream its packets (``chip.host_link_bits``).
-``lockstep``: every step
-lasts ``max(max_core A, max_core B, busiest link) + barrier`` over all layers at once (as SANA-FE's ``simple``
-timing model adds the busiest core's generation and processing times to the barrier).
+Tiles folded onto one core add up. A link or router port carries a flit per cycle, fewer when credits limit it
+(``credit_period``); spikes and partial sums share the links.
+
+``pipelined`` (``timeline``): per tile, packets are processed as they arrive: from each source they leave evenly
+spread over its neuron phase (the I/O port: as the host link streams them, ``chip.host_link_bits``) and arrive
+after their route's latency; phase A ends when the last is processed at the tile's pace, not before its first
+packet's source started plus the layer's busiest link or port. Its neuron phase starts once every producer
+finished the timestep (plus the "finished" signal's latency), its partial sums are in (through its ejection port
+one after the other) and every consumer finished t − 1 (back-pressure: a core's spike buffer holds one timestep).
+
+``lockstep``: the phases of a step chain: it lasts the longest neuron phase plus the farthest packet, or the
+farthest packet plus the busiest core's processing or busiest link (partial sums released only when their senders
+processed their inputs), then the barrier (SANA-FE's ``simple`` timing model adds the busiest core's generation
+and processing times to the barrier).
 """
 
 import math
@@ -30,9 +36,10 @@ import numpy as np
 
 from ..result import Timing
 from .compute import syn_kind
-from .mesh import grid, hop_matrices, tile_xy
+from .mesh import grid, hop_matrices, hop_pairs, tile_xy
 from .tiles import Mapping
-from .work import LayerWork, flits, hop_latency, latencies, psum_bits
+from .timeline import timeline
+from .work import LayerWork, flits, latencies, psum_bits, route_latency
 
 
 def bus_cycles(packets: np.ndarray, bits: int, bus: int) -> np.ndarray:
@@ -71,15 +78,18 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
 
 def _mesh_loads(arch, src: np.ndarray, dst: np.ndarray, flows: np.ndarray) -> np.ndarray:
     """(T, links) packets over each directed link of the board's grid for ``flows`` (T, P, n) from sources ``src``
-    (P, 2) to destinations ``dst`` (n, 2) under XY routing. Links: east, west, south, north out of each router
-    (index direction × routers + router). Each route is two straight segments (along the source row, then the
-    destination column), added as ranges into difference arrays and summed up, so the cost does not grow with the
-    route length."""
-    R, C = grid(arch)
+    (P, 2) to destinations ``dst`` (n, 2) under XY routing (``_route_loads`` of every pair)."""
     T, P, n = flows.shape
-    s = np.repeat(src, n, axis=0)
-    d = np.tile(dst, (P, 1))
-    f = flows.reshape(T, P * n)
+    return _route_loads(arch, np.repeat(src, n, axis=0), np.tile(dst, (P, 1)), flows.reshape(T, P * n))
+
+
+def _route_loads(arch, s: np.ndarray, d: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """(T, links) packets over each directed link for (T, m) packets ``f`` from ``s`` (m, 2) to ``d`` (m, 2) under XY
+    routing. Links: east, west, south, north out of each router (index direction × routers + router). Each route is
+    two straight segments (along the source row, then the destination column), added as ranges into difference
+    arrays and summed up, so the cost does not grow with the route length."""
+    R, C = grid(arch)
+    T = f.shape[0]
     out = np.zeros((T, 4, R, C))
     dc, dr = d[:, 1] - s[:, 1], d[:, 0] - s[:, 0]
     # (direction, selected pairs, fixed coordinate, range start, range end (exclusive), along columns?)
@@ -149,6 +159,14 @@ def link_loads(mapping: Mapping, work: LayerWork) -> tuple[np.ndarray, np.ndarra
     return mesh, np.concatenate([ports, np.broadcast_to(streamed, (len(ports),))[:, None]], axis=1)
 
 
+def psum_links(mapping: Mapping, work: LayerWork) -> list[np.ndarray]:
+    """(T, links) cycles the partial sums a layer receives occupy each directed mesh link, per route group of
+    ``LayerWork.psum_routes``."""
+    arch = mapping.arch
+    per_flit = link_cycles(arch, psum_bits(arch))[None]
+    return [_route_loads(arch, s, d, f) * per_flit for s, d, f, *_ in work.psum_routes]
+
+
 def psum_ports(mapping: Mapping, work: LayerWork) -> np.ndarray:
     """(T, 2 × routers) flits of the layer's partial sums through every router's injection (split tiles send them)
     and ejection port (head tiles merge them) in each timestep."""
@@ -156,28 +174,6 @@ def psum_ports(mapping: Mapping, work: LayerWork) -> np.ndarray:
     xy = tile_xy(mapping.layer(work.name).tiles)
     f = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch)
     return np.concatenate([_router_sums(arch, work.psum_out, xy), _router_sums(arch, work.psum_in, xy)], 1) * f
-
-
-def _deps(mapping: Mapping, works: dict[str, LayerWork]) -> list[list[tuple[int, np.ndarray]]]:
-    """Per layer: (producer index, (T,) latency after the producer finished a step: of its farthest packet, or in a
-    step without packets of the one-flit "finished" signal)."""
-    arch = mapping.arch
-    idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
-    out = []
-    for lay in mapping.layers:
-        w = works[lay.name]
-        spikes = w.packets.sum(axis=1) > 0
-        always = np.ones_like(spikes)  # spikes added into the neurons (identity shortcut): not counted per step
-        d = []
-        for src, bits, arrive in ([(lay.producer, w.packet_bits, spikes)] if lay.producer != "input" else []) + \
-                [(s, psum_bits(arch), works[s].psum_out.sum(axis=1) > 0) for s in lay.psum_sources] + \
-                [(s, w.packet_bits, always) for s in lay.spike_sources]:
-            heads = tile_xy([t for t in mapping.layer(src).tiles if t.merges])
-            ns, ew, cr = hop_matrices(arch, heads, tile_xy(lay.tiles))
-            far, signal = hop_latency(arch, ns, ew, cr, bits), hop_latency(arch, ns, ew, cr, 1)
-            d.append((idx[src], np.where(arrive, far, signal)))
-        out.append(d)
-    return out
 
 
 def _per_core(values: np.ndarray, cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,15 +203,22 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     a_cores, b_cores = [], []
     step = {"mesh": 0, "ports": 0, "psums": 0}  # lockstep: every layer's traffic of a step shares the network
     psum_lat = np.zeros((L, T), np.int64)
+    a_tiles, b_tiles = {}, {}  # layer → (T, tiles) phase A (then its partial sums leave) and phase B
+    released = []  # lockstep: ((T,) cycle partial sums of a route group leave, (T, links) their link cycles)
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]
         a, b = phases(arch, lay, w, *soma[lay.name])
         cores, a_c = _per_core(a, w.cores)
         _, b_c = _per_core(b, w.cores)
-        loads, ports = link_loads(mapping, w)
+        on_core = np.searchsorted(cores, w.cores)  # tiles sharing a core (DRAM spill) share its engine and units
+        a_tiles[lay.name], b_tiles[lay.name] = a_c[:, on_core], b_c[:, on_core]
+        spike_loads, ports = link_loads(mapping, w)
+        groups = psum_links(mapping, w)
+        loads = sum(groups, spike_loads)  # spikes and partial sums share the links
+        released += [(a_tiles[r[3]][:, r[4]].max(axis=1), g) for r, g in zip(w.psum_routes, groups)]
         pp = psum_ports(mapping, w)
         links[i] = np.ceil(np.maximum(loads.max(axis=1, initial=0), ports.max(axis=1, initial=0)))
-        for k, v in (("mesh", loads), ("ports", ports), ("psums", pp)):
+        for k, v in (("mesh", spike_loads), ("ports", ports), ("psums", pp)):
             step[k] = step[k] + v
         stream = pp.max(axis=1, initial=0)
         psum_lat[i] = np.where(stream > 0, w.psum_latency + np.maximum(stream - 1, 0), 0)
@@ -229,33 +232,56 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         for core, cycles in zip(cores.tolist(), (a_c + b_c).sum(axis=0).tolist()):
             busy[core] = busy.get(core, 0) + int(cycles)
     if arch.chip["timestep_mode"] == "lockstep":
-        return _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, busy)
-    deps = _deps(mapping, works)
-    start, finish = np.zeros((L, T), np.int64), np.zeros((L, T), np.int64)
-    # cores shared by several layers (DRAM spill) serialize them; otherwise "finished t−1" already covers it
-    layer_cores = [np.unique(works[n].cores) for n in names]
-    used, times = np.unique(np.concatenate(layer_cores), return_counts=True) if L else ([], [])
-    shared = used[times > 1]
-    tile_cores = [np.intersect1d(cs, shared).tolist() for cs in layer_cores]
-    core_free: dict[int, int] = {}
-    consumers = [[j for j in range(L) if any(p == i for p, _ in deps[j])] for i in range(L)]
-    for t in range(T):
-        for i in range(L):
-            ready = max([finish[p, t] + lat[t] for p, lat in deps[i]] + [finish[i, t - 1] if t else 0]
-                        + [core_free.get(c, 0) for c in tile_cores[i]])
-            start[i, t] = ready
-            # back-pressure: the neuron phase sends timestep t only once every consumer finished t − 1
-            opened = max([finish[j, t - 1] for j in consumers[i]], default=0) if t else 0
-            finish[i, t] = max(ready + pa[i, t], opened) + pb[i, t]
-            for c in tile_cores[i]:
-                core_free[c] = finish[i, t]
+        return _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, busy,
+                         _arrival(mapping, works), released)
+    lanes, host_bits = arch.core["accumulator_lanes"], arch.chip["host_link_bits"]
+    merge = {n: works[n].syn.dense_cycles + np.ceil(works[n].psum_in / lanes) for n in names}
+    host = {lay.name: works[lay.name].packets.sum(axis=1) * works[lay.name].packet_bits / host_bits
+            for lay in mapping.layers if host_bits and lay.producer == "input"}
+    start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, links, host,
+                             flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch))
     return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
                   {"link_flits": links})
 
 
-def _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, busy) -> Timing:
+def _arrival(mapping: Mapping, works: dict[str, LayerWork]) -> np.ndarray:
+    """(T,) latency of the farthest packet of each step (0 in a step without packets): spikes from their producers
+    or the I/O port, partial sums from split tiles and shortcut layers."""
+    arch = mapping.arch
+    T = works[mapping.layers[0].name].packets.shape[0]
+    out = np.zeros(T)
+    pb = psum_bits(arch)
+    for lay in mapping.layers:
+        w = works[lay.name]
+        far = route_latency(arch, *hop_matrices(arch, w.src_xy, tile_xy(lay.tiles)), w.packet_bits)  # (P, n)
+        out = np.maximum(out, np.max(np.where(w.flows > 0, far[None], 0), axis=(1, 2), initial=0))
+        for s, d, f, *_ in w.psum_routes:
+            far = route_latency(arch, *hop_pairs(arch, s, d), pb)  # (m,)
+            out = np.maximum(out, np.max(np.where(f > 0, far[None], 0), axis=1, initial=0))
+    return out
+
+
+def _released_links(spikes: np.ndarray, released: list) -> np.ndarray:
+    """(T,) cycles until the busiest link has carried a step's traffic: the spikes, sent from the step's start, and
+    partial-sum groups that leave only once their senders processed their inputs (a link serves what has been
+    released, so it finishes at max over groups g of release(g) + the load of every group released no earlier)."""
+    out = np.max(sum((g for _, g in released), spikes), axis=1, initial=0)
+    if not released:
+        return out
+    rel = np.stack([r for r, _ in released])  # (G, T)
+    loads = np.stack([g for _, g in released])  # (G, T, links)
+    for t in range(len(out)):
+        later = (rel[None, :, t] >= rel[:, None, t]).astype(np.float64)  # (G, G): g' released no earlier than g
+        out[t] = max(out[t], float(np.max(rel[:, t, None] + later @ loads[:, t], initial=0)))
+    return out
+
+
+def _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, busy, lat, released) -> Timing:
     """Every layer works in every step: step s runs the neuron phases of trace row s and delivers the packets they
-    send (the synaptic rows s); it ends when the busiest core, link and router port are done, then the barrier."""
+    send (the synaptic rows s). The phases chain: the step lasts the longest neuron phase plus the farthest packet
+    (``lat``), or the farthest packet plus the busiest core's processing or the busiest link (partial sums on it
+    released when their senders are done, ``_released_links``), at least the busiest partial-sum port; then the
+    barrier."""
     arch = mapping.arch
     L, T = pa.shape
     every = np.unique(np.concatenate([c for c, _ in a_cores])) if L else np.zeros(0, np.int64)
@@ -267,11 +293,12 @@ def _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, b
     routers = len({t.xy for t in mapping.tiles})
     bar = barrier_cycles(arch, routers) * mapping.sub_steps
 
-    net = np.maximum(np.max(np.atleast_2d(step["mesh"]), axis=1, initial=0),
-                     np.max(np.atleast_2d(step["ports"]), axis=1, initial=0))
+    spikes = np.atleast_2d(step["mesh"]) if np.ndim(step["mesh"]) else np.zeros((T, 0))
+    net = np.maximum(_released_links(spikes, released), np.max(np.atleast_2d(step["ports"]), axis=1, initial=0))
     psums = np.max(np.atleast_2d(step["psums"]), axis=1, initial=0)
-    work = np.maximum.reduce([gen.max(axis=1, initial=0), proc.max(axis=1, initial=0) + psum_lat.T.max(axis=1,
-                              initial=0), net, psums])
+    g = gen.max(axis=1, initial=0)
+    work = np.maximum.reduce([g + lat, lat + np.maximum(proc.max(axis=1, initial=0) + psum_lat.T.max(axis=1,
+                              initial=0), net), psums])
     length = np.ceil(work).astype(np.int64) + bar
     ends = np.cumsum(length)
     start = np.broadcast_to(ends - length, (L, T)).copy()

@@ -39,9 +39,15 @@ def tile_xy(tiles) -> np.ndarray:
 def hop_matrices(arch, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(len(a), len(b)) XY-routing hops between two arrays of router positions: on-chip north-south hops,
     on-chip east-west hops, and chip-to-chip crossings (which replace on-chip hops at chip edges)."""
+    return hop_pairs(arch, a[:, None], b[None, :])
+
+
+def hop_pairs(arch, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``hop_matrices`` of the routes from ``a[..., :]`` to ``b[..., :]`` (router positions, broadcast
+    against each other: (m, 2) and (m, 2) give the m routes of paired positions)."""
     mr, mc = arch.chip["mesh_rows"], arch.chip["mesh_cols"]
-    dy = np.abs(a[:, None, 0] - b[None, :, 0])
-    dx = np.abs(a[:, None, 1] - b[None, :, 1])
-    cy = np.abs(a[:, None, 0] // mr - b[None, :, 0] // mr)
-    cx = np.abs(a[:, None, 1] // mc - b[None, :, 1] // mc)
+    dy = np.abs(a[..., 0] - b[..., 0])
+    dx = np.abs(a[..., 1] - b[..., 1])
+    cy = np.abs(a[..., 0] // mr - b[..., 0] // mr)
+    cx = np.abs(a[..., 1] // mc - b[..., 1] // mc)
     return dy - cy, dx - cx, cy + cx

@@ -46,6 +46,9 @@ class LayerWork:
     flows: np.ndarray  # (T, P, n) packets from each source (producer tile holding neurons, or the I/O port)
     src_xy: np.ndarray  # (P, 2) router positions of the sources
     src_tiles: list  # (P,) indices of the sources among the producer's tiles ([] for the I/O port)
+    # partial sums received: (sources (m, 2), destinations (m, 2), (T, m) packets, sending layer, (m,) its tiles,
+    # (m,) the receiving tiles)
+    psum_routes: tuple = ()
     dram_cycles: np.ndarray | None = None  # (n,) reload cycles per timestep on the shared DRAM channel (share_dram)
     options: list[Synapse] = field(default_factory=list)  # the synapse stage in every compute mode the layer may use
 
@@ -187,13 +190,13 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
     hops = [np.einsum("tpn,pn->tn", flows, m) for m in hop_matrices(arch, src_xy, xy)]
     feeds = any(lay.name in other.psum_sources for other in mapping.layers)  # a shortcut conv sends partial sums
     neurons = tile_neurons * (ci == 0) * (not feeds)
-    psum_in, psum_out, psum_hops, latency = _partial_sums(mapping, lay, events, ci, xy, tile_neurons, done)
+    psum_in, psum_out, psum_hops, latency, routes = _partial_sums(mapping, lay, events, ci, xy, tile_neurons, done)
     share = neurons / max(neurons.sum(), 1)
     dram = np.fromiter((t.synapse_bits * (not t.resident) for t in lay.tiles), np.int64, n)
     return LayerWork(lay.name, pbits, packets / batch, stages[0], hops[0] / batch, hops[1] / batch, hops[2] / batch,
                      np.outer(aux_ops / batch, share), neurons, psum_in, psum_out, psum_hops, dram,
                      np.fromiter((t.core for t in lay.tiles), np.int64, n), latency, flows / batch, src_xy,
-                     src_tiles, options=stages)
+                     src_tiles, psum_routes=routes, options=stages)
 
 
 def dram_channel(arch, xy) -> int:
@@ -225,14 +228,16 @@ def psum_bits(arch) -> int:
 
 def _partial_sums(mapping: Mapping, lay: Layer, packets: np.ndarray, ci: np.ndarray, xy: np.ndarray,
                   neurons: np.ndarray, done: dict[str, "LayerWork"]):
-    """(T, n) partial sums merged per tile, (T, n) partial-sum packets sent per tile, their (T, 3, n) packet-hops
-    and the internal merge latency. Tiles splitting the input send their sums to the tile of the same outputs with
+    """(T, n) partial sums merged per tile, (T, n) partial-sum packets sent per tile, their (T, 3, n) packet-hops,
+    the internal merge latency and the routes of the partial sums the layer receives (``LayerWork.psum_routes``).
+    Tiles splitting the input send their sums to the tile of the same outputs with
     the first input group, and only in timesteps in which they received an event."""
     arch = mapping.arch
     tiles = lay.tiles
     T, n = packets.shape
     psum_in, psum_out, psum_hops = np.zeros((T, n)), np.zeros((T, n)), np.zeros((T, 3, n))
     latency = 0
+    routes = []
     senders = np.nonzero(ci > 0)[0]
     if len(senders):
         head = senders - ci[senders]
@@ -242,7 +247,9 @@ def _partial_sums(mapping: Mapping, lay: Layer, packets: np.ndarray, ci: np.ndar
         psum_out[:, senders] = sent
         psum_hops[:, :, senders] = sent[:, None, :] * d[None]
         latency = hop_latency(arch, *d, psum_bits(arch))
+        routes.append((xy[senders], xy[head], sent, lay.name, senders, head))
     width = lay.node.shape[2] if len(lay.node.shape) == 3 else 1
+    pairs = []  # (source xy, destination xy, (T,) packets, source tile, tile) of one shortcut layer's sums
     for src in lay.psum_sources:  # partial sums from other layers (convolutional shortcuts)
         sw = done[src]
         for k, st in enumerate(mapping.layer(src).tiles):
@@ -256,7 +263,13 @@ def _partial_sums(mapping: Mapping, lay: Layer, packets: np.ndarray, ci: np.ndar
                     sw.psum_out[:, k] += active * m
                     d = [float(x[0, 0]) for x in hop_matrices(arch, np.array([st.xy]), np.array([t.xy]))]
                     sw.psum_hops[:, :, k] += (active * m)[:, None] * np.array(d)[None]
-    return psum_in, psum_out, psum_hops, latency
+                    if m:
+                        pairs.append((st.xy, t.xy, active * m, k, j))
+        if pairs:
+            xa, xb, f, ks, js = zip(*pairs)
+            routes.append((np.array(xa), np.array(xb), np.stack(f, axis=1), src, np.array(ks), np.array(js)))
+            pairs = []
+    return psum_in, psum_out, psum_hops, latency, tuple(routes)
 
 
 def latencies(arch) -> dict[str, int]:
@@ -270,14 +283,18 @@ def latencies(arch) -> dict[str, int]:
 
 def hop_latency(arch, ns, ew, crossings, bits: int) -> int:
     """Cycles for the slowest of packets of ``bits`` over ``ns`` + ``ew`` on-chip hops and ``crossings``
-    chip-to-chip links (arrays of routes; wormhole: head latency per hop, then flits − 1 behind it on the narrowest
-    link)."""
+    chip-to-chip links (arrays of routes, see ``route_latency``)."""
+    return int(np.max(route_latency(arch, ns, ew, crossings, bits), initial=0))
+
+
+def route_latency(arch, ns, ew, crossings, bits: int) -> np.ndarray:
+    """Cycles for a packet of ``bits`` over each route of ``ns`` + ``ew`` on-chip hops and ``crossings``
+    chip-to-chip links (wormhole: head latency per hop, then flits − 1 behind it on the narrowest link)."""
     lat = latencies(arch)
     ns, ew, cr = (np.asarray(v, np.float64) for v in (ns, ew, crossings))
     noc = arch.chip["noc_link_bits"]
     tail = np.where(cr > 0, flits(bits, min(noc, arch.system["chip_link_bits"])), flits(bits, noc)) - 1
-    return int(np.max(ns * lat["hop_ns"] + ew * lat["hop_ew"] + cr * arch.system["chip_link_cycles"] + tail,
-                      initial=0))
+    return ns * lat["hop_ns"] + ew * lat["hop_ew"] + cr * arch.system["chip_link_cycles"] + tail
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:

@@ -1,0 +1,113 @@
+"""The pipelined fast estimate's timeline: per tile and timestep, when phase A (processing the packets that come
+in) and the neuron phase end, as a max-plus pass over the tiles in layer order, with packets processed as they
+arrive (streaming from producer to consumer) and the simulator's readiness rules, but no network state (the
+busiest link of a layer is a lower bound on its processing)."""
+
+import numpy as np
+
+from .mesh import hop_matrices, hop_pairs, tile_xy
+from .tiles import Mapping
+from .work import LayerWork, psum_bits, route_latency
+
+
+def _routes(mapping: Mapping, works: dict[str, LayerWork]) -> list[dict]:
+    """Per layer, what does not change between timesteps: latencies of its input routes, of the "finished"
+    signal from each layer it depends on, and of its partial-sum routes."""
+    arch = mapping.arch
+    idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
+    out = []
+    for lay in mapping.layers:
+        w = works[lay.name]
+        xy = tile_xy(lay.tiles)
+        deps = ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources
+        signals = []
+        for d in deps:
+            heads = [k for k, t in enumerate(mapping.layer(d).tiles) if t.merges]
+            hx = tile_xy([mapping.layer(d).tiles[k] for k in heads])
+            signals.append((idx[d], np.array(heads), route_latency(arch, *hop_matrices(arch, hx, xy), 1).max(axis=0)))
+        psums = [(idx[r[3]], r[4], r[5], route_latency(arch, *hop_pairs(arch, r[0], r[1]), psum_bits(arch)), r[2])
+                 for r in w.psum_routes]
+        src = None if lay.producer == "input" else (idx[lay.producer], np.array(w.src_tiles, np.int64))
+        out.append({"far": route_latency(arch, *hop_matrices(arch, w.src_xy, xy), w.packet_bits), "src": src,
+                    "signals": signals, "psums": psums,
+                    "heads": np.array([t.merges for t in lay.tiles], bool) & (w.neurons > 0),
+                    "consumers": [j for j, other in enumerate(mapping.layers)
+                                  if lay.name in [other.producer] + other.psum_sources + other.spike_sources]})
+    return out
+
+
+def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """(n,) cycle each tile has processed its packets: ``f`` (P, n) packets from each source, sent from ``first`` to
+    ``last`` (P,), ``far`` (P, n) route latencies, ``a`` (n,) cycles to process them all at its pace. Packets from
+    the sources that start sending no earlier than a source k all arrive after k's first one, and are processed one
+    after the other (k over sources in decreasing start order); the last one arrives when its source is done."""
+    has = f > 0
+    svc = a / np.maximum(f.sum(axis=0), 1e-12)
+    order = np.argsort(-first, kind="stable")
+    cum = np.cumsum(f[order], axis=0)
+    term = np.where(has[order], first[order, None] + far[order] + svc[None] * cum, -np.inf)
+    tail = np.where(has, last[:, None] + far, -np.inf).max(axis=0, initial=-np.inf) + svc
+    return np.maximum(term.max(axis=0, initial=-np.inf), tail)
+
+
+def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: np.ndarray,
+             host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
+    """(start, finish) of every layer and timestep (L, T). ``a``, ``b``, ``merge``: layer → (T, n) phase A, phase B
+    and the cycles of phase B before its first spike leaves; ``bound``: (L, T) cycles the layer's busiest link or
+    port is occupied; ``host``: input layer → (T,) cycles the host link takes to stream its input; ``psum_cycles``:
+    cycles a partial sum occupies the port it leaves the network through."""
+    layers = mapping.layers
+    L = len(layers)
+    T = works[layers[0].name].packets.shape[0] if L else 0
+    routes = _routes(mapping, works)
+    cores = max((int(works[lay.name].cores.max()) for lay in layers if len(lay.tiles)), default=0) + 1
+    core_free = np.zeros(cores)
+    prev = [np.zeros(len(lay.tiles)) for lay in layers]
+    start, finish = np.zeros((L, T), np.int64), np.zeros((L, T), np.int64)
+    for t in range(T):
+        fin, emit = [None] * L, [None] * L
+        for i, lay in enumerate(layers):
+            w, r = works[lay.name], routes[i]
+            own = np.maximum(prev[i], core_free[w.cores])
+            f = w.flows[t]
+            if r["src"] is None:  # the host streams the input once every tile of the layer opened t
+                first = np.array([own.max()])
+                last = first + host.get(lay.name, np.zeros(T))[t]
+            else:  # a producer tile's packets leave evenly spread from its first spike to its end
+                p, src = r["src"]
+                first, end = emit[p][src], fin[p][src]
+                n = np.maximum(f.sum(axis=1), 1)
+                last = first + (end - first) * (n - 1) / n
+            has = (f > 0).any(axis=0)
+            arrive = np.where(f > 0, first[:, None] + r["far"], np.inf).min(axis=0, initial=np.inf)
+            sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
+            done = np.where(has, np.maximum(_processed(f, r["far"], first, last, a[lay.name][t]),
+                                            sent + bound[i, t]), own)
+            done = np.maximum(done, own)
+            sig = np.zeros(len(lay.tiles))
+            for d, heads, lat in r["signals"]:  # every producer finished t, its signal arrived
+                sig = np.maximum(sig, fin[d][heads].max(initial=0) + lat)
+            ready = np.maximum(done, sig)
+            # back-pressure: a tile ends timestep t only once every consumer tile has opened t
+            opened = max((prev[c].max(initial=0) for c in r["consumers"]), default=0) if t else 0
+            first_in = np.full(len(lay.tiles), np.inf)
+            count = np.zeros(len(lay.tiles))
+            own_ready = np.maximum(ready, opened)
+            for d, senders, dst, lat, pf in r["psums"]:  # partial sums in: split tiles send them at their end
+                sent = own_ready[senders] if d == i else fin[d][senders]
+                live = pf[t] > 0
+                np.maximum.at(ready, dst, np.where(live, sent + lat, 0))
+                np.minimum.at(first_in, dst, np.where(live, sent + lat, np.inf))
+                np.add.at(count, dst, pf[t])
+            # ... through the tile's ejection port one after the other
+            ready = np.where(count > 0, np.maximum(ready, first_in + (count - 1) * psum_cycles), ready)
+            begin = np.maximum(ready, opened)
+            heads = r["heads"]
+            fin[i] = np.where(heads, begin + b[lay.name][t], begin)
+            emit[i] = np.where(heads, begin + merge[lay.name][t], begin)
+            np.maximum.at(core_free, w.cores, fin[i])
+            start[i, t] = int(np.ceil(np.where(has, np.maximum(arrive, own), own).min(initial=np.inf))) \
+                if len(lay.tiles) else 0
+            finish[i, t] = int(np.ceil(fin[i].max(initial=0)))
+        prev = fin
+    return start, finish
