@@ -38,7 +38,7 @@ from ..result import Timing
 from .compute import syn_kind
 from .mesh import grid, hop_matrices, hop_pairs, tile_xy
 from .tiles import Mapping
-from .timeline import timeline
+from .timeline import step_timeline, timeline
 from .work import LayerWork, flits, latencies, psum_bits, route_latency
 
 
@@ -57,7 +57,7 @@ def bank_factor(arch) -> float:
 def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, sent: np.ndarray):
     """(T, n) phase A and phase B cycles per tile. ``updated``/``spikes``: (T, n) neurons updated and spikes emitted;
     ``sent``: (T, n) packets the tile's neurons send."""
-    c, ch = arch.core, arch.chip
+    c = arch.core
     lat = latencies(arch)
     units = c["neuron_units"]
     a = (work.dram_cycles[None]
@@ -65,15 +65,21 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
          + np.ceil(work.packets) * lat["message_receive"]
          + np.ceil(work.syn.lane_rows) * lat[f"syn_{syn_kind(lay.node)}"] * bank_factor(arch))
     upd = updated if c["neuron_update_mode"] == "event" else np.broadcast_to(work.neurons, updated.shape)
-    psums = work.psum_in
-    if ch["timestep_mode"] == "lockstep":  # partial sums delivered in step s are merged by the neurons in s + 1
-        psums = np.concatenate([np.zeros_like(psums[:1]), psums[:-1]])
-    b = (work.syn.dense_cycles + np.ceil(psums / c["accumulator_lanes"])
+    b = (merge_cycles(arch, work)
          + (np.ceil(work.neurons / units) * lat["neuron_access"])[None]
          + np.ceil(np.ceil(upd) / units) * c["neuron_update_cycles"]
          + np.ceil(np.ceil(spikes) / units) * lat["spike_gen"] + np.ceil(sent) * lat["message_send"]
          + np.ceil(work.aux / units))
     return a, b
+
+
+def merge_cycles(arch, work: LayerWork) -> np.ndarray:
+    """(T, n) cycles of a tile's neuron phase before its first spike can leave: the compute mode's dense pass and
+    merging the partial sums in (lock-step: those delivered in the previous step)."""
+    psums = work.psum_in
+    if arch.chip["timestep_mode"] == "lockstep":
+        psums = np.concatenate([np.zeros_like(psums[:1]), psums[:-1]])
+    return work.syn.dense_cycles + np.ceil(psums / arch.core["accumulator_lanes"])
 
 
 def _mesh_loads(arch, src: np.ndarray, dst: np.ndarray, flows: np.ndarray) -> np.ndarray:
@@ -200,7 +206,6 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     T = works[names[0]].packets.shape[0] if L else 0
     pa, pb, links = np.zeros((L, T), np.int64), np.zeros((L, T), np.int64), np.zeros((L, T), np.int64)
     busy: dict[int, int] = {}
-    a_cores, b_cores = [], []
     step = {"mesh": 0, "ports": 0, "psums": 0}  # lockstep: every layer's traffic of a step shares the network
     psum_lat = np.zeros((L, T), np.int64)
     a_tiles, b_tiles = {}, {}  # layer → (T, tiles) phase A (then its partial sums leave) and phase B
@@ -227,19 +232,17 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         split_a = a[:, ~heads].max(axis=1, initial=0) + psum_lat[i]
         pa[i] = np.maximum(np.maximum(a_c.max(axis=1), links[i]), np.where(psum_lat[i] > 0, split_a, 0))
         pb[i] = b_c.max(axis=1)
-        a_cores.append((cores, a_c))
-        b_cores.append((cores, b_c))
         for core, cycles in zip(cores.tolist(), (a_c + b_c).sum(axis=0).tolist()):
             busy[core] = busy.get(core, 0) + int(cycles)
-    if arch.chip["timestep_mode"] == "lockstep":
-        return _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, busy,
-                         _arrival(mapping, works), released)
-    lanes, host_bits = arch.core["accumulator_lanes"], arch.chip["host_link_bits"]
-    merge = {n: works[n].syn.dense_cycles + np.ceil(works[n].psum_in / lanes) for n in names}
+    host_bits = arch.chip["host_link_bits"]
+    merge = {n: merge_cycles(arch, works[n]) for n in names}
     host = {lay.name: works[lay.name].packets.sum(axis=1) * works[lay.name].packet_bits / host_bits
             for lay in mapping.layers if host_bits and lay.producer == "input"}
-    start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, links, host,
-                             flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch))
+    psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch)
+    if arch.chip["timestep_mode"] == "lockstep":
+        return _lockstep(mapping, names, pa, pb, step, links, busy, _arrival(mapping, works), released,
+                         step_timeline(mapping, works, a_tiles, b_tiles, merge, links, host, psum_cycles))
+    start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, links, host, psum_cycles)
     return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
                   {"link_flits": links})
 
@@ -276,29 +279,20 @@ def _released_links(spikes: np.ndarray, released: list) -> np.ndarray:
     return out
 
 
-def _lockstep(mapping, names, pa, pb, a_cores, b_cores, step, psum_lat, links, busy, lat, released) -> Timing:
+def _lockstep(mapping, names, pa, pb, step, links, busy, lat, released, chained) -> Timing:
     """Every layer works in every step: step s runs the neuron phases of trace row s and delivers the packets they
-    send (the synaptic rows s). The phases chain: the step lasts the longest neuron phase plus the farthest packet
-    (``lat``), or the farthest packet plus the busiest core's processing or the busiest link (partial sums on it
-    released when their senders are done, ``_released_links``), at least the busiest partial-sum port; then the
-    barrier."""
+    send (the synaptic rows s). The phases chain (``chained``: ``timeline.step_timeline``); the step lasts at least
+    the farthest packet (``lat``) plus the busiest link or router port (partial sums on it released when their
+    senders are done, ``_released_links``), and the busiest partial-sum port; then the barrier."""
     arch = mapping.arch
     L, T = pa.shape
-    every = np.unique(np.concatenate([c for c, _ in a_cores])) if L else np.zeros(0, np.int64)
-    gen, proc = np.zeros((T, len(every))), np.zeros((T, len(every)))
-    for (cores, a_c), (_, b_c) in zip(a_cores, b_cores):
-        pos = np.searchsorted(every, cores)
-        np.add.at(proc, (slice(None), pos), a_c)
-        np.add.at(gen, (slice(None), pos), b_c)
     routers = len({t.xy for t in mapping.tiles})
     bar = barrier_cycles(arch, routers) * mapping.sub_steps
 
     spikes = np.atleast_2d(step["mesh"]) if np.ndim(step["mesh"]) else np.zeros((T, 0))
     net = np.maximum(_released_links(spikes, released), np.max(np.atleast_2d(step["ports"]), axis=1, initial=0))
     psums = np.max(np.atleast_2d(step["psums"]), axis=1, initial=0)
-    g = gen.max(axis=1, initial=0)
-    work = np.maximum.reduce([g + lat, lat + np.maximum(proc.max(axis=1, initial=0) + psum_lat.T.max(axis=1,
-                              initial=0), net), psums])
+    work = np.maximum.reduce([chained, net + lat, psums])
     length = np.ceil(work).astype(np.int64) + bar
     ends = np.cumsum(length)
     start = np.broadcast_to(ends - length, (L, T)).copy()

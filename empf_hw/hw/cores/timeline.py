@@ -111,3 +111,49 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
             finish[i, t] = int(np.ceil(fin[i].max(initial=0)))
         prev = fin
     return start, finish
+
+
+def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: np.ndarray,
+                  host: dict, psum_cycles: float) -> np.ndarray:
+    """(T,) cycles of each lock-step step's work, before the barrier: every tile's neuron phase starts with the
+    step, its spikes leave evenly spread over it and are processed as they arrive (``_processed``); split tiles send
+    their partial sums once they processed their packets, and the step ends when every neuron phase ended, every
+    packet is processed and every partial sum is in. Arguments as ``timeline``'s."""
+    layers = mapping.layers
+    T = works[layers[0].name].packets.shape[0] if layers else 0
+    routes = _routes(mapping, works)
+    out = np.zeros(T)
+    for t in range(T):
+        fin, emit, done = [None] * len(layers), [None] * len(layers), [None] * len(layers)
+        for i, lay in enumerate(layers):
+            r = routes[i]
+            fin[i] = np.where(r["heads"], b[lay.name][t], 0.0)
+            emit[i] = np.where(r["heads"], merge[lay.name][t], 0.0)
+        for i, lay in enumerate(layers):
+            w, r = works[lay.name], routes[i]
+            f = w.flows[t]
+            if r["src"] is None:
+                first = np.zeros(1)
+                last = first + host.get(lay.name, np.zeros(T))[t]
+            else:
+                p, src = r["src"]
+                first, end = emit[p][src], fin[p][src]
+                n = np.maximum(f.sum(axis=1), 1)
+                last = first + (end - first) * (n - 1) / n
+            has = (f > 0).any(axis=0)
+            sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
+            done[i] = np.where(has, np.maximum(_processed(f, r["far"], first, last, a[lay.name][t]),
+                                               sent + bound[i, t]), 0.0)
+            step = np.maximum(fin[i], done[i])
+            for d, senders, dst, lat, pf in r["psums"]:  # partial sums: sent once their senders are done
+                live = pf[t] > 0
+                sent = done[d][senders] if d <= i else np.zeros(len(senders))
+                arrive = np.where(live, sent + lat, 0)
+                per_dst = np.zeros(len(lay.tiles))
+                np.add.at(per_dst, dst, pf[t])
+                first_in = np.full(len(lay.tiles), np.inf)
+                np.minimum.at(first_in, dst, np.where(live, arrive, np.inf))
+                np.maximum.at(step, dst, arrive)
+                step = np.where(per_dst > 0, np.maximum(step, first_in + (per_dst - 1) * psum_cycles), step)
+            out[t] = max(out[t], float(step.max(initial=0)))
+    return out
