@@ -45,6 +45,8 @@ def main() -> None:
     n = p.parse_args().cases
     families = {"realistic (links 16/32 b, buffers 4/8 flits, no FIFO limit)": lambda s: case(s, realistic=True),
                 "contention (4–32-bit links, 1–8-flit buffers, 0–4-packet FIFOs)": lambda s: case(s, realistic=False),
+                "realistic boards of 2–6 chips and single chips (links 16/32 b, buffers ≥ 4 flits, no FIFO limit, "
+                "chip links 8/32 b)": lambda s: board_case(s, realistic=True),
                 "boards of 2–6 chips and single chips (chip links 1–32 b)": board_case}
     print("| family | cases | median abs error | p90 | max | fast too low |")
     print("| --- | --- | --- | --- | --- | --- |")

@@ -89,6 +89,38 @@ def _mesh_loads(arch, src: np.ndarray, dst: np.ndarray, flows: np.ndarray) -> np
     return _route_loads(arch, np.repeat(src, n, axis=0), np.tile(dst, (P, 1)), flows.reshape(T, P * n))
 
 
+def _segments(s: np.ndarray, d: np.ndarray) -> list[tuple]:
+    """The two straight segments of the XY routes from ``s`` to ``d`` (m, 2), per link direction (east, west, south,
+    north): (direction, routes using it, fixed row or column, first link, last link + 1, along a row?)."""
+    dc, dr = d[:, 1] - s[:, 1], d[:, 0] - s[:, 0]
+    return [(0, dc > 0, s[:, 0], s[:, 1], d[:, 1], True), (1, dc < 0, s[:, 0], d[:, 1] + 1, s[:, 1] + 1, True),
+            (2, dr > 0, d[:, 1], s[:, 0], d[:, 0], False), (3, dr < 0, d[:, 1], d[:, 0] + 1, s[:, 0] + 1, False)]
+
+
+def path_max(arch, load: np.ndarray, s: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """(m,) the largest of ``load`` (one value per directed link) over the links of each XY route from ``s`` to
+    ``d`` (m, 2): range maxima over rows and columns from sparse tables."""
+    R, C = grid(arch)
+    g = load.reshape(4, R, C)
+    out = np.zeros(len(s))
+    for k, sel, fixed, lo, hi, along_cols in _segments(s, d):
+        if not sel.any():
+            continue
+        table = [g[k] if along_cols else g[k].T]  # table[j][x, y] = max over links y … y + 2^j − 1 of line x
+        while (1 << len(table)) <= (C if along_cols else R):
+            prev, h = table[-1], 1 << (len(table) - 1)
+            table.append(np.maximum(prev[:, :-h], prev[:, h:]))
+        x, a, b = fixed[sel], lo[sel], hi[sel]
+        j = np.floor(np.log2(b - a)).astype(np.int64)
+        best = np.zeros(len(x))
+        for level in np.unique(j):
+            m = j == level
+            t = table[level]
+            best[m] = np.maximum(t[x[m], a[m]], t[x[m], b[m] - (1 << level)])
+        out[sel] = np.maximum(out[sel], best)
+    return out
+
+
 def _route_loads(arch, s: np.ndarray, d: np.ndarray, f: np.ndarray) -> np.ndarray:
     """(T, links) packets over each directed link for (T, m) packets ``f`` from ``s`` (m, 2) to ``d`` (m, 2) under XY
     routing. Links: east, west, south, north out of each router (index direction × routers + router). Each route is
@@ -97,11 +129,7 @@ def _route_loads(arch, s: np.ndarray, d: np.ndarray, f: np.ndarray) -> np.ndarra
     R, C = grid(arch)
     T = f.shape[0]
     out = np.zeros((T, 4, R, C))
-    dc, dr = d[:, 1] - s[:, 1], d[:, 0] - s[:, 0]
-    # (direction, selected pairs, fixed coordinate, range start, range end (exclusive), along columns?)
-    segs = [(0, dc > 0, s[:, 0], s[:, 1], d[:, 1], True), (1, dc < 0, s[:, 0], d[:, 1] + 1, s[:, 1] + 1, True),
-            (2, dr > 0, d[:, 1], s[:, 0], d[:, 0], False), (3, dr < 0, d[:, 1], d[:, 0] + 1, s[:, 0] + 1, False)]
-    for k, sel, fixed, lo, hi, along_cols in segs:
+    for k, sel, fixed, lo, hi, along_cols in _segments(s, d):
         if not sel.any():
             continue
         width = C if along_cols else R
@@ -165,6 +193,27 @@ def link_loads(mapping: Mapping, work: LayerWork) -> tuple[np.ndarray, np.ndarra
     return mesh, np.concatenate([ports, np.broadcast_to(streamed, (len(ports),))[:, None]], axis=1)
 
 
+def tile_bounds(arch, work: LayerWork, xy: np.ndarray, loads: np.ndarray, ports: np.ndarray) -> np.ndarray:
+    """(T, n) cycles the busiest link or port on the way into each tile is occupied by its layer's traffic: the
+    links of its packets' XY routes (``loads``, (T, links)), its ejection port, its sources' injection ports and the
+    host link (``ports``, as ``link_loads`` returns them)."""
+    R, C = grid(arch)
+    T, n = work.packets.shape
+    out = np.zeros((T, n))
+    k, j = np.nonzero(work.flows.any(axis=0))
+    src, dst = work.src_xy[k], xy[j]
+    for t in range(T):
+        live = work.flows[t, k, j] > 0
+        if not live.any():
+            continue
+        pm = path_max(arch, loads[t], src[live], dst[live])
+        pm = np.maximum(pm, ports[t, src[live, 0] * C + src[live, 1]])  # injection at the source's router
+        np.maximum.at(out[t], j[live], pm)
+        out[t] = np.maximum(out[t], ports[t, R * C + xy[:, 0] * C + xy[:, 1]])  # ejection at the tile's router
+        out[t] = np.maximum(out[t], ports[t, -1])  # the host link (the input layer's)
+    return out
+
+
 def psum_links(mapping: Mapping, work: LayerWork) -> list[np.ndarray]:
     """(T, links) cycles the partial sums a layer receives occupy each directed mesh link, per route group of
     ``LayerWork.psum_routes``."""
@@ -208,7 +257,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     busy: dict[int, int] = {}
     step = {"mesh": 0, "ports": 0, "psums": 0}  # lockstep: every layer's traffic of a step shares the network
     psum_lat = np.zeros((L, T), np.int64)
-    a_tiles, b_tiles = {}, {}  # layer → (T, tiles) phase A (then its partial sums leave) and phase B
+    a_tiles, b_tiles, bounds = {}, {}, {}  # layer → (T, tiles): phase A, phase B, busiest link or port on the way in
     released = []  # lockstep: ((T,) cycle partial sums of a route group leave, (T, links) their link cycles)
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]
@@ -220,6 +269,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         spike_loads, ports = link_loads(mapping, w)
         groups = psum_links(mapping, w)
         loads = sum(groups, spike_loads)  # spikes and partial sums share the links
+        bounds[lay.name] = tile_bounds(arch, w, tile_xy(lay.tiles), loads, ports)
         released += [(a_tiles[r[3]][:, r[4]].max(axis=1), g) for r, g in zip(w.psum_routes, groups)]
         pp = psum_ports(mapping, w)
         links[i] = np.ceil(np.maximum(loads.max(axis=1, initial=0), ports.max(axis=1, initial=0)))
@@ -241,8 +291,8 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch)
     if arch.chip["timestep_mode"] == "lockstep":
         return _lockstep(mapping, names, pa, pb, step, links, busy, _arrival(mapping, works), released,
-                         step_timeline(mapping, works, a_tiles, b_tiles, merge, links, host, psum_cycles))
-    start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, links, host, psum_cycles)
+                         step_timeline(mapping, works, a_tiles, b_tiles, merge, bounds, host, psum_cycles))
+    start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, bounds, host, psum_cycles)
     return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
                   {"link_flits": links})
 

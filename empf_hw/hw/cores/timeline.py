@@ -1,7 +1,7 @@
 """The pipelined fast estimate's timeline: per tile and timestep, when phase A (processing the packets that come
 in) and the neuron phase end, as a max-plus pass over the tiles in layer order, with packets processed as they
 arrive (streaming from producer to consumer) and the simulator's readiness rules, but no network state (the
-busiest link of a layer is a lower bound on its processing)."""
+busiest link or port on the way into a tile is a lower bound on its processing)."""
 
 import numpy as np
 
@@ -50,12 +50,12 @@ def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarr
     return np.maximum(term.max(axis=0, initial=-np.inf), tail)
 
 
-def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: np.ndarray,
-             host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
+def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict, host: dict,
+             psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
     """(start, finish) of every layer and timestep (L, T). ``a``, ``b``, ``merge``: layer → (T, n) phase A, phase B
-    and the cycles of phase B before its first spike leaves; ``bound``: (L, T) cycles the layer's busiest link or
-    port is occupied; ``host``: input layer → (T,) cycles the host link takes to stream its input; ``psum_cycles``:
-    cycles a partial sum occupies the port it leaves the network through."""
+    and the cycles of phase B before its first spike leaves; ``bound``: layer → (T, n) cycles the busiest link or
+    port on the way into each tile is occupied; ``host``: input layer → (T,) cycles the host link takes to stream
+    its input; ``psum_cycles``: cycles a partial sum occupies the port it leaves the network through."""
     layers = mapping.layers
     L = len(layers)
     T = works[layers[0].name].packets.shape[0] if L else 0
@@ -82,7 +82,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
             arrive = np.where(f > 0, first[:, None] + r["far"], np.inf).min(axis=0, initial=np.inf)
             sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
             done = np.where(has, np.maximum(_processed(f, r["far"], first, last, a[lay.name][t]),
-                                            sent + bound[i, t]), own)
+                                            sent + bound[lay.name][t]), own)
             done = np.maximum(done, own)
             sig = np.zeros(len(lay.tiles))
             for d, heads, lat in r["signals"]:  # every producer finished t, its signal arrived
@@ -113,7 +113,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
     return start, finish
 
 
-def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: np.ndarray,
+def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict,
                   host: dict, psum_cycles: float) -> np.ndarray:
     """(T,) cycles of each lock-step step's work, before the barrier: every tile's neuron phase starts with the
     step, its spikes leave evenly spread over it and are processed as they arrive (``_processed``); split tiles send
@@ -143,7 +143,7 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
             has = (f > 0).any(axis=0)
             sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
             done[i] = np.where(has, np.maximum(_processed(f, r["far"], first, last, a[lay.name][t]),
-                                               sent + bound[i, t]), 0.0)
+                                               sent + bound[lay.name][t]), 0.0)
             step = np.maximum(fin[i], done[i])
             for d, senders, dst, lat, pf in r["psums"]:  # partial sums: sent once their senders are done
                 live = pf[t] > 0

@@ -13,7 +13,8 @@ from ..work import connected_rows
 def layer_packets(mapping: Mapping, lay, lt, T: int, mode: str) -> list:
     """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows in compute mode ``mode``,
     event rank) of every input packet of a layer (``core.spikes_per_packet`` events to a packet), from a batch-1
-    trace."""
+    trace, in the order they are sent: by event (a neuron's spike goes to every tile it reaches before the next
+    neuron's), then by tile."""
     lanes = mapping.arch.core["accumulator_lanes"]
     ins, outs, rws = lay.splits
     ni, no, nr = len(ins), len(outs), len(rws)
@@ -43,9 +44,11 @@ def layer_packets(mapping: Mapping, lay, lt, T: int, mode: str) -> list:
         else:
             f = np.broadcast_to(cg[:, None], (len(cg), len(pos)))
             src = owners[0][pos[:, 0]] if owners is not None else np.full(len(pos), -1)
-        tiles, ev = np.nonzero((f > 0) & (ci[:, None] == grp[None, :]))
+        ev, tiles = np.nonzero(((f > 0) & (ci[:, None] == grp[None, :])).T)
         rows = MODES[mode].packet_rows(f[tiles, ev], lanes, lay.slices)
-        out.append(_pack(src[ev], tiles, rows, ev, mapping.arch.core["spikes_per_packet"]))
+        pk = _pack(src[ev], tiles, rows, ev, mapping.arch.core["spikes_per_packet"])
+        order = np.lexsort((pk[1], pk[3]))  # a packet leaves with its last event
+        out.append(tuple(x[order] for x in pk))
     return out
 
 
