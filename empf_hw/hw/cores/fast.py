@@ -193,10 +193,24 @@ def link_loads(mapping: Mapping, work: LayerWork) -> tuple[np.ndarray, np.ndarra
     return mesh, np.concatenate([ports, np.broadcast_to(streamed, (len(ports),))[:, None]], axis=1)
 
 
+def concurrent_loads(loads: list[np.ndarray], i: int, lockstep: bool) -> np.ndarray:
+    """(T, links) link cycles of every layer's traffic that flows while layer ``i`` works on each timestep
+    (``loads``: (T, links) per layer): in lock-step every layer's of the same step; pipelined, the wavefront's: layer
+    i − k works on timestep t + k at the same time (a layer before or after its timesteps carries nothing)."""
+    T = loads[i].shape[0]
+    out = np.zeros_like(loads[i])
+    for j, load in enumerate(loads):
+        for t in range(T):
+            u = t if lockstep else t + i - j
+            if 0 <= u < T:
+                out[t] += load[u]
+    return out
+
+
 def tile_bounds(arch, work: LayerWork, xy: np.ndarray, loads: np.ndarray, ports: np.ndarray) -> np.ndarray:
-    """(T, n) cycles the busiest link or port on the way into each tile is occupied by its layer's traffic: the
-    links of its packets' XY routes (``loads``, (T, links)), its ejection port, its sources' injection ports and the
-    host link (``ports``, as ``link_loads`` returns them)."""
+    """(T, n) cycles the busiest link or port on the way into each tile is occupied: the links of its packets' XY
+    routes (``loads``, (T, links), the traffic sharing them: ``concurrent_loads``), its ejection port, its sources'
+    injection ports and the host link (``ports``: its layer's, as ``link_loads`` returns them)."""
     R, C = grid(arch)
     T, n = work.packets.shape
     out = np.zeros((T, n))
@@ -258,6 +272,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     step = {"mesh": 0, "ports": 0, "psums": 0}  # lockstep: every layer's traffic of a step shares the network
     psum_lat = np.zeros((L, T), np.int64)
     a_tiles, b_tiles, bounds = {}, {}, {}  # layer → (T, tiles): phase A, phase B, busiest link or port on the way in
+    layer_loads = {}
     released = []  # lockstep: ((T,) cycle partial sums of a route group leave, (T, links) their link cycles)
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]
@@ -269,7 +284,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         spike_loads, ports = link_loads(mapping, w)
         groups = psum_links(mapping, w)
         loads = sum(groups, spike_loads)  # spikes and partial sums share the links
-        bounds[lay.name] = tile_bounds(arch, w, tile_xy(lay.tiles), loads, ports)
+        layer_loads[lay.name] = (loads, ports)
         released += [(a_tiles[r[3]][:, r[4]].max(axis=1), g) for r, g in zip(w.psum_routes, groups)]
         pp = psum_ports(mapping, w)
         links[i] = np.ceil(np.maximum(loads.max(axis=1, initial=0), ports.max(axis=1, initial=0)))
@@ -284,12 +299,16 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         pb[i] = b_c.max(axis=1)
         for core, cycles in zip(cores.tolist(), (a_c + b_c).sum(axis=0).tolist()):
             busy[core] = busy.get(core, 0) + int(cycles)
+    lockstep = arch.chip["timestep_mode"] == "lockstep"
+    for i, lay in enumerate(mapping.layers):
+        shared = concurrent_loads([layer_loads[n][0] for n in names], i, lockstep)
+        bounds[lay.name] = tile_bounds(arch, works[lay.name], tile_xy(lay.tiles), shared, layer_loads[lay.name][1])
     host_bits = arch.chip["host_link_bits"]
     merge = {n: merge_cycles(arch, works[n]) for n in names}
     host = {lay.name: works[lay.name].packets.sum(axis=1) * works[lay.name].packet_bits / host_bits
             for lay in mapping.layers if host_bits and lay.producer == "input"}
     psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch)
-    if arch.chip["timestep_mode"] == "lockstep":
+    if lockstep:
         return _lockstep(mapping, names, pa, pb, step, links, busy, _arrival(mapping, works), released,
                          step_timeline(mapping, works, a_tiles, b_tiles, merge, bounds, host, psum_cycles))
     start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, bounds, host, psum_cycles)
