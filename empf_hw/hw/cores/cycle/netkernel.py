@@ -17,6 +17,58 @@ NO_LIMIT = np.int64(1) << 62
 WORD = 32  # bits used per int64 word of the occupancy bitmaps (no sign bit involved)
 
 
+def bitmap(n: int) -> np.ndarray:
+    """A two-level bitmap of ``n`` bits: the words, a summary word per ``WORD`` words (which words are non-zero),
+    and the number of words last, so scans skip empty stretches of a large board."""
+    words = n // WORD + 1
+    out = np.zeros(words + words // WORD + 2, np.int64)
+    out[-1] = words
+    return out
+
+
+@njit(cache=True)
+def _bset(a, i):
+    w = i // WORD
+    if a[w] == 0:
+        a[a[a.shape[0] - 1] + w // WORD] |= 1 << (w % WORD)
+    a[w] |= 1 << (i % WORD)
+
+
+@njit(cache=True)
+def _bclear(a, i):
+    w = i // WORD
+    a[w] &= ~(1 << (i % WORD))
+    if a[w] == 0:
+        a[a[a.shape[0] - 1] + w // WORD] &= ~(1 << (w % WORD))
+
+
+@njit(cache=True)
+def _bnext(a, w):
+    """The first non-zero word at or after ``w`` (−1: none)."""
+    nw = a[a.shape[0] - 1]
+    sw = w // WORD
+    sb = w % WORD
+    ns = a.shape[0] - 1 - nw
+    while sw < ns:
+        sbits = a[nw + sw] >> sb
+        if sbits:
+            k = 0
+            while not (sbits >> k) & 1:
+                k += 1
+            return sw * WORD + sb + k
+        sw += 1
+        sb = 0
+    return -1
+
+
+@njit(cache=True)
+def _bany(a) -> bool:
+    for sw in range(a[a.shape[0] - 1], a.shape[0] - 1):
+        if a[sw]:
+            return True
+    return False
+
+
 @njit(cache=True)
 def _start(core, now, queued, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start):
     """``network.Network._start``: the engine of ``core`` takes the next packet of its FIFO, if idle."""
@@ -36,7 +88,7 @@ def _start(core, now, queued, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_
     cf[0, core] = end
     ci[3, core], ci[5, core], ci[4, core] = 1, pid, np.int64(np.ceil(end))
     cf[1, core] += p_service[pid]
-    ebits[core // WORD] |= 1 << (core % WORD)
+    _bset(ebits, core)
 
 
 @njit(cache=True)
@@ -62,10 +114,9 @@ def _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_
     """``network.Network._complete``: engines finishing at ``now`` (core order); the number of tiles reported."""
     T = processed.shape[1]
     nd = 0
-    for w in range(ebits.shape[0]):
+    w = _bnext(ebits, 0)
+    while w >= 0:
         bits = ebits[w]
-        if bits == 0:
-            continue
         for b in range(WORD):
             if not (bits >> b) & 1:
                 continue
@@ -74,13 +125,14 @@ def _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_
                 continue
             pid = ci[5, core]
             ci[3, core] = 0
-            ebits[w] &= ~(1 << b)
+            _bclear(ebits, core)
             tl, t = p_tile[pid], p_t[pid]
             processed[tl, t] += 1
             _start(core, now, True, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
             if processed[tl, t] == expected[tl, t]:
                 done_out[nd] = tl * T + t
                 nd += 1
+        w = _bnext(ebits, w + 1)
     return nd
 
 
@@ -88,13 +140,13 @@ def _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_
 def _next_done(ci, ebits):
     """The earliest cycle a busy engine finishes (NO_LIMIT: none busy)."""
     lo = NO_LIMIT
-    for w in range(ebits.shape[0]):
+    w = _bnext(ebits, 0)
+    while w >= 0:
         bits = ebits[w]
-        if bits == 0:
-            continue
         for b in range(WORD):
             if (bits >> b) & 1 and ci[4, w * WORD + b] < lo:
                 lo = ci[4, w * WORD + b]
+        w = _bnext(ebits, w + 1)
     return lo
 
 
@@ -108,10 +160,10 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
     repeat this one exactly (no head flit turns ready, no link frees up): the same candidates, each with the stall
     cause it got now (``scratch[7]``: 0 none, 1 link busy, 2 link serialization, 3 queue full, 4 core FIFO full)."""
     injected = False
-    for w in range(inj_bits.shape[0]):  # one flit per router and cycle into the local input port
+    w = _bnext(inj_bits, 0)
+    while w >= 0:  # one flit per router and cycle into the local input port
         bits = inj_bits[w]
-        if bits == 0:
-            continue
+        nxt_w = _bnext(inj_bits, w + 1)
         for b in range(WORD):
             if not (bits >> b) & 1:
                 continue
@@ -126,7 +178,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             buf[port, slot] = pid * 64 + k
             ready[port, slot] = now
             if cnt[port] == 0:
-                occ[port // WORD] |= 1 << (port % WORD)
+                _bset(occ, port)
             cnt[port] += 1
             if k + 1 == p_flits[pid]:
                 nxt = p_next[pid]
@@ -134,17 +186,17 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
                 inj_k[r] = 0
                 if nxt < 0:
                     inj_tail[r] = -1
-                    inj_bits[w] &= ~(1 << b)
+                    _bclear(inj_bits, r)
             else:
                 inj_k[r] = k + 1
+        w = nxt_w
     act, flit, outp, dirs, win, take = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
     code = scratch[7]
     horizon = NO_LIMIT
     m = 0
-    for w in range(occ.shape[0]):  # ports holding flits, in port order; those whose head flit is ready
+    w = _bnext(occ, 0)
+    while w >= 0:  # ports holding flits, in port order; those whose head flit is ready
         bits = occ[w]
-        if bits == 0:
-            continue
         for b in range(WORD):
             if not (bits >> b) & 1:
                 continue
@@ -167,6 +219,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
                 d = route_of[p]
             act[m], flit[m], dirs[m], outp[m] = p, f, d, router * 5 + d
             m += 1
+        w = _bnext(occ, w + 1)
     if m == 0:
         return 0, 0, 0, 0, now + 1 if injected else horizon
     best = scratch[6]  # per output port: its winning candidate so far (−1 between cycles)
@@ -226,7 +279,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             head[a] = (head[a] + 1) % D
             cnt[a] -= 1
             if cnt[a] == 0:
-                occ[a // WORD] &= ~(1 << (a % WORD))
+                _bclear(occ, a)
             flits_moved[o] += 1
             t_link = period[o]
             pid = flit[i] // 64
@@ -245,7 +298,7 @@ def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_p
             buf[nb, slot] = f
             ready[nb, slot] = now + lat[o]
             if cnt[nb] == 0:
-                occ[nb // WORD] |= 1 << (nb % WORD)
+                _bset(occ, nb)
             cnt[nb] += 1
         last = k + 1 == p_flits[pid]
         if k == 0:
@@ -334,18 +387,12 @@ def _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, in
         else:
             p_next[inj_tail[r]] = pid
         inj_tail[r] = pid
-        inj_bits[r // WORD] |= 1 << (r % WORD)
+        _bset(inj_bits, r)
 
 
 @njit(cache=True)
 def _empty(occ, inj_bits) -> bool:
-    for w in range(occ.shape[0]):
-        if occ[w]:
-            return False
-    for w in range(inj_bits.shape[0]):
-        if inj_bits[w]:
-            return False
-    return True
+    return not (_bany(occ) or _bany(inj_bits))
 
 
 @njit(cache=True)
@@ -390,9 +437,9 @@ class CompiledNetwork(NetworkBase):
 
     def __init__(self, arch, fifo_caps):
         super().__init__(arch, fifo_caps)
-        self.occ = np.zeros(len(self.cnt) // WORD + 1, np.int64)
-        self.inj_bits = np.zeros(len(self.inj_head) // WORD + 1, np.int64)
-        self.ebits = np.zeros(len(self.eng_busy) // WORD + 1, np.int64)  # busy engines
+        self.occ = bitmap(len(self.cnt))
+        self.inj_bits = bitmap(len(self.inj_head))
+        self.ebits = bitmap(len(self.eng_busy))  # busy engines
         self.hp = np.zeros(1 << 12, np.int64)  # release heap of scheduled packets
         self.hsize = np.zeros(1, np.int64)
 
