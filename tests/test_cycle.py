@@ -11,12 +11,14 @@ from hw_helpers import CONVS_1D, random_trace, rect_graph, tiny_arch, tiny_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate
 
 CONTENTION_BOUND = (1 / 16, 4)  # fast / cycle latency, any configuration (head-of-line blocking behind 1-packet
 #                                 core FIFOs is what the fast estimate misses most: down to ~1/10 measured)
-REALISTIC_BOUND = (0.4, 2.0)  # fast / cycle latency, realistic links (16/32 bit), buffers (4/8 flits), no FIFO limit
-REALISTIC_MEDIAN_ERROR = 0.15
+REALISTIC_BOUND = (0.6, 1.15)  # fast / cycle latency, realistic links (16/32 bit), buffers (4/8 flits), no FIFO limit
+REALISTIC_MEDIAN_ERROR, REALISTIC_P90_ERROR = 0.04, 0.16  # measured on seeds 0–39: 2.3 %, 13.2 % (0.64–1.07)
+BOARD_BOUND, BOARD_MEDIAN_ERROR, BOARD_P90_ERROR = (0.7, 1.1), 0.05, 0.22  # realistic boards: 3.8 %, 18.2 %
 
 
 def case(seed, realistic, one_d=False):
@@ -76,11 +78,23 @@ def test_cycle_simulation_agrees_with_the_fast_counts_on_1d_networks(seed):
     check_against_fast(*case(seed, realistic=seed % 2 == 0, one_d=True))
 
 
-def test_fast_estimate_on_realistic_configurations():
-    ratios = np.array([ratio(evaluate(tr, a), evaluate(tr, a, timing="cycle"))
-                       for a, tr in (case(seed, realistic=True) for seed in range(40))])
-    assert np.median(np.abs(ratios - 1)) <= REALISTIC_MEDIAN_ERROR
-    assert ratios.min() >= REALISTIC_BOUND[0] and ratios.max() <= REALISTIC_BOUND[1], (ratios.min(), ratios.max())
+@pytest.mark.parametrize("family", ["chips", "boards"])
+def test_fast_estimate_on_realistic_configurations(family):
+    from test_netkernel import board_case
+
+    make = (lambda s: case(s, realistic=True)) if family == "chips" else (lambda s: board_case(s, realistic=True))
+    bound, median, p90 = ((REALISTIC_BOUND, REALISTIC_MEDIAN_ERROR, REALISTIC_P90_ERROR) if family == "chips" else
+                          (BOARD_BOUND, BOARD_MEDIAN_ERROR, BOARD_P90_ERROR))
+    ratios = []
+    for a, tr in (make(seed) for seed in range(40)):
+        try:
+            ratios.append(ratio(evaluate(tr, a), evaluate(tr, a, timing="cycle")))
+        except EmpfError:  # a random network that does not fit its random board
+            continue
+    err = np.abs(np.array(ratios) - 1)
+    assert len(ratios) >= 30 and np.median(err) <= median and np.quantile(err, 0.9) <= p90, (np.median(err),
+                                                                                            np.quantile(err, 0.9))
+    assert min(ratios) >= bound[0] and max(ratios) <= bound[1], (min(ratios), max(ratios))
 
 
 @pytest.mark.parametrize("preset", ["empf-core-45nm", "stbp-core-45nm"])
@@ -168,3 +182,18 @@ def test_host_link_paces_the_network_input_by_hand():
         assert c.start[0, 0] == 6 and c.finish[0, 0] == 25
     assert evaluate(tr, slow).timing.finish[0, 0] == 25
     assert evaluate(tr, tiny_arch(**over), timing="cycle").timing.finish[0, 0] == 16
+
+
+def test_path_max_is_the_largest_load_on_each_xy_route():
+    """``fast.path_max`` (sparse-table range maxima) against the links ``_route_loads`` puts each route on."""
+    from empf_hw.hw.cores.fast import _route_loads, path_max
+
+    arch = tiny_arch(mesh_rows=5, mesh_cols=7)
+    rng = np.random.default_rng(0)
+    load = rng.random((3, 4 * 35))
+    s, d = rng.integers(0, [5, 7], size=(300, 2)), rng.integers(0, [5, 7], size=(300, 2))
+    t = rng.integers(0, 3, size=300)
+    got = path_max(arch, load, s, d, t)
+    for i in range(300):
+        on = _route_loads(arch, s[i:i + 1], d[i:i + 1], np.ones((1, 1)))[0] > 0
+        assert got[i] == load[t[i], on].max(initial=0)

@@ -97,26 +97,26 @@ def _segments(s: np.ndarray, d: np.ndarray) -> list[tuple]:
             (2, dr > 0, d[:, 1], s[:, 0], d[:, 0], False), (3, dr < 0, d[:, 1], d[:, 0] + 1, s[:, 0] + 1, False)]
 
 
-def path_max(arch, load: np.ndarray, s: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """(m,) the largest of ``load`` (one value per directed link) over the links of each XY route from ``s`` to
-    ``d`` (m, 2): range maxima over rows and columns from sparse tables."""
+def path_max(arch, load: np.ndarray, s: np.ndarray, d: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(m,) the largest of ``load`` (T, links: one value per timestep and directed link) over the links of each XY
+    route from ``s`` to ``d`` (m, 2) in timestep ``t`` (m,): range maxima over rows and columns from sparse tables."""
     R, C = grid(arch)
-    g = load.reshape(4, R, C)
+    g = load.reshape(len(load), 4, R, C)
     out = np.zeros(len(s))
     for k, sel, fixed, lo, hi, along_cols in _segments(s, d):
         if not sel.any():
             continue
-        table = [g[k] if along_cols else g[k].T]  # table[j][x, y] = max over links y … y + 2^j − 1 of line x
+        table = [g[:, k] if along_cols else g[:, k].transpose(0, 2, 1)]  # [j][t, x, y]: max of y … y + 2^j − 1
         while (1 << len(table)) <= (C if along_cols else R):
             prev, h = table[-1], 1 << (len(table) - 1)
-            table.append(np.maximum(prev[:, :-h], prev[:, h:]))
-        x, a, b = fixed[sel], lo[sel], hi[sel]
+            table.append(np.maximum(prev[:, :, :-h], prev[:, :, h:]))
+        x, a, b, tt = fixed[sel], lo[sel], hi[sel], t[sel]
         j = np.floor(np.log2(b - a)).astype(np.int64)
         best = np.zeros(len(x))
         for level in np.unique(j):
             m = j == level
-            t = table[level]
-            best[m] = np.maximum(t[x[m], a[m]], t[x[m], b[m] - (1 << level)])
+            tab = table[level]
+            best[m] = np.maximum(tab[tt[m], x[m], a[m]], tab[tt[m], x[m], b[m] - (1 << level)])
         out[sel] = np.maximum(out[sel], best)
     return out
 
@@ -214,18 +214,14 @@ def tile_bounds(arch, work: LayerWork, xy: np.ndarray, loads: np.ndarray, ports:
     R, C = grid(arch)
     T, n = work.packets.shape
     out = np.zeros((T, n))
-    k, j = np.nonzero(work.flows.any(axis=0))
-    src, dst = work.src_xy[k], xy[j]
-    for t in range(T):
-        live = work.flows[t, k, j] > 0
-        if not live.any():
-            continue
-        pm = path_max(arch, loads[t], src[live], dst[live])
-        pm = np.maximum(pm, ports[t, src[live, 0] * C + src[live, 1]])  # injection at the source's router
-        np.maximum.at(out[t], j[live], pm)
-        out[t] = np.maximum(out[t], ports[t, R * C + xy[:, 0] * C + xy[:, 1]])  # ejection at the tile's router
-        out[t] = np.maximum(out[t], ports[t, -1])  # the host link (the input layer's)
-    return out
+    t, k, j = np.nonzero(work.flows > 0)
+    src = work.src_xy[k]
+    pm = path_max(arch, loads, src, xy[j], t)
+    pm = np.maximum(pm, ports[t, src[:, 0] * C + src[:, 1]])  # injection at the source's router
+    np.maximum.at(out, (t, j), pm)
+    has = work.flows.any(axis=1)  # (T, n)
+    eject = ports[:, R * C + xy[:, 0] * C + xy[:, 1]]  # at the tile's router
+    return np.where(has, np.maximum(out, np.maximum(eject, ports[:, -1:])), 0.0)  # and the host link
 
 
 def psum_links(mapping: Mapping, work: LayerWork) -> list[np.ndarray]:
