@@ -229,7 +229,7 @@ def psum_links(mapping: Mapping, work: LayerWork) -> list[np.ndarray]:
     ``LayerWork.psum_routes``."""
     arch = mapping.arch
     per_flit = link_cycles(arch, psum_bits(arch))[None]
-    return [_route_loads(arch, s, d, f) * per_flit for s, d, f, *_ in work.psum_routes]
+    return [_route_loads(arch, r.src_xy, r.dst_xy, r.packets) * per_flit for r in work.psum_routes]
 
 
 def psum_ports(mapping: Mapping, work: LayerWork) -> np.ndarray:
@@ -281,7 +281,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         groups = psum_links(mapping, w)
         loads = sum(groups, spike_loads)  # spikes and partial sums share the links
         layer_loads[lay.name] = (loads, ports)
-        released += [(a_tiles[r[3]][:, r[4]].max(axis=1), g) for r, g in zip(w.psum_routes, groups)]
+        released += [(a_tiles[r.sender][:, r.senders].max(axis=1), g) for r, g in zip(w.psum_routes, groups)]
         pp = psum_ports(mapping, w)
         links[i] = np.ceil(np.maximum(loads.max(axis=1, initial=0), ports.max(axis=1, initial=0)))
         for k, v in (("mesh", spike_loads), ("ports", ports), ("psums", pp)):
@@ -323,9 +323,9 @@ def _arrival(mapping: Mapping, works: dict[str, LayerWork]) -> np.ndarray:
         w = works[lay.name]
         far = route_latency(arch, *hop_matrices(arch, w.src_xy, tile_xy(lay.tiles)), w.packet_bits)  # (P, n)
         out = np.maximum(out, np.max(np.where(w.flows > 0, far[None], 0), axis=(1, 2), initial=0))
-        for s, d, f, *_ in w.psum_routes:
-            far = route_latency(arch, *hop_pairs(arch, s, d), pb)  # (m,)
-            out = np.maximum(out, np.max(np.where(f > 0, far[None], 0), axis=1, initial=0))
+        for r in w.psum_routes:
+            far = route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), pb)  # (m,)
+            out = np.maximum(out, np.max(np.where(r.packets > 0, far[None], 0), axis=1, initial=0))
     return out
 
 

@@ -1,7 +1,8 @@
-"""The pipelined fast estimate's timeline: per tile and timestep, when phase A (processing the packets that come
-in) and the neuron phase end, as a max-plus pass over the tiles in layer order, with packets processed as they
-arrive (streaming from producer to consumer) and the simulator's readiness rules, but no network state (the
-busiest link or port on the way into a tile is a lower bound on its processing)."""
+"""The fast estimate's timelines: per tile and timestep, when phase A (processing the packets that come in) and the
+neuron phase end, as a max-plus pass over the tiles in layer order (``timeline``, pipelined; ``step_timeline``, one
+lock-step step), with packets processed as they arrive (streaming from producer to consumer) and the simulator's
+readiness rules, but no network state (the busiest link or port on the way into a tile is a lower bound on its
+processing)."""
 
 import numpy as np
 
@@ -25,7 +26,8 @@ def _routes(mapping: Mapping, works: dict[str, LayerWork]) -> list[dict]:
             heads = [k for k, t in enumerate(mapping.layer(d).tiles) if t.merges]
             hx = tile_xy([mapping.layer(d).tiles[k] for k in heads])
             signals.append((idx[d], np.array(heads), route_latency(arch, *hop_matrices(arch, hx, xy), 1).max(axis=0)))
-        psums = [(idx[r[3]], r[4], r[5], route_latency(arch, *hop_pairs(arch, r[0], r[1]), psum_bits(arch)), r[2])
+        psums = [(idx[r.sender], r.senders, r.receivers,
+                  route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets)
                  for r in w.psum_routes]
         src = None if lay.producer == "input" else (idx[lay.producer], np.array(w.src_tiles, np.int64))
         out.append({"far": route_latency(arch, *hop_matrices(arch, w.src_xy, xy), w.packet_bits), "src": src,

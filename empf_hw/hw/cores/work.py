@@ -13,6 +13,7 @@ dense pass) is the layer's compute mode's (``empf_hw.hw.cores.compute``).
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,6 +23,17 @@ from ...sim.ops import fanout_1d
 from .compute import MODES, Synapse, SynapseInputs
 from .mesh import hop_matrices, io_xy, tile_xy
 from .tiles import Layer, Mapping, owner_ids, time_batched
+
+
+class PsumRoute(NamedTuple):
+    """Partial sums one layer receives from one sending layer (its own split tiles, or a shortcut layer)."""
+
+    src_xy: np.ndarray  # (m, 2) router of each sending tile
+    dst_xy: np.ndarray  # (m, 2) router of each receiving tile
+    packets: np.ndarray  # (T, m) partial sums per route and timestep
+    sender: str  # the sending layer
+    senders: np.ndarray  # (m,) the sending tiles (indices in the sender's tiles)
+    receivers: np.ndarray  # (m,) the receiving tiles
 
 
 @dataclass
@@ -46,9 +58,7 @@ class LayerWork:
     flows: np.ndarray  # (T, P, n) packets from each source (producer tile holding neurons, or the I/O port)
     src_xy: np.ndarray  # (P, 2) router positions of the sources
     src_tiles: list  # (P,) indices of the sources among the producer's tiles ([] for the I/O port)
-    # partial sums received: (sources (m, 2), destinations (m, 2), (T, m) packets, sending layer, (m,) its tiles,
-    # (m,) the receiving tiles)
-    psum_routes: tuple = ()
+    psum_routes: tuple[PsumRoute, ...] = ()  # the partial sums received, per sending layer
     dram_cycles: np.ndarray | None = None  # (n,) reload cycles per timestep on the shared DRAM channel (share_dram)
     options: list[Synapse] = field(default_factory=list)  # the synapse stage in every compute mode the layer may use
 
@@ -247,7 +257,7 @@ def _partial_sums(mapping: Mapping, lay: Layer, packets: np.ndarray, ci: np.ndar
         psum_out[:, senders] = sent
         psum_hops[:, :, senders] = sent[:, None, :] * d[None]
         latency = hop_latency(arch, *d, psum_bits(arch))
-        routes.append((xy[senders], xy[head], sent, lay.name, senders, head))
+        routes.append(PsumRoute(xy[senders], xy[head], sent, lay.name, senders, head))
     width = lay.node.shape[2] if len(lay.node.shape) == 3 else 1
     pairs = []  # (source xy, destination xy, (T,) packets, source tile, tile) of one shortcut layer's sums
     for src in lay.psum_sources:  # partial sums from other layers (convolutional shortcuts)
@@ -267,7 +277,7 @@ def _partial_sums(mapping: Mapping, lay: Layer, packets: np.ndarray, ci: np.ndar
                         pairs.append((st.xy, t.xy, active * m, k, j))
         if pairs:
             xa, xb, f, ks, js = zip(*pairs)
-            routes.append((np.array(xa), np.array(xb), np.stack(f, axis=1), src, np.array(ks), np.array(js)))
+            routes.append(PsumRoute(np.array(xa), np.array(xb), np.stack(f, axis=1), src, np.array(ks), np.array(js)))
             pairs = []
     return psum_in, psum_out, psum_hops, latency, tuple(routes)
 
