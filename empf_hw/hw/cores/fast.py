@@ -296,9 +296,14 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         for core, cycles in zip(cores.tolist(), (a_c + b_c).sum(axis=0).tolist()):
             busy[core] = busy.get(core, 0) + int(cycles)
     lockstep = arch.chip["timestep_mode"] == "lockstep"
+    inject = {}  # layer → (T, P) injection-port cycles of its traffic at each source's router, but the last packet
     for i, lay in enumerate(mapping.layers):
         shared = concurrent_loads([layer_loads[n][0] for n in names], i, lockstep)
         bounds[lay.name] = tile_bounds(arch, works[lay.name], tile_xy(lay.tiles), shared, layer_loads[lay.name][1])
+        w = works[lay.name]
+        per_packet = flits(w.packet_bits, arch.chip["noc_link_bits"]) * credit_period(arch)
+        at = layer_loads[lay.name][1][:, w.src_xy[:, 0] * grid(arch)[1] + w.src_xy[:, 1]]
+        inject[lay.name] = np.maximum(at - per_packet, 0)  # (T, P) until its last packet's head leaves
     host_bits = arch.chip["host_link_bits"]
     merge = {n: merge_cycles(arch, works[n]) for n in names}
     host = {lay.name: works[lay.name].packets.sum(axis=1) * works[lay.name].packet_bits / host_bits
@@ -306,8 +311,8 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch)
     if lockstep:
         return _lockstep(mapping, names, pa, pb, step, links, busy, _arrival(mapping, works), released,
-                         step_timeline(mapping, works, a_tiles, b_tiles, merge, bounds, host, psum_cycles))
-    start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, bounds, host, psum_cycles)
+                         step_timeline(mapping, works, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles))
+    start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
     return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
                   {"link_flits": links})
 

@@ -52,12 +52,13 @@ def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarr
     return np.maximum(term.max(axis=0, initial=-np.inf), tail)
 
 
-def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict, host: dict,
-             psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
+def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict, inject: dict,
+             host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
     """(start, finish) of every layer and timestep (L, T). ``a``, ``b``, ``merge``: layer → (T, n) phase A, phase B
     and the cycles of phase B before its first spike leaves; ``bound``: layer → (T, n) cycles the busiest link or
-    port on the way into each tile is occupied; ``host``: input layer → (T,) cycles the host link takes to stream
-    its input; ``psum_cycles``: cycles a partial sum occupies the port it leaves the network through."""
+    port on the way into each tile is occupied; ``inject``: layer → (T, P) cycles its sources' routers take to
+    inject its packets before the last one; ``host``: input layer → (T,) cycles the host link takes to stream its input;
+    ``psum_cycles``: cycles a partial sum occupies the port it leaves the network through."""
     layers = mapping.layers
     L = len(layers)
     T = works[layers[0].name].packets.shape[0] if L else 0
@@ -80,6 +81,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
                 first, end = emit[p][src], fin[p][src]
                 n = np.maximum(f.sum(axis=1), 1)
                 last = first + (end - first) * (n - 1) / n
+            last = np.maximum(last, first + inject[lay.name][t])  # no faster than its router injects them
             has = (f > 0).any(axis=0)
             arrive = np.where(f > 0, first[:, None] + r["far"], np.inf).min(axis=0, initial=np.inf)
             sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
@@ -116,7 +118,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
 
 
 def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict,
-                  host: dict, psum_cycles: float) -> np.ndarray:
+                  inject: dict, host: dict, psum_cycles: float) -> np.ndarray:
     """(T,) cycles of each lock-step step's work, before the barrier: every tile's neuron phase starts with the
     step, its spikes leave evenly spread over it and are processed as they arrive (``_processed``); split tiles send
     their partial sums once they processed their packets, and the step ends when every neuron phase ended, every
@@ -142,6 +144,7 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
                 first, end = emit[p][src], fin[p][src]
                 n = np.maximum(f.sum(axis=1), 1)
                 last = first + (end - first) * (n - 1) / n
+            last = np.maximum(last, first + inject[lay.name][t])
             has = (f > 0).any(axis=0)
             sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
             done[i] = np.where(has, np.maximum(_processed(f, r["far"], first, last, a[lay.name][t]),
