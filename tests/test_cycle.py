@@ -17,8 +17,9 @@ from empf_hw.hw import evaluate
 CONTENTION_BOUND = (1 / 16, 4)  # fast / cycle latency, any configuration (head-of-line blocking behind 1-packet
 #                                 core FIFOs is what the fast estimate misses most: down to ~1/10 measured)
 REALISTIC_BOUND = (0.6, 1.15)  # fast / cycle latency, realistic links (16/32 bit), buffers (4/8 flits), no FIFO limit
-REALISTIC_MEDIAN_ERROR, REALISTIC_P90_ERROR = 0.04, 0.16  # measured on seeds 0–39: 2.3 %, 13.2 % (0.64–1.07)
-BOARD_BOUND, BOARD_MEDIAN_ERROR, BOARD_P90_ERROR = (0.7, 1.1), 0.05, 0.22  # realistic boards: 3.8 %, 18.2 %
+REALISTIC_MEDIAN_ERROR, REALISTIC_P90_ERROR = 0.04, 0.15  # measured on seeds 0–39: 2.4 %, 12.7 % (0.64–1.13)
+BOARD_BOUND, BOARD_MEDIAN_ERROR, BOARD_P90_ERROR = (0.75, 1.25), 0.05, 0.13  # realistic boards: 3.6 %, 10.0 %
+#                                                                              (0.81–1.22)
 
 
 def case(seed, realistic, one_d=False):

@@ -208,9 +208,10 @@ def concurrent_loads(loads: list[np.ndarray], i: int, lockstep: bool) -> np.ndar
 
 
 def tile_bounds(arch, work: LayerWork, xy: np.ndarray, loads: np.ndarray, ports: np.ndarray) -> np.ndarray:
-    """(T, n) cycles the busiest link or port on the way into each tile is occupied: the links of its packets' XY
-    routes (``loads``, (T, links), the traffic sharing them: ``concurrent_loads``), its ejection port, its sources'
-    injection ports and the host link (``ports``: its layer's, as ``link_loads`` returns them)."""
+    """(T, n) cycles the busiest link or port on the way into each tile is occupied by the traffic that shares it
+    (``concurrent_loads``): the links of its packets' XY routes (``loads``, (T, links)), its ejection port, its
+    sources' injection ports and the host link (``ports``: spikes and partial sums, laid out as ``link_loads``
+    returns them)."""
     R, C = grid(arch)
     T, n = work.packets.shape
     out = np.zeros((T, n))
@@ -280,9 +281,9 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         spike_loads, ports = link_loads(mapping, w)
         groups = psum_links(mapping, w)
         loads = sum(groups, spike_loads)  # spikes and partial sums share the links
-        layer_loads[lay.name] = (loads, ports)
         released += [(a_tiles[r.sender][:, r.senders].max(axis=1), g) for r, g in zip(w.psum_routes, groups)]
         pp = psum_ports(mapping, w)
+        layer_loads[lay.name] = (loads, ports, ports + np.pad(pp, ((0, 0), (0, 1))))  # ports: spikes + partial sums
         links[i] = np.ceil(np.maximum(loads.max(axis=1, initial=0), ports.max(axis=1, initial=0)))
         for k, v in (("mesh", spike_loads), ("ports", ports), ("psums", pp)):
             step[k] = step[k] + v
@@ -299,7 +300,8 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     inject = {}  # layer → (T, P) injection-port cycles of its traffic at each source's router, but the last packet
     for i, lay in enumerate(mapping.layers):
         shared = concurrent_loads([layer_loads[n][0] for n in names], i, lockstep)
-        bounds[lay.name] = tile_bounds(arch, works[lay.name], tile_xy(lay.tiles), shared, layer_loads[lay.name][1])
+        shared_ports = concurrent_loads([layer_loads[n][2] for n in names], i, lockstep)
+        bounds[lay.name] = tile_bounds(arch, works[lay.name], tile_xy(lay.tiles), shared, shared_ports)
         w = works[lay.name]
         per_packet = flits(w.packet_bits, arch.chip["noc_link_bits"]) * credit_period(arch)
         at = layer_loads[lay.name][1][:, w.src_xy[:, 0] * grid(arch)[1] + w.src_xy[:, 1]]
