@@ -52,6 +52,45 @@ def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarr
     return np.maximum(term.max(axis=0, initial=-np.inf), tail)
 
 
+def _window(r: dict, f: np.ndarray, emit: list, fin: list, opened: float, host_t: float, inject_t: np.ndarray):
+    """(first, last) (P,): when each source's packets start and stop leaving. The host streams the input once the
+    layer opened the timestep; a producer tile's packets leave evenly spread from its first spike to its end; and no
+    faster than the source's router injects them."""
+    if r["src"] is None:
+        first = np.array([opened])
+        last = first + host_t
+    else:
+        p, src = r["src"]
+        first, end = emit[p][src], fin[p][src]
+        n = np.maximum(f.sum(axis=1), 1)
+        last = first + (end - first) * (n - 1) / n
+    return first, np.maximum(last, first + inject_t)
+
+
+def _inputs_done(r: dict, f: np.ndarray, first: np.ndarray, last: np.ndarray, a_t: np.ndarray, bound_t: np.ndarray,
+                 otherwise):
+    """(n,) when each tile has processed its packets (``otherwise`` for tiles without): at its pace as they arrive
+    (``_processed``), and no earlier than its first packet's source started plus the busiest link or port on its
+    routes; and (n,) whether it has packets."""
+    has = (f > 0).any(axis=0)
+    sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
+    return np.where(has, np.maximum(_processed(f, r["far"], first, last, a_t), sent + bound_t), otherwise), has
+
+
+def _psums_in(n: int, psums: list, t: int, sent: list, psum_cycles: float) -> np.ndarray:
+    """(n,) when each tile has all its partial sums of timestep t in (0: none): the last to arrive, and the first
+    plus the others one after the other through its ejection port. ``sent``: per layer, when its tiles send them
+    (None: not yet known, counted as 0)."""
+    last, first, count = np.zeros(n), np.full(n, np.inf), np.zeros(n)
+    for d, senders, dst, lat, pf in psums:
+        live = pf[t] > 0
+        arrive = (sent[d][senders] if sent[d] is not None else 0.0) + lat
+        np.maximum.at(last, dst, np.where(live, arrive, 0))
+        np.minimum.at(first, dst, np.where(live, arrive, np.inf))
+        np.add.at(count, dst, pf[t])
+    return np.where(count > 0, np.maximum(last, first + (count - 1) * psum_cycles), 0.0)
+
+
 def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict, inject: dict,
              host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
     """(start, finish) of every layer and timestep (L, T). ``a``, ``b``, ``merge``: layer → (T, n) phase A, phase B
@@ -73,38 +112,20 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
             w, r = works[lay.name], routes[i]
             own = np.maximum(prev[i], core_free[w.cores])
             f = w.flows[t]
-            if r["src"] is None:  # the host streams the input once every tile of the layer opened t
-                first = np.array([own.max()])
-                last = first + host.get(lay.name, np.zeros(T))[t]
-            else:  # a producer tile's packets leave evenly spread from its first spike to its end
-                p, src = r["src"]
-                first, end = emit[p][src], fin[p][src]
-                n = np.maximum(f.sum(axis=1), 1)
-                last = first + (end - first) * (n - 1) / n
-            last = np.maximum(last, first + inject[lay.name][t])  # no faster than its router injects them
-            has = (f > 0).any(axis=0)
-            arrive = np.where(f > 0, first[:, None] + r["far"], np.inf).min(axis=0, initial=np.inf)
-            sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
-            done = np.where(has, np.maximum(_processed(f, r["far"], first, last, a[lay.name][t]),
-                                            sent + bound[lay.name][t]), own)
+            first, last = _window(r, f, emit, fin, own.max(initial=0), host.get(lay.name, np.zeros(T))[t],
+                                  inject[lay.name][t])
+            done, has = _inputs_done(r, f, first, last, a[lay.name][t], bound[lay.name][t], own)
             done = np.maximum(done, own)
+            arrive = np.where(f > 0, first[:, None] + r["far"], np.inf).min(axis=0, initial=np.inf)
             sig = np.zeros(len(lay.tiles))
             for d, heads, lat in r["signals"]:  # every producer finished t, its signal arrived
                 sig = np.maximum(sig, fin[d][heads].max(initial=0) + lat)
             ready = np.maximum(done, sig)
             # back-pressure: a tile ends timestep t only once every consumer tile has opened t
             opened = max((prev[c].max(initial=0) for c in r["consumers"]), default=0) if t else 0
-            first_in = np.full(len(lay.tiles), np.inf)
-            count = np.zeros(len(lay.tiles))
-            own_ready = np.maximum(ready, opened)
-            for d, senders, dst, lat, pf in r["psums"]:  # partial sums in: split tiles send them at their end
-                sent = own_ready[senders] if d == i else fin[d][senders]
-                live = pf[t] > 0
-                np.maximum.at(ready, dst, np.where(live, sent + lat, 0))
-                np.minimum.at(first_in, dst, np.where(live, sent + lat, np.inf))
-                np.add.at(count, dst, pf[t])
-            # ... through the tile's ejection port one after the other
-            ready = np.where(count > 0, np.maximum(ready, first_in + (count - 1) * psum_cycles), ready)
+            sent = fin[:i] + [np.maximum(ready, opened)] + fin[i + 1:]  # split tiles send their partial sums at
+            #                                                             their end
+            ready = np.maximum(ready, _psums_in(len(lay.tiles), r["psums"], t, sent, psum_cycles))
             begin = np.maximum(ready, opened)
             heads = r["heads"]
             fin[i] = np.where(heads, begin + b[lay.name][t], begin)
@@ -136,29 +157,9 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
         for i, lay in enumerate(layers):
             w, r = works[lay.name], routes[i]
             f = w.flows[t]
-            if r["src"] is None:
-                first = np.zeros(1)
-                last = first + host.get(lay.name, np.zeros(T))[t]
-            else:
-                p, src = r["src"]
-                first, end = emit[p][src], fin[p][src]
-                n = np.maximum(f.sum(axis=1), 1)
-                last = first + (end - first) * (n - 1) / n
-            last = np.maximum(last, first + inject[lay.name][t])
-            has = (f > 0).any(axis=0)
-            sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
-            done[i] = np.where(has, np.maximum(_processed(f, r["far"], first, last, a[lay.name][t]),
-                                               sent + bound[lay.name][t]), 0.0)
-            step = np.maximum(fin[i], done[i])
-            for d, senders, dst, lat, pf in r["psums"]:  # partial sums: sent once their senders are done
-                live = pf[t] > 0
-                sent = done[d][senders] if d <= i else np.zeros(len(senders))
-                arrive = np.where(live, sent + lat, 0)
-                per_dst = np.zeros(len(lay.tiles))
-                np.add.at(per_dst, dst, pf[t])
-                first_in = np.full(len(lay.tiles), np.inf)
-                np.minimum.at(first_in, dst, np.where(live, arrive, np.inf))
-                np.maximum.at(step, dst, arrive)
-                step = np.where(per_dst > 0, np.maximum(step, first_in + (per_dst - 1) * psum_cycles), step)
+            first, last = _window(r, f, emit, fin, 0.0, host.get(lay.name, np.zeros(T))[t], inject[lay.name][t])
+            done[i], _ = _inputs_done(r, f, first, last, a[lay.name][t], bound[lay.name][t], 0.0)
+            step = np.maximum(np.maximum(fin[i], done[i]),  # partial sums: sent once their senders are done
+                              _psums_in(len(lay.tiles), r["psums"], t, done, psum_cycles))
             out[t] = max(out[t], float(step.max(initial=0)))
     return out
