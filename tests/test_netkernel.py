@@ -82,3 +82,16 @@ def test_the_zoo_models_simulate_identically():
                    schedule="lockstep" if preset == "loihi-sanafe" else "pipelined")
         assert_same(evaluate(d.trace, preset, timing="cycle", lowering="parallel"),
                     evaluate(d.trace, preset, timing="cycle", lowering="parallel", compiled=False))
+
+
+def test_more_packets_than_the_int32_fields_hold_is_refused():
+    """Packet fields are int32: an inference of more than 2^31 − 1 packets gets one clear error, not a wrap-around."""
+    import pytest
+
+    from empf_hw.hw.cores.cycle.network import NetworkBase
+
+    net = NetworkBase(from_dict(arch_dict(), "tiny"), np.full(16, 4))
+    net.reserve(10_000)
+    assert len(net.p_dst) == 10_000 and net.p_dst.dtype == np.int32 and net.p_rel.dtype == np.int64
+    with pytest.raises(EmpfError, match=r"2,147,483,648 packets exceeds its limit of 2,147,483,647"):
+        net.reserve(2**31)

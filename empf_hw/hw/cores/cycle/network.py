@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from ....errors import EmpfError
 from ..mesh import grid
 from ..work import latencies
 
@@ -69,15 +70,17 @@ class NetworkBase:
         self.period = np.where(cross, math.ceil(ch["noc_link_bits"] / arch.system["chip_link_bits"]), 1).astype(
             np.int64)  # cycles a full flit occupies each output link
         self.flit_bits, self.chip_link_bits = ch["noc_link_bits"], arch.system["chip_link_bits"]
-        self.p_dst = np.zeros(1 << 12, np.int64)  # per packet: destination router, flits, core FIFO (−1: none),
-        self.p_flits = np.zeros(1 << 12, np.int64)  # next packet in its router's injection queue, and the cycles
-        self.p_tail = np.ones(1 << 12, np.int64)  # its last (partly filled) flit takes on a chip-to-chip link
-        self.p_fifo = np.full(1 << 12, -1, np.int64)
-        self.p_next = np.full(1 << 12, -1, np.int64)
-        self.p_src = np.zeros(1 << 12, np.int64)  # ... and, for scheduled packets, the router and cycle they
+        # per packet (int32 where a value fits, halving the arrays of a 12 M-packet inference): destination router,
+        # flits, core FIFO (−1: none),
+        self.p_dst = np.zeros(1 << 12, np.int32)
+        self.p_flits = np.zeros(1 << 12, np.int32)  # next packet in its router's injection queue, and the cycles
+        self.p_tail = np.ones(1 << 12, np.int32)  # its last (partly filled) flit takes on a chip-to-chip link
+        self.p_fifo = np.full(1 << 12, -1, np.int32)
+        self.p_next = np.full(1 << 12, -1, np.int32)
+        self.p_src = np.zeros(1 << 12, np.int32)  # ... and, for scheduled packets, the router and cycle they
         self.p_rel = np.zeros(1 << 12, np.int64)  # are released at into its injection queue; the tile and the
-        self.p_tile = np.zeros(1 << 12, np.int64)  # timestep a packet is for
-        self.p_t = np.zeros(1 << 12, np.int64)
+        self.p_tile = np.zeros(1 << 12, np.int32)  # timestep a packet is for
+        self.p_t = np.zeros(1 << 12, np.int32)
         self.psum_got = np.zeros((1, 1), np.int64)  # (tiles, T) partial sums arrived, and expected: only the one
         self.psum_expected = np.zeros((1, 1), np.int64)  # completing a tile's timestep is reported
         self.n_packets = 0
@@ -95,7 +98,7 @@ class NetworkBase:
         self.f_peak = np.zeros(1, np.float64)  # largest FIFO occupancy as a fraction of its capacity
         self.p_service = np.zeros(1 << 12, np.float64)  # per spike packet: engine cycles, bank stall
         self.p_bank = np.zeros(1 << 12, np.float64)
-        self.p_fnext = np.full(1 << 12, -1, np.int64)  # next packet in its core's FIFO
+        self.p_fnext = np.full(1 << 12, -1, np.int32)  # next packet in its core's FIFO
         self.processed = np.zeros((1, 1), np.int64)  # (tiles, T): packets processed, expected, first start
         self.expected = np.zeros((1, 1), np.int64)
         self.a_start = np.full((1, 1), -1, np.int64)
@@ -112,6 +115,10 @@ class NetworkBase:
         size = len(self.p_dst)
         if n <= size:
             return
+        if n > np.iinfo(np.int32).max:
+            raise EmpfError(f"the cycle-level simulation of {n:,} packets exceeds its limit of "
+                            f"{np.iinfo(np.int32).max:,} per inference; allowed: fewer timesteps or a smaller network, "
+                            "or --timing fast")
         for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_tail", 1), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
                            ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_service", 0), ("p_bank", 0),
                            ("p_fnext", -1)):
