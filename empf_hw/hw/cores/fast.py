@@ -36,10 +36,10 @@ import numpy as np
 
 from ..result import Timing
 from .compute import syn_kind
-from .mesh import grid, hop_matrices, hop_pairs, tile_xy
+from .mesh import grid, tile_xy
 from .tiles import Mapping
 from .timeline import step_timeline, timeline
-from .work import LayerWork, flits, latencies, psum_bits, route_latency
+from .work import LayerWork, flits, latencies, psum_bits
 
 
 def bus_cycles(packets: np.ndarray, bits: int, bus: int) -> np.ndarray:
@@ -312,28 +312,11 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
             for lay in mapping.layers if host_bits and lay.producer == "input"}
     psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch)
     if lockstep:
-        return _lockstep(mapping, names, pa, pb, step, links, busy, _arrival(mapping, works), released,
-                         step_timeline(mapping, works, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles))
+        chained, lat = step_timeline(mapping, works, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
+        return _lockstep(mapping, names, pa, pb, step, links, busy, lat, released, chained)
     start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
     return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
                   {"link_flits": links})
-
-
-def _arrival(mapping: Mapping, works: dict[str, LayerWork]) -> np.ndarray:
-    """(T,) latency of the farthest packet of each step (0 in a step without packets): spikes from their producers
-    or the I/O port, partial sums from split tiles and shortcut layers."""
-    arch = mapping.arch
-    T = works[mapping.layers[0].name].packets.shape[0]
-    out = np.zeros(T)
-    pb = psum_bits(arch)
-    for lay in mapping.layers:
-        w = works[lay.name]
-        far = route_latency(arch, *hop_matrices(arch, w.src_xy, tile_xy(lay.tiles)), w.packet_bits)  # (P, n)
-        out = np.maximum(out, np.max(np.where(w.flows > 0, far[None], 0), axis=(1, 2), initial=0))
-        for r in w.psum_routes:
-            far = route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), pb)  # (m,)
-            out = np.maximum(out, np.max(np.where(r.packets > 0, far[None], 0), axis=1, initial=0))
-    return out
 
 
 def _released_links(spikes: np.ndarray, released: list) -> np.ndarray:

@@ -266,7 +266,7 @@ def tile_layers(graph: DeployGraph, arch) -> list[Layer]:
 
 
 # Every architecture field tiling and placement read: architectures agreeing on these map a graph alike, so a
-# sweep point that changes only timing or energy fields reuses the mapping (tests/test_mapper.py perturbs the rest).
+# sweep point that changes only timing or energy fields reuses the mapping (tests/test_mapping.py perturbs the rest).
 MAPPING_FIELDS = {
     "core": ("crossbar_rows", "crossbar_cols", "weight_bits", "synapse_sram_KiB", "membrane_sram_KiB",
              "buffer_sram_KiB", "max_neurons", "membrane_bits", "accumulator_bits", "accumulation",

@@ -139,15 +139,16 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
 
 
 def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict,
-                  inject: dict, host: dict, psum_cycles: float) -> np.ndarray:
+                  inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
     """(T,) cycles of each lock-step step's work, before the barrier: every tile's neuron phase starts with the
     step, its spikes leave evenly spread over it and are processed as they arrive (``_processed``); split tiles send
     their partial sums once they processed their packets, and the step ends when every neuron phase ended, every
-    packet is processed and every partial sum is in. Arguments as ``timeline``'s."""
+    packet is processed and every partial sum is in. Also (T,) the latency of each step's farthest packet (0 in a
+    step without packets), spikes or partial sums. Arguments as ``timeline``'s."""
     layers = mapping.layers
     T = works[layers[0].name].packets.shape[0] if layers else 0
     routes = _routes(mapping, works)
-    out = np.zeros(T)
+    out, far = np.zeros(T), np.zeros(T)
     for t in range(T):
         fin, emit, done = [None] * len(layers), [None] * len(layers), [None] * len(layers)
         for i, lay in enumerate(layers):
@@ -162,4 +163,6 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
             step = np.maximum(np.maximum(fin[i], done[i]),  # partial sums: sent once their senders are done
                               _psums_in(len(lay.tiles), r["psums"], t, done, psum_cycles))
             out[t] = max(out[t], float(step.max(initial=0)))
-    return out
+            far[t] = max([far[t], float(np.max(np.where(f > 0, r["far"], 0), initial=0))]
+                         + [float(np.max(np.where(pf[t] > 0, lat, 0), initial=0)) for *_, lat, pf in r["psums"]])
+    return out, far
