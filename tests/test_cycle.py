@@ -186,8 +186,8 @@ def test_host_link_paces_the_network_input_by_hand():
 
 
 def test_path_max_is_the_largest_load_on_each_xy_route():
-    """``fast.path_max`` (sparse-table range maxima) against the links ``_route_loads`` puts each route on."""
-    from empf_hw.hw.cores.fast import _route_loads, path_max
+    """``loads.path_max`` (sparse-table range maxima) against the links ``route_loads`` puts each route on."""
+    from empf_hw.hw.cores.loads import path_max, route_loads
 
     arch = tiny_arch(mesh_rows=5, mesh_cols=7)
     rng = np.random.default_rng(0)
@@ -196,5 +196,5 @@ def test_path_max_is_the_largest_load_on_each_xy_route():
     t = rng.integers(0, 3, size=300)
     got = path_max(arch, load, s, d, t)
     for i in range(300):
-        on = _route_loads(arch, s[i:i + 1], d[i:i + 1], np.ones((1, 1)))[0] > 0
+        on = route_loads(arch, s[i:i + 1], d[i:i + 1], np.ones((1, 1)))[0, 0] > 0
         assert got[i] == load[t[i], on].max(initial=0)

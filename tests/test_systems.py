@@ -45,7 +45,7 @@ def test_chip_link_width_limits_the_fast_estimate_as_in_the_simulation():
     """A narrow chip-to-chip link serializes a packet's bits flit by flit (⌈noc_link_bits / chip_link_bits⌉ per full
     flit, the last flit only its own bits): the fast estimate's link load counts that, so it moves with the width as
     the simulation does, and a 4096-bit link costs no more than an on-chip one."""
-    from empf_hw.hw.cores.fast import credit_period, link_cycles
+    from empf_hw.hw.cores.loads import credit_period, link_cycles
 
     rng = np.random.default_rng(3)
     g = tiny_graph(rng, T=2, width=6)
