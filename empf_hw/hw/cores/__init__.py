@@ -20,6 +20,7 @@ from .counts import board_static, layer_counts, soma_activity
 from .fast import schedule
 from .lowering import lower
 from .mapper import accumulator_needs, map_graph, saturations
+from .reuse import Prepared, kept, timing_key, work_key
 from .stem import stem_once
 from .tiles import Mapping, state_bits
 from .work import check_trace, layer_work, share_dram
@@ -57,17 +58,15 @@ def _dynamic_pJ(mapping: Mapping, lay, w, soma: tuple, pj: np.ndarray) -> float:
     return float(counts.sum(axis=1) @ pj)
 
 
-def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast",
-                   lowering: str | None = None, placement=None, compiled: bool = True) -> Costs:
-    """Costs of a trace on a cores architecture; ``timing``: ``fast`` (estimate) or ``cycle`` (cycle-level
-    simulation of a batch-1 trace); ``lowering``: how spikes wider than the chip's packets are sent (see
-    ``empf_hw.hw.cores.lowering``); ``placement``: a policy or a core per tile (see ``empf_hw.hw.cores.placement``)."""
-    check_choice("timing", timing, TIMINGS)
+def _lowered(trace, graph, arch, lowering):
+    """(graph, trace) as the chip sees them: lowered to its payloads, the stem computed once if it says so."""
     graph, trace = lower(graph, trace, arch, lowering)
-    if arch.chip["stem_once"]:
-        trace = stem_once(graph, trace)
-    mapping = map_graph(graph, arch, placement)
-    arch = mapping.arch  # core.accumulator_bits: auto resolved
+    return graph, stem_once(graph, trace) if arch.chip["stem_once"] else trace
+
+
+def _prepare(trace, graph, mapping) -> Prepared:
+    """The trace's per-tile work on ``mapping`` before the compute-mode choice (``graph``, ``trace``: lowered)."""
+    arch = mapping.arch
     by = check_trace(mapping, trace)
     T = len(trace.logits)
     works = {}
@@ -78,20 +77,51 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
         works[lay.name] = layer_work(mapping, lay, by[lay.name], aux, trace.batch, works, trace.cache,
                                      layer_modes(arch, lay))
     share_dram(mapping, works)
-    soma = soma_activity(mapping, works, by, trace.batch)
-    ert = reference_table(arch)
-    pj = np.array([ert[k].pJ for k in CORES_ENTRIES])
+    return Prepared(graph, by, works, soma_activity(mapping, works, by, trace.batch), _memory(mapping))
+
+
+def _chosen(mapping: Mapping, prep: Prepared, pj: np.ndarray) -> dict:
+    """The works with each layer's synapse stage in its mode (synapse_compute auto: the lower dynamic energy)."""
+    works = dict(prep.works)
     for lay in mapping.layers:
         w = works[lay.name]
-        if len(w.options) > 1:  # synapse_compute auto: the mode with the lower dynamic energy
-            w.syn = min(w.options, key=lambda st, lay=lay, w=w: _dynamic_pJ(mapping, lay, replace(w, syn=st),
-                                                                            soma[lay.name], pj))
+        if len(w.options) > 1:
+            works[lay.name] = min((replace(w, syn=st) for st in w.options),
+                                  key=lambda c, lay=lay: _dynamic_pJ(mapping, lay, c, prep.soma[lay.name], pj))
+    return works
+
+
+def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast",
+                   lowering: str | None = None, placement=None, compiled: bool = True) -> Costs:
+    """Costs of a trace on a cores architecture; ``timing``: ``fast`` (estimate) or ``cycle`` (cycle-level
+    simulation of a batch-1 trace); ``lowering``: how spikes wider than the chip's packets are sent (see
+    ``empf_hw.hw.cores.lowering``); ``placement``: a policy or a core per tile (see ``empf_hw.hw.cores.placement``).
+    With a placement policy, what the trace gives on the mapping and its fast timing are reused across
+    architectures that differ only in timing or energy fields (``empf_hw.hw.cores.reuse``)."""
+    check_choice("timing", timing, TIMINGS)
+    source = trace
+    key = (id(graph), arch.core["spike_payload_bits"], lowering, arch.chip["stem_once"])
+    _, graph, trace = kept(source, "lowered", key, lambda: (graph, *_lowered(trace, graph, arch, lowering)))
+    mapping = map_graph(graph, arch, placement)
+    arch = mapping.arch  # core.accumulator_bits: auto resolved
+    if placement is None or isinstance(placement, str):
+        prep = kept(source, "prepared", (id(graph), placement, work_key(arch)),
+                    lambda: _prepare(trace, graph, mapping))
+    else:
+        prep = _prepare(trace, graph, mapping)
+    by, soma = prep.by, prep.soma
+    ert = reference_table(arch)
+    pj = np.array([ert[k].pJ for k in CORES_ENTRIES])
+    works = _chosen(mapping, prep, pj)
     if timing == "cycle":
         from .cycle import simulate
 
         tm = simulate(mapping, trace, works, soma, compiled)
     else:
-        tm = schedule(mapping, works, soma)
+        key = (timing_key(arch), tuple(w.syn.mode for w in works.values()))
+        if key not in prep.timings:
+            prep.timings[key] = schedule(mapping, works, soma)
+        tm = replace(prep.timings[key], clock_MHz=arch.chip["clock_MHz"])
     seen: set[int] = set()
     counts = []
     for i, lay in enumerate(mapping.layers):
@@ -124,5 +154,5 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
         df["utilization"] = df["busy_cycles"] / max(tm.cycles, 1)
         return df
 
-    return Costs(model, arch, info, cores, len(seen), tm, CORES_ENTRIES, arr, energies, _memory(mapping),
+    return Costs(model, arch, info, cores, len(seen), tm, CORES_ENTRIES, arr, energies, prep.memory.copy(),
                  trace_summary(trace, {lay.name: by[lay.name] for lay in lays}), accuracy, mapping, trace, graph)
