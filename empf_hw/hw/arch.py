@@ -46,7 +46,8 @@ CHIP_FIELDS = {
     "mesh_cols": Field(1, 1024, "routers", "columns of the 2-D mesh of routers"),
     "cores_per_router": Field(1, 64, "cores", "cores sharing one router (0 hops between them; Loihi: 4)", 1),
     "clock_MHz": Field(1e-3, 1e6, "MHz", "core and NoC clock (sets the length of a cycle)"),
-    "tech_node_nm": Field(7, 180, "nm", "technology node; logic and SRAM energies scale from 45 nm"),
+    "tech_node_nm": Field(7, 130, "nm", "technology node; logic and SRAM energies scale from 45 nm (the nodes "
+                          "empf_hw.hw.tech tabulates)"),
     "tech_flavor": Field(None, None, "choice", "lp | hp: Stillmaker & Baas coefficient set used for node "
                          "scaling (one flavor for every node)", "hp"),
     "vdd_V": Field(0.3, 2.0, "V", "supply voltage (null: the node's nominal voltage)", None),
