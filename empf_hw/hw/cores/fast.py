@@ -139,7 +139,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
             busy[core] = busy.get(core, 0) + int(cycles)
     lockstep = arch.chip["timestep_mode"] == "lockstep"
     bounds = dict(zip(names, tile_bounds(mapping, works, concurrent(mesh, lockstep),
-                                         concurrent(shared_ports, lockstep), lockstep)))
+                                         concurrent(shared_ports, lockstep), lockstep, net.psum_ports)))
     inject = {}  # layer → (T, P) injection-port cycles of its traffic at each source's router, but the last packet
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]

@@ -175,11 +175,13 @@ def concurrent(loads: list[np.ndarray], lockstep: bool) -> np.ndarray:
 
 
 def tile_bounds(mapping: Mapping, works: dict[str, LayerWork], mesh: np.ndarray, ports: np.ndarray,
-                lockstep: bool) -> list[np.ndarray]:
+                lockstep: bool, own: list[np.ndarray]) -> list[np.ndarray]:
     """Per layer, (T, n) cycles the busiest link or port on the way into each tile is occupied by the traffic that
     shares it (``concurrent`` slots ``mesh`` (slots, links) and ``ports`` (slots, 2 × routers + 1), laid out as
     ``Loads.ports``): the links of its packets' XY routes, its ejection port, its sources' injection ports and the
-    host link; 0 for a tile without packets."""
+    host link; 0 for a tile without packets. ``own``: per layer, (T, 2 × routers) port cycles of its own partial
+    sums (``Loads.psum_ports``), left out of its bounds: its split tiles send them once they processed their input,
+    and its head tiles take them in after theirs (``timeline._psums_in``)."""
     arch = mapping.arch
     R, C = grid(arch)
     layers = mapping.layers
@@ -194,14 +196,17 @@ def tile_bounds(mapping: Mapping, works: dict[str, LayerWork], mesh: np.ndarray,
     dst = np.concatenate([xy[j] for xy, (_, _, j) in zip(xys, nz)]).reshape(-1, 2)
     slot = np.concatenate(slot_of).astype(np.int64)
     pm = path_max(arch, mesh, src, dst, slot)
-    pm = np.maximum(pm, ports[slot, src[:, 0] * C + src[:, 1]])  # injection at the source's router
+    mine = np.concatenate([own[i][t, w.src_xy[k, 0] * C + w.src_xy[k, 1]] for i, (w, (t, k, _)) in
+                           enumerate(zip(ws, nz))])
+    pm = np.maximum(pm, ports[slot, src[:, 0] * C + src[:, 1]] - mine)  # injection at the source's router
     out = np.zeros((T, off[-1]))
     cols = np.concatenate([off[i] + j for i, (_, _, j) in enumerate(nz)]).astype(np.int64)
     np.maximum.at(out, (np.concatenate([t for t, _, _ in nz]).astype(np.int64), cols), pm)
     result = []
     for i, (w, xy) in enumerate(zip(ws, xys)):
         at = np.arange(T) if lockstep else np.arange(T) + i
-        eject = ports[at[:, None], R * C + xy[:, 0] * C + xy[:, 1]]  # at the tile's router
+        at_router = R * C + xy[:, 0] * C + xy[:, 1]
+        eject = ports[at[:, None], at_router] - own[i][:, at_router]  # at the tile's router
         has = w.flows.any(axis=1)  # (T, n)
         result.append(np.where(has, np.maximum(out[:, off[i]:off[i + 1]], np.maximum(eject, ports[at, -1:])), 0.0))
     return result
