@@ -86,16 +86,21 @@ def test_fast_estimate_on_realistic_configurations(family):
     make = (lambda s: case(s, realistic=True)) if family == "chips" else (lambda s: board_case(s, realistic=True))
     bound, median, p90 = ((REALISTIC_BOUND, REALISTIC_MEDIAN_ERROR, REALISTIC_P90_ERROR) if family == "chips" else
                           (BOARD_BOUND, BOARD_MEDIAN_ERROR, BOARD_P90_ERROR))
-    ratios = []
+    ratios, pipelined = [], []
     for a, tr in (make(seed) for seed in range(40)):
         try:
             ratios.append(ratio(evaluate(tr, a), evaluate(tr, a, timing="cycle")))
         except EmpfError:  # a random network that does not fit its random board
             continue
+        pipelined.append(a.chip["timestep_mode"] == "pipelined")
     err = np.abs(np.array(ratios) - 1)
     assert len(ratios) >= 30 and np.median(err) <= median and np.quantile(err, 0.9) <= p90, (np.median(err),
                                                                                             np.quantile(err, 0.9))
     assert min(ratios) >= bound[0] and max(ratios) <= bound[1], (min(ratios), max(ratios))
+    if family == "chips":  # issue 18's targets, met on pipelined chips (README's table)
+        piped = err[np.array(pipelined)]
+        assert np.median(piped) <= 0.03 and np.quantile(piped, 0.9) <= 0.10, (np.median(piped),
+                                                                                np.quantile(piped, 0.9))
 
 
 @pytest.mark.parametrize("preset", ["empf-core-45nm", "stbp-core-45nm"])
@@ -213,3 +218,20 @@ def test_a_layer_is_not_bounded_by_its_own_partial_sums():
     run = lambda t: t.finish[i, 0] - t.start[i, 0]  # noqa: E731
     assert abs(run(fast.timing) / run(cyc.timing) - 1) <= 0.1
     assert abs(ratio(fast, cyc) - 1) <= 0.03
+
+
+def test_layers_fed_by_one_producer_share_its_wavefront():
+    """A block's first conv and its shortcut both take the stem's spikes at the same time, so the pipelined
+    estimate loads them into one wavefront slot (``loads.waves``: 0, 1, 1, 2, 3 for c1, sc, c2, c3, fc). On a board
+    where the stem's spikes to both cross one chip link, the shortcut's input waits behind the block's: the
+    simulator finishes sc at cycle 2138, the estimate at 2129 (it was 588 with a slot per layer index)."""
+    from test_netkernel import board_case
+
+    from empf_hw.hw.cores.loads import waves
+
+    arch, trace = board_case(37, realistic=True)
+    fast, cyc = evaluate(trace, arch), evaluate(trace, arch, timing="cycle")
+    assert fast.timing.layers == ["c1", "sc", "c2", "c3", "fc"]
+    assert waves(fast.mapping).tolist() == [0, 1, 1, 2, 3]
+    assert abs(fast.timing.finish[1, 0] / cyc.timing.finish[1, 0] - 1) <= 0.02
+    assert abs(ratio(fast, cyc) - 1) <= 0.05

@@ -162,20 +162,30 @@ def network_loads(mapping: Mapping, works: dict[str, LayerWork]) -> Loads:
     return Loads(spikes, psums, ports, psum_ports)
 
 
-def concurrent(loads: list[np.ndarray], lockstep: bool) -> np.ndarray:
+def waves(mapping: Mapping) -> np.ndarray:
+    """(L,) the wavefront position of each layer (pipelined): 0 for a layer fed by the I/O port, its producer's + 1
+    otherwise; layers fed by the same producer (a block and its shortcut) receive their spikes at the same time."""
+    at: dict[str, int] = {}
+    for lay in mapping.layers:  # producers come first
+        at[lay.name] = 0 if lay.producer == "input" else at[lay.producer] + 1
+    return np.array([at[lay.name] for lay in mapping.layers], np.int64)
+
+
+def concurrent(loads: list[np.ndarray], lockstep: bool, wave: np.ndarray) -> np.ndarray:
     """(slots, links) every layer's link cycles (``loads``: (T, links) per layer) summed over the traffic that flows
     at the same time. Lock-step: every layer's of the same step (T slots; layer i works on step t in slot t);
-    pipelined, the wavefront's: layer i − k works on timestep t + k at the same time, so layer i works on t in slot
-    t + i of T + layers − 1."""
+    pipelined, the wavefront's: layer i works on timestep t in slot t + ``wave[i]`` (``waves``), so layers k
+    positions apart work k timesteps apart at the same time."""
     T = loads[0].shape[0]
-    out = np.zeros((T if lockstep else T + len(loads) - 1, loads[0].shape[1]))
+    out = np.zeros((T if lockstep else T + int(wave.max(initial=0)), loads[0].shape[1]))
     for j, load in enumerate(loads):
-        out[0 if lockstep else j:(0 if lockstep else j) + T] += load
+        at = 0 if lockstep else int(wave[j])
+        out[at:at + T] += load
     return out
 
 
 def tile_bounds(mapping: Mapping, works: dict[str, LayerWork], mesh: np.ndarray, ports: np.ndarray,
-                lockstep: bool, own: list[np.ndarray]) -> list[np.ndarray]:
+                lockstep: bool, own: list[np.ndarray], wave: np.ndarray) -> list[np.ndarray]:
     """Per layer, (T, n) cycles the busiest link or port on the way into each tile is occupied by the traffic that
     shares it (``concurrent`` slots ``mesh`` (slots, links) and ``ports`` (slots, 2 × routers + 1), laid out as
     ``Loads.ports``): the links of its packets' XY routes, its ejection port, its sources' injection ports and the
@@ -190,7 +200,7 @@ def tile_bounds(mapping: Mapping, works: dict[str, LayerWork], mesh: np.ndarray,
     sizes = [len(lay.tiles) for lay in layers]
     off = np.concatenate([[0], np.cumsum(sizes)])
     nz = [np.nonzero(w.flows > 0) for w in ws]  # (t, source, tile) with packets
-    slot_of = [t if lockstep else t + i for i, (t, _, _) in enumerate(nz)]
+    slot_of = [t if lockstep else t + wave[i] for i, (t, _, _) in enumerate(nz)]
     src = np.concatenate([w.src_xy[k] for w, (_, k, _) in zip(ws, nz)]).reshape(-1, 2)
     xys = [tile_xy(lay.tiles) for lay in layers]
     dst = np.concatenate([xy[j] for xy, (_, _, j) in zip(xys, nz)]).reshape(-1, 2)
@@ -204,7 +214,7 @@ def tile_bounds(mapping: Mapping, works: dict[str, LayerWork], mesh: np.ndarray,
     np.maximum.at(out, (np.concatenate([t for t, _, _ in nz]).astype(np.int64), cols), pm)
     result = []
     for i, (w, xy) in enumerate(zip(ws, xys)):
-        at = np.arange(T) if lockstep else np.arange(T) + i
+        at = np.arange(T) if lockstep else np.arange(T) + wave[i]
         at_router = R * C + xy[:, 0] * C + xy[:, 1]
         eject = ports[at[:, None], at_router] - own[i][:, at_router]  # at the tile's router
         has = w.flows.any(axis=1)  # (T, n)
