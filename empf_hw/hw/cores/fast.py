@@ -36,7 +36,7 @@ import numpy as np
 
 from ..result import Timing
 from .compute import syn_kind
-from .loads import concurrent, credit_period, network_loads, tile_bounds, waves
+from .loads import credit_period, network_loads, tile_bounds
 from .mesh import grid
 from .tiles import Mapping
 from .timeline import step_timeline, timeline
@@ -138,9 +138,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         for core, cycles in zip(cores.tolist(), (a_c + b_c).sum(axis=0).tolist()):
             busy[core] = busy.get(core, 0) + int(cycles)
     lockstep = arch.chip["timestep_mode"] == "lockstep"
-    wave = waves(mapping)
-    bounds = dict(zip(names, tile_bounds(mapping, works, concurrent(mesh, lockstep, wave),
-                                         concurrent(shared_ports, lockstep, wave), lockstep, net.psum_ports, wave)))
+    bounds = dict(zip(names, tile_bounds(mapping, works, mesh, shared_ports, net.psum_ports, lockstep)))
     inject = {}  # layer → (T, P) injection-port cycles of its traffic at each source's router, but the last packet
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]

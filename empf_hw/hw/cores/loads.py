@@ -184,39 +184,68 @@ def concurrent(loads: list[np.ndarray], lockstep: bool, wave: np.ndarray) -> np.
     return out
 
 
-def tile_bounds(mapping: Mapping, works: dict[str, LayerWork], mesh: np.ndarray, ports: np.ndarray,
-                lockstep: bool, own: list[np.ndarray], wave: np.ndarray) -> list[np.ndarray]:
+def _ejection(mapping: Mapping, ports: list[np.ndarray], own: list[np.ndarray], offsets: np.ndarray) -> list:
+    """Per layer, (T, n) cycles each tile's router's ejection port takes to deliver the layer's packets there while
+    other layers' traffic to that router (its other cores) flows at the same time, served round-robin: the layer's
+    own load plus, of every other layer's, the smaller of that load and its own. ``ports``: per layer, (T, 2 ×
+    routers + 1) port cycles as ``Loads.ports`` (partial sums included); ``own``: its own partial sums, left out of
+    its load; ``offsets``: the slot of each layer's first timestep."""
+    R, C = grid(mapping.arch)
+    T = ports[0].shape[0]
+    routers = [R * C + xy[:, 0] * C + xy[:, 1] for xy in (tile_xy(lay.tiles) for lay in mapping.layers)]
+    mine = [ports[i][:, r] - own[i][:, r] for i, r in enumerate(routers)]
+    users = np.unique(np.concatenate([np.unique(r) for r in routers]), return_counts=True)
+    shared = users[0][users[1] > 1]  # routers whose ejection port serves more than one layer
+    if not len(shared):
+        return mine
+    at = np.zeros((len(ports), T + int(offsets.max(initial=0)), len(shared)))  # every layer's load there, by slot
+    for j, p in enumerate(ports):
+        at[j, offsets[j]:offsets[j] + T] = p[:, shared]
+    out = []
+    for i, (m, r) in enumerate(zip(mine, routers)):
+        k = np.searchsorted(shared, r)
+        on = (k < len(shared)) & (shared[np.minimum(k, len(shared) - 1)] == r)
+        others = at[:, offsets[i]:offsets[i] + T][:, :, k[on]]  # (layers, T, tiles at shared routers)
+        m = m.copy()
+        m[:, on] += np.minimum(others, m[None, :, on]).sum(axis=0) - np.minimum(others[i], m[:, on])
+        out.append(m)
+    return out
+
+
+def tile_bounds(mapping: Mapping, works: dict[str, LayerWork], mesh: list[np.ndarray], ports: list[np.ndarray],
+                own: list[np.ndarray], lockstep: bool) -> list[np.ndarray]:
     """Per layer, (T, n) cycles the busiest link or port on the way into each tile is occupied by the traffic that
-    shares it (``concurrent`` slots ``mesh`` (slots, links) and ``ports`` (slots, 2 × routers + 1), laid out as
-    ``Loads.ports``): the links of its packets' XY routes, its ejection port, its sources' injection ports and the
-    host link; 0 for a tile without packets. ``own``: per layer, (T, 2 × routers) port cycles of its own partial
-    sums (``Loads.psum_ports``), left out of its bounds: its split tiles send them once they processed their input,
-    and its head tiles take them in after theirs (``timeline._psums_in``)."""
+    shares it (``mesh``: per layer (T, links), ``ports``: per layer (T, 2 × routers + 1) laid out as ``Loads.ports``,
+    summed over the traffic that flows at the same time, ``concurrent``): the links of its packets' XY routes, its
+    sources' injection ports, the host link and its ejection port (shared round-robin, ``_ejection``); 0 for a tile
+    without packets. ``own``: per layer, (T, 2 × routers) port cycles of its own partial sums
+    (``Loads.psum_ports``), left out of its bounds: its split tiles send them once they processed their input, and
+    its head tiles take them in after theirs (``timeline._psums_in``)."""
     arch = mapping.arch
     R, C = grid(arch)
     layers = mapping.layers
     ws = [works[lay.name] for lay in layers]
     T = ws[0].packets.shape[0]
+    wave = np.zeros(len(layers), np.int64) if lockstep else waves(mapping)
+    links, through = concurrent(mesh, lockstep, wave), concurrent(ports, lockstep, wave)
     sizes = [len(lay.tiles) for lay in layers]
     off = np.concatenate([[0], np.cumsum(sizes)])
     nz = [np.nonzero(w.flows > 0) for w in ws]  # (t, source, tile) with packets
-    slot_of = [t if lockstep else t + wave[i] for i, (t, _, _) in enumerate(nz)]
     src = np.concatenate([w.src_xy[k] for w, (_, k, _) in zip(ws, nz)]).reshape(-1, 2)
     xys = [tile_xy(lay.tiles) for lay in layers]
     dst = np.concatenate([xy[j] for xy, (_, _, j) in zip(xys, nz)]).reshape(-1, 2)
-    slot = np.concatenate(slot_of).astype(np.int64)
-    pm = path_max(arch, mesh, src, dst, slot)
+    slot = np.concatenate([t + wave[i] for i, (t, _, _) in enumerate(nz)]).astype(np.int64)
+    pm = path_max(arch, links, src, dst, slot)
     mine = np.concatenate([own[i][t, w.src_xy[k, 0] * C + w.src_xy[k, 1]] for i, (w, (t, k, _)) in
                            enumerate(zip(ws, nz))])
-    pm = np.maximum(pm, ports[slot, src[:, 0] * C + src[:, 1]] - mine)  # injection at the source's router
+    pm = np.maximum(pm, through[slot, src[:, 0] * C + src[:, 1]] - mine)  # injection at the source's router
     out = np.zeros((T, off[-1]))
     cols = np.concatenate([off[i] + j for i, (_, _, j) in enumerate(nz)]).astype(np.int64)
     np.maximum.at(out, (np.concatenate([t for t, _, _ in nz]).astype(np.int64), cols), pm)
+    eject = _ejection(mapping, ports, own, wave)
     result = []
-    for i, (w, xy) in enumerate(zip(ws, xys)):
-        at = np.arange(T) if lockstep else np.arange(T) + wave[i]
-        at_router = R * C + xy[:, 0] * C + xy[:, 1]
-        eject = ports[at[:, None], at_router] - own[i][:, at_router]  # at the tile's router
+    for i, w in enumerate(ws):
+        host = through[np.arange(T) + wave[i], -1:]
         has = w.flows.any(axis=1)  # (T, n)
-        result.append(np.where(has, np.maximum(out[:, off[i]:off[i + 1]], np.maximum(eject, ports[at, -1:])), 0.0))
+        result.append(np.where(has, np.maximum(out[:, off[i]:off[i + 1]], np.maximum(eject[i], host)), 0.0))
     return result
