@@ -104,13 +104,13 @@ def test_fast_estimate_on_realistic_configurations(family):
 
 
 @pytest.mark.parametrize("preset", ["empf-core-45nm", "stbp-core-45nm"])
-def test_fast_estimate_within_10_percent_on_the_zoo(preset):
+def test_fast_estimate_within_5_percent_on_the_zoo(preset):
     from empf_hw.sim.pipeline import deploy
 
     for model in ("models/digits_cnn-empf-online-T4", "models/digits_cnn-lif-stbp-T4"):
         d = deploy(model, spike_bits=4 if "empf" in model else None, samples=1, mode="fixed")
         fast, cyc = evaluate(d.trace, preset), evaluate(d.trace, preset, timing="cycle")
-        assert abs(fast.timing.cycles / cyc.timing.cycles - 1) <= 0.10
+        assert abs(fast.timing.cycles / cyc.timing.cycles - 1) <= 0.05
 
 
 def test_cycle_simulation_on_the_1d_zoo_models():
@@ -248,3 +248,13 @@ def test_tiles_sharing_a_router_share_its_ejection_port():
     assert arch.chip["cores_per_router"] == 2 and arch.chip["timestep_mode"] == "lockstep"
     assert abs(ratio(fast, cyc) - 1) <= 0.02
     np.testing.assert_allclose(fast.timing.finish[0], cyc.timing.finish[0], rtol=0.03)
+
+
+def test_a_source_sends_its_input_groups_in_order():
+    """A lock-step chip whose first layer is split over input channels into 36 tiles: the I/O port streams the input
+    channel by channel, so the tiles of the first groups have their input, and send their partial sums, long before
+    the stream ends. Counting every tile's last packet at the stream's end made each step 8–13 % long (+12.6 %)."""
+    arch, trace = case(36, realistic=True)
+    fast, cyc = evaluate(trace, arch), evaluate(trace, arch, timing="cycle")
+    assert arch.chip["timestep_mode"] == "lockstep" and len(fast.mapping.layers[0].splits[0]) > 1
+    assert abs(ratio(fast, cyc) - 1) <= 0.04

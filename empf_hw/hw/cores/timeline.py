@@ -13,7 +13,7 @@ from .work import LayerWork, psum_bits, route_latency
 
 def _routes(mapping: Mapping, works: dict[str, LayerWork]) -> list[dict]:
     """Per layer, what does not change between timesteps: latencies of its input routes, of the "finished"
-    signal from each layer it depends on, and of its partial-sum routes."""
+    signal from each layer it depends on, and of its partial-sum routes; the input group of each tile."""
     arch = mapping.arch
     idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
     out = []
@@ -30,7 +30,10 @@ def _routes(mapping: Mapping, works: dict[str, LayerWork]) -> list[dict]:
                   route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets)
                  for r in w.psum_routes]
         src = None if lay.producer == "input" else (idx[lay.producer], np.array(w.src_tiles, np.int64))
+        ins, outs, rows = lay.splits
+        group = np.unravel_index(np.arange(len(lay.tiles)), (len(outs), len(rows), len(ins)))[2]
         out.append({"far": route_latency(arch, *hop_matrices(arch, w.src_xy, xy), w.packet_bits), "src": src,
+                    "group": group,
                     "signals": signals, "psums": psums,
                     "heads": np.array([t.merges for t in lay.tiles], bool) & (w.neurons > 0),
                     "consumers": [j for j, other in enumerate(mapping.layers)
@@ -38,17 +41,29 @@ def _routes(mapping: Mapping, works: dict[str, LayerWork]) -> list[dict]:
     return out
 
 
-def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarray, a: np.ndarray) -> np.ndarray:
+def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarray, a: np.ndarray,
+               group: np.ndarray) -> np.ndarray:
     """(n,) cycle each tile has processed its packets: ``f`` (P, n) packets from each source, sent from ``first`` to
-    ``last`` (P,), ``far`` (P, n) route latencies, ``a`` (n,) cycles to process them all at its pace. Packets from
-    the sources that start sending no earlier than a source k all arrive after k's first one, and are processed one
-    after the other (k over sources in decreasing start order); the last one arrives when its source is done."""
+    ``last`` (P,), ``far`` (P, n) route latencies, ``a`` (n,) cycles to process them all at its pace, ``group`` (n,)
+    each tile's input group. A source sends its events in input-channel order, each to every tile it reaches, so a
+    tile's packets from it leave within the share of its window that the groups up to the tile's take. Packets from
+    the sources that start sending to a tile no earlier than a source k all arrive after k's first one, and are
+    processed one after the other (k over sources in decreasing start order); the last one arrives when its source
+    has sent the tile's group."""
     has = f > 0
     svc = a / np.maximum(f.sum(axis=0), 1e-12)
-    order = np.argsort(-first, kind="stable")
-    cum = np.cumsum(f[order], axis=0)
-    term = np.where(has[order], first[order, None] + far[order] + svc[None] * cum, -np.inf)
-    tail = np.where(has, last[:, None] + far, -np.inf).max(axis=0, initial=-np.inf) + svc
+    per_group = np.zeros((f.shape[0], int(group.max(initial=0)) + 1))
+    np.add.at(per_group.T, group, f.T)
+    upto = np.cumsum(per_group, axis=1)
+    total = np.maximum(upto[:, -1:], 1e-12)
+    span = (last - first)[:, None]
+    start = first[:, None] + span * ((upto[:, group] - per_group[:, group]) / total)  # (P, n)
+    end = last[:, None] - span * (1 - upto[:, group] / total)
+    order = np.argsort(-start, axis=0, kind="stable")
+    cum = np.cumsum(np.take_along_axis(f, order, axis=0), axis=0)
+    term = np.where(np.take_along_axis(has, order, axis=0),
+                    np.take_along_axis(start + far, order, axis=0) + svc[None] * cum, -np.inf)
+    tail = np.where(has, end + far, -np.inf).max(axis=0, initial=-np.inf) + svc
     return np.maximum(term.max(axis=0, initial=-np.inf), tail)
 
 
@@ -74,7 +89,8 @@ def _inputs_done(r: dict, f: np.ndarray, first: np.ndarray, last: np.ndarray, a_
     routes; and (n,) whether it has packets."""
     has = (f > 0).any(axis=0)
     sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
-    return np.where(has, np.maximum(_processed(f, r["far"], first, last, a_t), sent + bound_t), otherwise), has
+    return np.where(has, np.maximum(_processed(f, r["far"], first, last, a_t, r["group"]), sent + bound_t),
+                    otherwise), has
 
 
 def _psums_in(n: int, psums: list, t: int, sent: list, psum_cycles: float) -> np.ndarray:
