@@ -258,3 +258,16 @@ def test_a_source_sends_its_input_groups_in_order():
     fast, cyc = evaluate(trace, arch), evaluate(trace, arch, timing="cycle")
     assert arch.chip["timestep_mode"] == "lockstep" and len(fast.mapping.layers[0].splits[0]) > 1
     assert abs(ratio(fast, cyc) - 1) <= 0.04
+
+
+@pytest.mark.parametrize("seed", [0, 58])
+def test_the_host_input_queues_behind_the_spikes_of_its_router(seed):
+    """Lock-step boards whose first layer sits at the I/O router: every step its neuron phase releases its spikes at
+    the step's first cycle, ahead of the host's input in the router's queue, so the input reaches that layer that
+    much later (the estimate was 1.2–1.8 % low on these cases; it now meets the simulator within 0.5 %)."""
+    from test_netkernel import board_case
+
+    arch, trace = board_case(seed, realistic=True)
+    assert arch.chip["timestep_mode"] == "lockstep"
+    fast, cyc = evaluate(trace, arch), evaluate(trace, arch, timing="cycle")
+    assert abs(ratio(fast, cyc) - 1) <= 0.005

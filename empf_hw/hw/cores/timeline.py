@@ -6,9 +6,10 @@ processing)."""
 
 import numpy as np
 
-from .mesh import hop_matrices, hop_pairs, tile_xy
+from .loads import credit_period
+from .mesh import hop_matrices, hop_pairs, io_xy, tile_xy
 from .tiles import Mapping
-from .work import LayerWork, psum_bits, route_latency
+from .work import LayerWork, flits, psum_bits, route_latency
 
 
 def _routes(mapping: Mapping, works: dict[str, LayerWork]) -> list[dict]:
@@ -154,13 +155,35 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
     return start, finish
 
 
+def _ahead_of_host(mapping: Mapping, works: dict[str, LayerWork], routes: list, emit: list, fin: list, t: int) -> float:
+    """Lock-step: cycles the I/O router injects before the host's input of step ``t``, which enters its queue behind
+    the spikes its cores release at the step's first cycle (a neuron phase releases its n packets of a consumer
+    evenly over its d cycles from its first spike: ⌈n / d⌉ at once when that spike comes at once)."""
+    arch = mapping.arch
+    io = np.array(io_xy(arch))
+    out = 0.0
+    for lay, r in zip(mapping.layers, routes):
+        w = works[lay.name]
+        if r["src"] is None:
+            continue
+        p, src = r["src"]
+        now = (w.src_xy == io).all(axis=1) & (emit[p][src] == 0)
+        if now.any():
+            n = w.flows[t][now].sum(axis=1)
+            d = (fin[p][src] - emit[p][src])[now]
+            out += float(np.where(d >= 1, np.ceil(n / np.maximum(d, 1)), n).sum()) * flits(
+                w.packet_bits, arch.chip["noc_link_bits"]) * credit_period(arch)
+    return out
+
+
 def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict,
                   inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
     """(T,) cycles of each lock-step step's work, before the barrier: every tile's neuron phase starts with the
-    step, its spikes leave evenly spread over it and are processed as they arrive (``_processed``); split tiles send
-    their partial sums once they processed their packets, and the step ends when every neuron phase ended, every
-    packet is processed and every partial sum is in. Also (T,) the latency of each step's farthest packet (0 in a
-    step without packets), spikes or partial sums. Arguments as ``timeline``'s."""
+    step, its spikes leave evenly spread over it and are processed as they arrive (``_processed``); the host's
+    input follows the spikes the I/O router's cores release at once (``_ahead_of_host``); split tiles send their
+    partial sums once they processed their packets, and the step ends when every neuron phase ended, every packet is
+    processed and every partial sum is in. Also (T,) the latency of each step's farthest packet (0 in a step without
+    packets), spikes or partial sums. Arguments as ``timeline``'s."""
     layers = mapping.layers
     T = works[layers[0].name].packets.shape[0] if layers else 0
     routes = _routes(mapping, works)
@@ -171,10 +194,12 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
             r = routes[i]
             fin[i] = np.where(r["heads"], b[lay.name][t], 0.0)
             emit[i] = np.where(r["heads"], merge[lay.name][t], 0.0)
+        behind = _ahead_of_host(mapping, works, routes, emit, fin, t)
         for i, lay in enumerate(layers):
             w, r = works[lay.name], routes[i]
             f = w.flows[t]
-            first, last = _window(r, f, emit, fin, 0.0, host.get(lay.name, np.zeros(T))[t], inject[lay.name][t])
+            first, last = _window(r, f, emit, fin, behind if r["src"] is None else 0.0,
+                                  host.get(lay.name, np.zeros(T))[t], inject[lay.name][t])
             done[i], _ = _inputs_done(r, f, first, last, a[lay.name][t], bound[lay.name][t], 0.0)
             step = np.maximum(np.maximum(fin[i], done[i]),  # partial sums: sent once their senders are done
                               _psums_in(len(lay.tiles), r["psums"], t, done, psum_cycles))
