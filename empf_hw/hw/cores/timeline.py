@@ -6,16 +6,18 @@ processing)."""
 
 import numpy as np
 
-from .loads import credit_period
-from .mesh import hop_matrices, hop_pairs, io_xy, tile_xy
+from .loads import credit_period, link_cycles, path_max
+from .mesh import grid, hop_matrices, hop_pairs, io_xy, tile_xy
 from .tiles import Mapping
 from .work import LayerWork, flits, psum_bits, route_latency
 
 
-def _routes(mapping: Mapping, works: dict[str, LayerWork]) -> list[dict]:
+def _routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -> list[dict]:
     """Per layer, what does not change between timesteps: latencies of its input routes, of the "finished"
-    signal from each layer it depends on, and of its partial-sum routes; the input group of each tile."""
+    signal from each layer it depends on, and of its partial-sum routes with the cycles a partial sum takes on the
+    slowest link or port of each (``psum_cycles`` at least: the ejection port); the input group of each tile."""
     arch = mapping.arch
+    per_link = link_cycles(arch, psum_bits(arch))
     idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
     out = []
     for lay in mapping.layers:
@@ -28,7 +30,10 @@ def _routes(mapping: Mapping, works: dict[str, LayerWork]) -> list[dict]:
             hx = tile_xy([mapping.layer(d).tiles[k] for k in heads])
             signals.append((idx[d], np.array(heads), route_latency(arch, *hop_matrices(arch, hx, xy), 1).max(axis=0)))
         psums = [(idx[r.sender], r.senders, r.receivers,
-                  route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets)
+                  route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets,
+                  np.maximum(psum_cycles, path_max(arch, per_link[None], r.src_xy, r.dst_xy,
+                                                   np.zeros(len(r.src_xy), np.int64))),
+                  r.src_xy[:, 0] * grid(arch)[1] + r.src_xy[:, 1])
                  for r in w.psum_routes]
         src = None if lay.producer == "input" else (idx[lay.producer], np.array(w.src_tiles, np.int64))
         ins, outs, rows = lay.splits
@@ -96,16 +101,24 @@ def _inputs_done(r: dict, f: np.ndarray, first: np.ndarray, last: np.ndarray, a_
 
 def _psums_in(n: int, psums: list, t: int, sent: list, psum_cycles: float) -> np.ndarray:
     """(n,) when each tile has all its partial sums of timestep t in (0: none): the last to arrive, and the first
-    plus the others one after the other through its ejection port. ``sent``: per layer, when its tiles send them
-    (None: not yet known, counted as 0)."""
+    plus the others one after the other through its ejection port (``psum_cycles`` each), or, where more take one
+    route (from one router), one after the other on its slowest link (a chip-to-chip link it crosses). ``sent``:
+    per layer, when its tiles send them (None: not yet known, counted as 0)."""
     last, first, count = np.zeros(n), np.full(n, np.inf), np.zeros(n)
-    for d, senders, dst, lat, pf in psums:
+    keys, loads = [], []  # (tile, source router) and the cycles of its partial sums on the route's slowest link
+    for d, senders, dst, lat, pf, cycles, src in psums:
         live = pf[t] > 0
         arrive = (sent[d][senders] if sent[d] is not None else 0.0) + lat
         np.maximum.at(last, dst, np.where(live, arrive, 0))
         np.minimum.at(first, dst, np.where(live, arrive, np.inf))
         np.add.at(count, dst, pf[t])
-    return np.where(count > 0, np.maximum(last, first + (count - 1) * psum_cycles), 0.0)
+        keys.append((dst.astype(np.int64) << 32) + src)
+        loads.append(pf[t] * cycles)
+    serial = (count - 1) * psum_cycles
+    if keys:
+        pairs, at = np.unique(np.concatenate(keys), return_inverse=True)
+        np.maximum.at(serial, pairs >> 32, np.bincount(at, np.concatenate(loads), len(pairs)) - psum_cycles)
+    return np.where(count > 0, np.maximum(last, first + serial), 0.0)
 
 
 def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict, inject: dict,
@@ -118,7 +131,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
     layers = mapping.layers
     L = len(layers)
     T = works[layers[0].name].packets.shape[0] if L else 0
-    routes = _routes(mapping, works)
+    routes = _routes(mapping, works, psum_cycles)
     cores = max((int(works[lay.name].cores.max()) for lay in layers if len(lay.tiles)), default=0) + 1
     core_free = np.zeros(cores)
     prev = [np.zeros(len(lay.tiles)) for lay in layers]
@@ -186,7 +199,7 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
     packets), spikes or partial sums. Arguments as ``timeline``'s."""
     layers = mapping.layers
     T = works[layers[0].name].packets.shape[0] if layers else 0
-    routes = _routes(mapping, works)
+    routes = _routes(mapping, works, psum_cycles)
     out, far = np.zeros(T), np.zeros(T)
     for t in range(T):
         fin, emit, done = [None] * len(layers), [None] * len(layers), [None] * len(layers)
@@ -205,5 +218,6 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
                               _psums_in(len(lay.tiles), r["psums"], t, done, psum_cycles))
             out[t] = max(out[t], float(step.max(initial=0)))
             far[t] = max([far[t], float(np.max(np.where(f > 0, r["far"], 0), initial=0))]
-                         + [float(np.max(np.where(pf[t] > 0, lat, 0), initial=0)) for *_, lat, pf in r["psums"]])
+                         + [float(np.max(np.where(pf[t] > 0, lat, 0), initial=0))
+                            for _, _, _, lat, pf, _, _ in r["psums"]])
     return out, far
