@@ -6,10 +6,11 @@ processing)."""
 
 import numpy as np
 
+from ...deploy.graph import conv_axes
 from .loads import credit_period, link_cycles, path_max
 from .mesh import grid, hop_matrices, hop_pairs, io_xy, tile_xy
 from .tiles import Mapping
-from .work import LayerWork, flits, psum_bits, route_latency
+from .work import LayerWork, connected_rows, flits, psum_bits, route_latency
 
 
 def _routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -> list[dict]:
@@ -39,7 +40,7 @@ def _routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -
         ins, outs, rows = lay.splits
         group = np.unravel_index(np.arange(len(lay.tiles)), (len(outs), len(rows), len(ins)))[2]
         out.append({"far": route_latency(arch, *hop_matrices(arch, w.src_xy, xy), w.packet_bits), "src": src,
-                    "group": group,
+                    "group": group, "within": _stream_rows(mapping, lay, w),
                     "signals": signals, "psums": psums,
                     "heads": np.array([t.merges for t in lay.tiles], bool) & (w.neurons > 0),
                     "consumers": [j for j, other in enumerate(mapping.layers)
@@ -48,29 +49,65 @@ def _routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -
 
 
 def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarray, a: np.ndarray,
-               group: np.ndarray) -> np.ndarray:
+               group: np.ndarray, within: tuple) -> np.ndarray:
     """(n,) cycle each tile has processed its packets: ``f`` (P, n) packets from each source, sent from ``first`` to
     ``last`` (P,), ``far`` (P, n) route latencies, ``a`` (n,) cycles to process them all at its pace, ``group`` (n,)
-    each tile's input group. A source sends its events in input-channel order, each to every tile it reaches, so a
-    tile's packets from it leave within the share of its window that the groups up to the tile's take. Packets from
-    the sources that start sending to a tile no earlier than a source k all arrive after k's first one, and are
+    each tile's input group, ``within`` ((P, n), (P, n)) where its first and last packet fall in its group's part of
+    each source's stream (``_stream_rows``). A source sends its events in input-channel, then row order, each to
+    every tile it reaches, so a tile's packets from it leave within that share of its window. Packets from the
+    sources that start sending to a tile no earlier than a source k all arrive after k's first one, and are
     processed one after the other (k over sources in decreasing start order); the last one arrives when its source
-    has sent the tile's group."""
+    has sent the tile's last row of its group."""
     has = f > 0
     svc = a / np.maximum(f.sum(axis=0), 1e-12)
     per_group = np.zeros((f.shape[0], int(group.max(initial=0)) + 1))
     np.add.at(per_group.T, group, f.T)
     upto = np.cumsum(per_group, axis=1)
     total = np.maximum(upto[:, -1:], 1e-12)
+    before, share = upto[:, group] - per_group[:, group], per_group[:, group]
     span = (last - first)[:, None]
-    start = first[:, None] + span * ((upto[:, group] - per_group[:, group]) / total)  # (P, n)
-    end = last[:, None] - span * (1 - upto[:, group] / total)
+    start = first[:, None] + span * ((before + share * within[0]) / total)  # (P, n)
+    end = last[:, None] - span * (1 - (before + share * within[1]) / total)
     order = np.argsort(-start, axis=0, kind="stable")
     cum = np.cumsum(np.take_along_axis(f, order, axis=0), axis=0)
     term = np.where(np.take_along_axis(has, order, axis=0),
                     np.take_along_axis(start + far, order, axis=0) + svc[None] * cum, -np.inf)
     tail = np.where(has, end + far, -np.inf).max(axis=0, initial=-np.inf) + svc
     return np.maximum(term.max(axis=0, initial=-np.inf), tail)
+
+
+def _stream_rows(mapping: Mapping, lay, w: LayerWork) -> tuple[np.ndarray, np.ndarray]:
+    """((P, n), (P, n)): where each tile's first and last packet fall, as fractions, in the part of each source's
+    stream that carries the tile's input channels: a source sends its positions channel by channel, each channel
+    row by row (the I/O port all of the input; a producer tile its own channels and rows), and a conv tile reads
+    only the input rows its output rows reach (events spread evenly over the rows; 0 and 1 where the geometry does
+    not carry over, e.g. through pooling)."""
+    n = len(lay.tiles)
+    chans = np.array([t.inputs for t in lay.tiles])
+    if lay.node.op == "conv":
+        h = lay.in_shape[1]
+        reach = connected_rows(h, *conv_axes(lay.node)[0], lay.node.shape[1])
+        rows = np.array([[np.argmax(r), h - np.argmax(r[::-1])] if r.any() else [0, 0]
+                         for r in (reach[t.rows[0]:t.rows[1]].any(axis=0) for t in lay.tiles)])
+    else:
+        h, rows = 1, np.tile([0, 1], (n, 1))
+    if lay.producer == "input":
+        sources = [((0, lay.in_shape[0]), (0, h))]
+    else:
+        prod = mapping.layer(lay.producer)
+        same = prod.node.op == "conv" and lay.node.op == "conv" and tuple(prod.node.shape) == tuple(lay.in_shape)
+        sources = [(prod.tiles[k].outputs, prod.tiles[k].rows if same else (0, h)) for k in w.src_tiles]
+        if not same:
+            rows = np.tile([0, h], (n, 1))
+    first, last = np.zeros((len(sources), n)), np.ones((len(sources), n))
+    for i, ((c0, c1), (y0, y1)) in enumerate(sources):
+        lo, hi = np.maximum(chans[:, 0], c0), np.minimum(chans[:, 1], c1)  # the channels the tile takes from it
+        top, bottom = np.maximum(rows[:, 0], y0), np.minimum(rows[:, 1], y1)
+        size = np.maximum(hi - lo, 1) * max(y1 - y0, 1)
+        ok = (lo < hi) & (top < bottom)
+        first[i] = np.where(ok, (top - y0) / size, 0.0)
+        last[i] = np.where(ok, ((np.maximum(hi - lo, 1) - 1) * max(y1 - y0, 1) + bottom - y0) / size, 1.0)
+    return first, last
 
 
 def _window(r: dict, f: np.ndarray, emit: list, fin: list, opened: float, host_t: float, inject_t: np.ndarray):
@@ -95,7 +132,7 @@ def _inputs_done(r: dict, f: np.ndarray, first: np.ndarray, last: np.ndarray, a_
     routes; and (n,) whether it has packets."""
     has = (f > 0).any(axis=0)
     sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
-    return np.where(has, np.maximum(_processed(f, r["far"], first, last, a_t, r["group"]), sent + bound_t),
+    return np.where(has, np.maximum(_processed(f, r["far"], first, last, a_t, r["group"], r["within"]), sent + bound_t),
                     otherwise), has
 
 
