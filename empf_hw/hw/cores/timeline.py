@@ -10,7 +10,7 @@ from ...deploy.graph import conv_axes
 from .loads import credit_period, link_cycles, path_max
 from .mesh import grid, hop_matrices, hop_pairs, io_xy, tile_xy
 from .tiles import Mapping
-from .work import LayerWork, connected_rows, flits, psum_bits, route_latency
+from .work import LayerWork, flits, psum_bits, route_latency
 
 
 def _routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -> list[dict]:
@@ -30,18 +30,24 @@ def _routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -
             heads = [k for k, t in enumerate(mapping.layer(d).tiles) if t.merges]
             hx = tile_xy([mapping.layer(d).tiles[k] for k in heads])
             signals.append((idx[d], np.array(heads), route_latency(arch, *hop_matrices(arch, hx, xy), 1).max(axis=0)))
+        routes = w.psum_routes
+        src_xy = np.concatenate([r.src_xy for r in routes] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
+        dst_xy = np.concatenate([r.dst_xy for r in routes] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
+        slowest = np.maximum(psum_cycles, path_max(arch, per_link[None], src_xy, dst_xy,
+                                                   np.zeros(len(src_xy), np.int64)))
+        ends = np.cumsum([len(r.src_xy) for r in routes], dtype=np.int64)
         psums = [(idx[r.sender], r.senders, r.receivers,
-                  route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets,
-                  np.maximum(psum_cycles, path_max(arch, per_link[None], r.src_xy, r.dst_xy,
-                                                   np.zeros(len(r.src_xy), np.int64))),
-                  r.src_xy[:, 0] * grid(arch)[1] + r.src_xy[:, 1])
-                 for r in w.psum_routes]
+                  route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets, cycles)
+                 for r, cycles in zip(routes, np.split(slowest, ends[:-1]))]
+        receivers = np.concatenate([r.receivers for r in routes] + [np.zeros(0, np.int64)]).astype(np.int64)
+        pairs, queue = np.unique((receivers << 32) + src_xy[:, 0] * grid(arch)[1] + src_xy[:, 1],
+                                 return_inverse=True)  # partial sums from one router to one tile share a route
         src = None if lay.producer == "input" else (idx[lay.producer], np.array(w.src_tiles, np.int64))
         ins, outs, rows = lay.splits
         group = np.unravel_index(np.arange(len(lay.tiles)), (len(outs), len(rows), len(ins)))[2]
         out.append({"far": route_latency(arch, *hop_matrices(arch, w.src_xy, xy), w.packet_bits), "src": src,
                     "group": group, "within": _stream_rows(mapping, lay, w),
-                    "signals": signals, "psums": psums,
+                    "signals": signals, "psums": psums, "queues": (pairs >> 32, queue.ravel()),
                     "heads": np.array([t.merges for t in lay.tiles], bool) & (w.neurons > 0),
                     "consumers": [j for j, other in enumerate(mapping.layers)
                                   if lay.name in [other.producer] + other.psum_sources + other.spike_sources]})
@@ -83,30 +89,31 @@ def _stream_rows(mapping: Mapping, lay, w: LayerWork) -> tuple[np.ndarray, np.nd
     only the input rows its output rows reach (events spread evenly over the rows; 0 and 1 where the geometry does
     not carry over, e.g. through pooling)."""
     n = len(lay.tiles)
-    chans = np.array([t.inputs for t in lay.tiles])
+    chans = np.array([t.inputs for t in lay.tiles]).reshape(n, 2)
+    out_rows = np.array([t.rows for t in lay.tiles]).reshape(n, 2)
     if lay.node.op == "conv":
         h = lay.in_shape[1]
-        reach = connected_rows(h, *conv_axes(lay.node)[0], lay.node.shape[1])
-        rows = np.array([[np.argmax(r), h - np.argmax(r[::-1])] if r.any() else [0, 0]
-                         for r in (reach[t.rows[0]:t.rows[1]].any(axis=0) for t in lay.tiles)])
+        k, stride, pad = conv_axes(lay.node)[0]
+        rows = np.clip(np.stack([out_rows[:, 0] * stride - pad, (out_rows[:, 1] - 1) * stride - pad + k], 1), 0, h)
     else:
         h, rows = 1, np.tile([0, 1], (n, 1))
     if lay.producer == "input":
-        sources = [((0, lay.in_shape[0]), (0, h))]
+        src_ch, src_rows = np.array([[0, lay.in_shape[0]]]), np.array([[0, h]])
     else:
         prod = mapping.layer(lay.producer)
+        heads = [prod.tiles[k] for k in w.src_tiles]
+        src_ch = np.array([t.outputs for t in heads]).reshape(-1, 2)
         same = prod.node.op == "conv" and lay.node.op == "conv" and tuple(prod.node.shape) == tuple(lay.in_shape)
-        sources = [(prod.tiles[k].outputs, prod.tiles[k].rows if same else (0, h)) for k in w.src_tiles]
+        src_rows = np.array([t.rows for t in heads]).reshape(-1, 2) if same else np.tile([0, h], (len(heads), 1))
         if not same:
             rows = np.tile([0, h], (n, 1))
-    first, last = np.zeros((len(sources), n)), np.ones((len(sources), n))
-    for i, ((c0, c1), (y0, y1)) in enumerate(sources):
-        lo, hi = np.maximum(chans[:, 0], c0), np.minimum(chans[:, 1], c1)  # the channels the tile takes from it
-        top, bottom = np.maximum(rows[:, 0], y0), np.minimum(rows[:, 1], y1)
-        size = np.maximum(hi - lo, 1) * max(y1 - y0, 1)
-        ok = (lo < hi) & (top < bottom)
-        first[i] = np.where(ok, (top - y0) / size, 0.0)
-        last[i] = np.where(ok, ((np.maximum(hi - lo, 1) - 1) * max(y1 - y0, 1) + bottom - y0) / size, 1.0)
+    lo, hi = np.maximum(chans[None, :, 0], src_ch[:, :1]), np.minimum(chans[None, :, 1], src_ch[:, 1:])  # (P, n)
+    top, bottom = np.maximum(rows[None, :, 0], src_rows[:, :1]), np.minimum(rows[None, :, 1], src_rows[:, 1:])
+    height = np.maximum(src_rows[:, 1:] - src_rows[:, :1], 1)
+    taken = np.maximum(hi - lo, 1)
+    ok = (lo < hi) & (top < bottom)
+    first = np.where(ok, (top - src_rows[:, :1]) / (taken * height), 0.0)
+    last = np.where(ok, ((taken - 1) * height + bottom - src_rows[:, :1]) / (taken * height), 1.0)
     return first, last
 
 
@@ -136,25 +143,24 @@ def _inputs_done(r: dict, f: np.ndarray, first: np.ndarray, last: np.ndarray, a_
                     otherwise), has
 
 
-def _psums_in(n: int, psums: list, t: int, sent: list, psum_cycles: float) -> np.ndarray:
+def _psums_in(n: int, psums: list, queues: tuple, t: int, sent: list, psum_cycles: float) -> np.ndarray:
     """(n,) when each tile has all its partial sums of timestep t in (0: none): the last to arrive, and the first
     plus the others one after the other through its ejection port (``psum_cycles`` each), or, where more take one
-    route (from one router), one after the other on its slowest link (a chip-to-chip link it crosses). ``sent``:
-    per layer, when its tiles send them (None: not yet known, counted as 0)."""
+    route (``queues``: the tile of each (tile, source router) pair and the pair of each partial-sum path), one after
+    the other on its slowest link (a chip-to-chip link it crosses). ``sent``: per layer, when its tiles send them
+    (None: not yet known, counted as 0)."""
     last, first, count = np.zeros(n), np.full(n, np.inf), np.zeros(n)
-    keys, loads = [], []  # (tile, source router) and the cycles of its partial sums on the route's slowest link
-    for d, senders, dst, lat, pf, cycles, src in psums:
+    for d, senders, dst, lat, pf, _ in psums:
         live = pf[t] > 0
         arrive = (sent[d][senders] if sent[d] is not None else 0.0) + lat
         np.maximum.at(last, dst, np.where(live, arrive, 0))
         np.minimum.at(first, dst, np.where(live, arrive, np.inf))
         np.add.at(count, dst, pf[t])
-        keys.append((dst.astype(np.int64) << 32) + src)
-        loads.append(pf[t] * cycles)
     serial = (count - 1) * psum_cycles
-    if keys:
-        pairs, at = np.unique(np.concatenate(keys), return_inverse=True)
-        np.maximum.at(serial, pairs >> 32, np.bincount(at, np.concatenate(loads), len(pairs)) - psum_cycles)
+    if psums:
+        tiles, pair = queues
+        on_route = np.bincount(pair, np.concatenate([pf[t] * cycles for *_, pf, cycles in psums]), len(tiles))
+        np.maximum.at(serial, tiles, on_route - psum_cycles)
     return np.where(count > 0, np.maximum(last, first + serial), 0.0)
 
 
@@ -192,7 +198,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
             opened = max((prev[c].max(initial=0) for c in r["consumers"]), default=0) if t else 0
             sent = fin[:i] + [np.maximum(ready, opened)] + fin[i + 1:]  # split tiles send their partial sums at
             #                                                             their end
-            ready = np.maximum(ready, _psums_in(len(lay.tiles), r["psums"], t, sent, psum_cycles))
+            ready = np.maximum(ready, _psums_in(len(lay.tiles), r["psums"], r["queues"], t, sent, psum_cycles))
             begin = np.maximum(ready, opened)
             heads = r["heads"]
             fin[i] = np.where(heads, begin + b[lay.name][t], begin)
@@ -252,9 +258,9 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
                                   host.get(lay.name, np.zeros(T))[t], inject[lay.name][t])
             done[i], _ = _inputs_done(r, f, first, last, a[lay.name][t], bound[lay.name][t], 0.0)
             step = np.maximum(np.maximum(fin[i], done[i]),  # partial sums: sent once their senders are done
-                              _psums_in(len(lay.tiles), r["psums"], t, done, psum_cycles))
+                              _psums_in(len(lay.tiles), r["psums"], r["queues"], t, done, psum_cycles))
             out[t] = max(out[t], float(step.max(initial=0)))
             far[t] = max([far[t], float(np.max(np.where(f > 0, r["far"], 0), initial=0))]
                          + [float(np.max(np.where(pf[t] > 0, lat, 0), initial=0))
-                            for _, _, _, lat, pf, _, _ in r["psums"]])
+                            for _, _, _, lat, pf, _ in r["psums"]])
     return out, far
