@@ -120,7 +120,7 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
     else:
         key = (timing_key(arch), tuple(w.syn.mode for w in works.values()))
         if key not in prep.timings:
-            prep.timings[key] = schedule(mapping, works, soma)
+            prep.timings[key] = schedule(mapping, works, soma, prep.derived)
         tm = replace(prep.timings[key], clock_MHz=arch.chip["clock_MHz"])
     seen: set[int] = set()
     counts = []

@@ -39,7 +39,7 @@ from .compute import syn_kind
 from .loads import credit_period, network_loads, tile_bounds
 from .mesh import grid
 from .tiles import Mapping
-from .timeline import step_timeline, timeline
+from .timeline import routes, step_timeline, timeline
 from .work import LayerWork, flits, latencies, psum_bits
 
 
@@ -99,9 +99,13 @@ def barrier_cycles(arch, routers_used: int) -> int:
     return int(b)
 
 
-def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tuple]) -> Timing:
-    """Fast timing of every layer and timestep. ``soma``: layer → (updated, spikes, sent) per tile, (T, n) each."""
+def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tuple], kept: dict | None = None) -> Timing:
+    """Fast timing of every layer and timestep. ``soma``: layer → (updated, spikes, sent) per tile, (T, n) each;
+    ``kept``: where the network loads and the route geometry of ``works`` are kept for other architectures with
+    the same work (they depend on the timing fields only through the credit period and the host link)."""
     arch = mapping.arch
+    credit = credit_period(arch)
+    kept = {} if kept is None else kept
     names = [lay.name for lay in mapping.layers]
     L = len(names)
     T = works[names[0]].packets.shape[0] if L else 0
@@ -110,7 +114,8 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     step = {"mesh": 0, "ports": 0, "psums": 0}  # lockstep: every layer's traffic of a step shares the network
     psum_lat = np.zeros((L, T), np.int64)
     a_tiles, b_tiles = {}, {}  # layer → (T, tiles): phase A, phase B
-    net = network_loads(mapping, works)
+    key = ("loads", credit, arch.chip["host_link_bits"])
+    net = kept[key] if key in kept else kept.setdefault(key, network_loads(mapping, works))
     mesh, shared_ports = [], []  # per layer (T, links): spikes and partial sums; (T, ports): both through the ports
     released = []  # lockstep: ((T,) cycle partial sums of a route group leave, (T, links) their link cycles)
     for i, lay in enumerate(mapping.layers):
@@ -142,18 +147,20 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     inject = {}  # layer → (T, P) injection-port cycles of its traffic at each source's router, but the last packet
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]
-        per_packet = flits(w.packet_bits, arch.chip["noc_link_bits"]) * credit_period(arch)
+        per_packet = flits(w.packet_bits, arch.chip["noc_link_bits"]) * credit
         at = net.ports[i][:, w.src_xy[:, 0] * grid(arch)[1] + w.src_xy[:, 1]]
         inject[lay.name] = np.maximum(at - per_packet, 0)  # (T, P) until its last packet's head leaves
     host_bits = arch.chip["host_link_bits"]
     merge = {n: merge_cycles(arch, works[n]) for n in names}
     host = {lay.name: works[lay.name].packets.sum(axis=1) * works[lay.name].packet_bits / host_bits
             for lay in mapping.layers if host_bits and lay.producer == "input"}
-    psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit_period(arch)
+    psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit
+    key = ("routes", credit)
+    rt = kept[key] if key in kept else kept.setdefault(key, routes(mapping, works, psum_cycles))
     if lockstep:
-        chained, lat = step_timeline(mapping, works, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
+        chained, lat = step_timeline(mapping, works, rt, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
         return _lockstep(mapping, names, pa, pb, step, links, busy, lat, released, chained)
-    start, finish = timeline(mapping, works, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
+    start, finish = timeline(mapping, works, rt, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
     return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
                   {"link_flits": links})
 

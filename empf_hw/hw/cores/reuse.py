@@ -21,8 +21,9 @@ KEPT = 16  # entries of each kind remembered per trace
 @dataclass
 class Prepared:
     """A trace's work on one mapping: the (lowered) graph (kept so that its id, part of the key, stays its own), the
-    trace's layers by name, the per-tile work before the compute-mode choice, the soma activity, the memory table and
-    the fast timings by timing key."""
+    trace's layers by name, the per-tile work before the compute-mode choice, the soma activity, the memory table,
+    the fast timings by timing key and what the fast timing derives from the work alone (``fast.schedule``'s
+    ``kept``)."""
 
     graph: object
     by: dict
@@ -30,6 +31,7 @@ class Prepared:
     soma: dict
     memory: object
     timings: dict = field(default_factory=dict)
+    derived: dict = field(default_factory=dict)
 
 
 def _values(arch, skip: dict) -> tuple:

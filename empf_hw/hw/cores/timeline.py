@@ -13,7 +13,7 @@ from .tiles import Mapping
 from .work import LayerWork, flits, psum_bits, route_latency
 
 
-def _routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -> list[dict]:
+def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -> list[dict]:
     """Per layer, what does not change between timesteps: latencies of its input routes, of the "finished"
     signal from each layer it depends on, and of its partial-sum routes with the cycles a partial sum takes on the
     slowest link or port of each (``psum_cycles`` at least: the ejection port); the input group of each tile."""
@@ -30,16 +30,16 @@ def _routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -
             heads = [k for k, t in enumerate(mapping.layer(d).tiles) if t.merges]
             hx = tile_xy([mapping.layer(d).tiles[k] for k in heads])
             signals.append((idx[d], np.array(heads), route_latency(arch, *hop_matrices(arch, hx, xy), 1).max(axis=0)))
-        routes = w.psum_routes
-        src_xy = np.concatenate([r.src_xy for r in routes] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
-        dst_xy = np.concatenate([r.dst_xy for r in routes] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
+        groups = w.psum_routes
+        src_xy = np.concatenate([r.src_xy for r in groups] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
+        dst_xy = np.concatenate([r.dst_xy for r in groups] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
         slowest = np.maximum(psum_cycles, path_max(arch, per_link[None], src_xy, dst_xy,
                                                    np.zeros(len(src_xy), np.int64)))
-        ends = np.cumsum([len(r.src_xy) for r in routes], dtype=np.int64)
+        ends = np.cumsum([len(r.src_xy) for r in groups], dtype=np.int64)
         psums = [(idx[r.sender], r.senders, r.receivers,
                   route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets, cycles)
-                 for r, cycles in zip(routes, np.split(slowest, ends[:-1]))]
-        receivers = np.concatenate([r.receivers for r in routes] + [np.zeros(0, np.int64)]).astype(np.int64)
+                 for r, cycles in zip(groups, np.split(slowest, ends[:-1]))]
+        receivers = np.concatenate([r.receivers for r in groups] + [np.zeros(0, np.int64)]).astype(np.int64)
         pairs, queue = np.unique((receivers << 32) + src_xy[:, 0] * grid(arch)[1] + src_xy[:, 1],
                                  return_inverse=True)  # partial sums from one router to one tile share a route
         src = None if lay.producer == "input" else (idx[lay.producer], np.array(w.src_tiles, np.int64))
@@ -164,17 +164,16 @@ def _psums_in(n: int, psums: list, queues: tuple, t: int, sent: list, psum_cycle
     return np.where(count > 0, np.maximum(last, first + serial), 0.0)
 
 
-def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict, inject: dict,
-             host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
-    """(start, finish) of every layer and timestep (L, T). ``a``, ``b``, ``merge``: layer → (T, n) phase A, phase B
-    and the cycles of phase B before its first spike leaves; ``bound``: layer → (T, n) cycles the busiest link or
-    port on the way into each tile is occupied; ``inject``: layer → (T, P) cycles its sources' routers take to
-    inject its packets before the last one; ``host``: input layer → (T,) cycles the host link takes to stream its input;
-    ``psum_cycles``: cycles a partial sum occupies the port it leaves the network through."""
+def timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b: dict, merge: dict, bound: dict,
+             inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
+    """(start, finish) of every layer and timestep (L, T). ``rt``: ``routes``; ``a``, ``b``, ``merge``: layer → (T, n)
+    phase A, phase B and the cycles of phase B before its first spike leaves; ``bound``: layer → (T, n) cycles the
+    busiest link or port on the way into each tile is occupied; ``inject``: layer → (T, P) cycles its sources'
+    routers take to inject its packets before the last one; ``host``: input layer → (T,) cycles the host link takes
+    to stream its input; ``psum_cycles``: cycles a partial sum occupies the port it leaves the network through."""
     layers = mapping.layers
     L = len(layers)
     T = works[layers[0].name].packets.shape[0] if L else 0
-    routes = _routes(mapping, works, psum_cycles)
     cores = max((int(works[lay.name].cores.max()) for lay in layers if len(lay.tiles)), default=0) + 1
     core_free = np.zeros(cores)
     prev = [np.zeros(len(lay.tiles)) for lay in layers]
@@ -182,7 +181,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
     for t in range(T):
         fin, emit = [None] * L, [None] * L
         for i, lay in enumerate(layers):
-            w, r = works[lay.name], routes[i]
+            w, r = works[lay.name], rt[i]
             own = np.maximum(prev[i], core_free[w.cores])
             f = w.flows[t]
             first, last = _window(r, f, emit, fin, own.max(initial=0), host.get(lay.name, np.zeros(T))[t],
@@ -211,14 +210,14 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, me
     return start, finish
 
 
-def _ahead_of_host(mapping: Mapping, works: dict[str, LayerWork], routes: list, emit: list, fin: list, t: int) -> float:
+def _ahead_of_host(mapping: Mapping, works: dict[str, LayerWork], rt: list, emit: list, fin: list, t: int) -> float:
     """Lock-step: cycles the I/O router injects before the host's input of step ``t``, which enters its queue behind
     the spikes its cores release at the step's first cycle (a neuron phase releases its n packets of a consumer
     evenly over its d cycles from its first spike: ⌈n / d⌉ at once when that spike comes at once)."""
     arch = mapping.arch
     io = np.array(io_xy(arch))
     out = 0.0
-    for lay, r in zip(mapping.layers, routes):
+    for lay, r in zip(mapping.layers, rt):
         w = works[lay.name]
         if r["src"] is None:
             continue
@@ -232,8 +231,8 @@ def _ahead_of_host(mapping: Mapping, works: dict[str, LayerWork], routes: list, 
     return out
 
 
-def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dict, merge: dict, bound: dict,
-                  inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
+def step_timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b: dict, merge: dict,
+                  bound: dict, inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
     """(T,) cycles of each lock-step step's work, before the barrier: every tile's neuron phase starts with the
     step, its spikes leave evenly spread over it and are processed as they arrive (``_processed``); the host's
     input follows the spikes the I/O router's cores release at once (``_ahead_of_host``); split tiles send their
@@ -242,17 +241,16 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], a: dict, b: dic
     packets), spikes or partial sums. Arguments as ``timeline``'s."""
     layers = mapping.layers
     T = works[layers[0].name].packets.shape[0] if layers else 0
-    routes = _routes(mapping, works, psum_cycles)
     out, far = np.zeros(T), np.zeros(T)
     for t in range(T):
         fin, emit, done = [None] * len(layers), [None] * len(layers), [None] * len(layers)
         for i, lay in enumerate(layers):
-            r = routes[i]
+            r = rt[i]
             fin[i] = np.where(r["heads"], b[lay.name][t], 0.0)
             emit[i] = np.where(r["heads"], merge[lay.name][t], 0.0)
-        behind = _ahead_of_host(mapping, works, routes, emit, fin, t)
+        behind = _ahead_of_host(mapping, works, rt, emit, fin, t)
         for i, lay in enumerate(layers):
-            w, r = works[lay.name], routes[i]
+            w, r = works[lay.name], rt[i]
             f = w.flows[t]
             first, last = _window(r, f, emit, fin, behind if r["src"] is None else 0.0,
                                   host.get(lay.name, np.zeros(T))[t], inject[lay.name][t])
