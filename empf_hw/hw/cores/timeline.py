@@ -16,7 +16,8 @@ from .work import LayerWork, flits, psum_bits, route_latency
 def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -> list[dict]:
     """Per layer, what does not change between timesteps: latencies of its input routes, of the "finished"
     signal from each layer it depends on, and of its partial-sum routes with the cycles a partial sum takes on the
-    slowest link or port of each (``psum_cycles`` at least: the ejection port); the input group of each tile."""
+    slowest link or port of each (``psum_cycles`` at least: the ejection port); the input group of each tile
+    (one-hot)."""
     arch = mapping.arch
     per_link = link_cycles(arch, psum_bits(arch))
     idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
@@ -44,7 +45,7 @@ def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) ->
                                  return_inverse=True)  # partial sums from one router to one tile share a route
         src = None if lay.producer == "input" else (idx[lay.producer], np.array(w.src_tiles, np.int64))
         ins, outs, rows = lay.splits
-        group = np.unravel_index(np.arange(len(lay.tiles)), (len(outs), len(rows), len(ins)))[2]
+        group = np.eye(len(ins))[np.unravel_index(np.arange(len(lay.tiles)), (len(outs), len(rows), len(ins)))[2]]
         out.append({"far": route_latency(arch, *hop_matrices(arch, w.src_xy, xy), w.packet_bits), "src": src,
                     "group": group, "within": _stream_rows(mapping, lay, w),
                     "signals": signals, "psums": psums, "queues": (pairs >> 32, queue.ravel()),
@@ -57,28 +58,30 @@ def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) ->
 def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarray, a: np.ndarray,
                group: np.ndarray, within: tuple) -> np.ndarray:
     """(n,) cycle each tile has processed its packets: ``f`` (P, n) packets from each source, sent from ``first`` to
-    ``last`` (P,), ``far`` (P, n) route latencies, ``a`` (n,) cycles to process them all at its pace, ``group`` (n,)
-    each tile's input group, ``within`` ((P, n), (P, n)) where its first and last packet fall in its group's part of
-    each source's stream (``_stream_rows``). A source sends its events in input-channel, then row order, each to
-    every tile it reaches, so a tile's packets from it leave within that share of its window. Packets from the
-    sources that start sending to a tile no earlier than a source k all arrive after k's first one, and are
-    processed one after the other (k over sources in decreasing start order); the last one arrives when its source
-    has sent the tile's last row of its group."""
+    ``last`` (P,), ``far`` (P, n) route latencies, ``a`` (n,) cycles to process them all at its pace, ``group`` (n,
+    groups) each tile's input group (one-hot), ``within`` ((P, n), (P, n)) where its first and last packet fall in
+    its group's part of each source's stream (``_stream_rows``). A source sends its events in input-channel, then
+    row order, each to every tile it reaches, so a tile's packets from it leave within that share of its window.
+    Packets from the sources that start sending to a tile no earlier than a source k all arrive after k's first one,
+    and are processed one after the other (k over sources in decreasing start order); the last one arrives when its
+    source has sent the tile's last row of its group."""
     has = f > 0
     svc = a / np.maximum(f.sum(axis=0), 1e-12)
-    per_group = np.zeros((f.shape[0], int(group.max(initial=0)) + 1))
-    np.add.at(per_group.T, group, f.T)
+    per_group = f @ group  # (P, groups); ``group``: (n, groups) one-hot
     upto = np.cumsum(per_group, axis=1)
     total = np.maximum(upto[:, -1:], 1e-12)
-    before, share = upto[:, group] - per_group[:, group], per_group[:, group]
+    at = group.argmax(axis=1)
+    before, share = upto[:, at] - per_group[:, at], per_group[:, at]
     span = (last - first)[:, None]
     start = first[:, None] + span * ((before + share * within[0]) / total)  # (P, n)
     end = last[:, None] - span * (1 - (before + share * within[1]) / total)
-    order = np.argsort(-start, axis=0, kind="stable")
-    cum = np.cumsum(np.take_along_axis(f, order, axis=0), axis=0)
-    term = np.where(np.take_along_axis(has, order, axis=0),
-                    np.take_along_axis(start + far, order, axis=0) + svc[None] * cum, -np.inf)
     tail = np.where(has, end + far, -np.inf).max(axis=0, initial=-np.inf) + svc
+    if len(f) == 1:
+        return np.maximum(np.where(has[0], start[0] + far[0] + svc * f[0], -np.inf), tail)
+    order = np.argsort(-start, axis=0, kind="stable")
+    cols = np.arange(f.shape[1])
+    cum = np.cumsum(f[order, cols], axis=0)
+    term = np.where(has[order, cols], (start + far)[order, cols] + svc[None] * cum, -np.inf)
     return np.maximum(term.max(axis=0, initial=-np.inf), tail)
 
 
