@@ -2,19 +2,41 @@
 round-robin arbitration and credit back-pressure as ``network.Network`` (the readable NumPy reference), one cycle at
 a time in numba, advancing over many cycles per call until a packet reaches its core or an event is due.
 
-State lives in NumPy arrays shared with the Python side: per input port (router × 5: local, north, south, east,
-west) a ring buffer of flits (packet id × 64 + flit index) with their ready cycles, the output locks and
-round-robin pointers; per router an injection queue (a linked list of packet ids); per packet its destination
+State lives in NumPy arrays shared with the Python side. Per port (router × 5: local, north, south, east, west) one
+64-byte row of ``ps``: as an input its flit count, ring head and peak, as an output its lock (the input port whose
+packet holds it), round-robin pointer, the cycle its link is free, flits moved and the neighbour's input port. Per
+input port a ring buffer (``ring``) of flits with their ready cycles; a flit is packed as packet id << 10 | flit
+index << 4 | last << 3 | the direction it leaves its router by (XY routing, computed as it enters). Per router an
+injection queue (a linked list of packet ids) and a mask of its ports holding flits; per packet its destination
 router, flit count and the core FIFO it needs room in (−1: none, a partial sum). ``fifo_free[core]`` is the room
-left in each core's input FIFO: a head flit ejects only where it is positive (and takes one slot)."""
+left in each core's input FIFO: a head flit ejects only where it is positive (and takes one slot). Scheduled packets
+are released from a heap of runs (consecutive ids, release cycles not decreasing) in (cycle, id) order.
+
+Every helper is inlined into ``_advance``, all compiled without numba's reference counting (nothing here allocates;
+the counts it keeps for each array handed to a helper cost a third of the run time), and the hot ``ps`` / ``ring``
+indices are cast unsigned (``_u``) so numba skips their negative-index wraparound."""
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from .network import NetworkBase
 
 NO_LIMIT = np.int64(1) << 62
 WORD = 32  # bits used per int64 word of the occupancy bitmaps (no sign bit involved)
+CNT, HEAD, PEAK, LOCK, RR, FREE, MOVED, NB = range(8)  # the fields of a port's row of ``ps``
+EMIN, RUNS = 0, 1  # ``misc``: the earliest cycle a busy engine finishes (NO_LIMIT: none), runs in the heap
+_kernel = njit(cache=True, _nrt=False)
+_inline = njit(cache=True, inline="always", _nrt=False)
+
+
+@intrinsic
+def _ctz(typingctx, x):
+    """Trailing zero bits of a non-zero int64."""
+    def codegen(context, builder, sig, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+    return types.int64(types.int64), codegen
 
 
 def bitmap(n: int) -> np.ndarray:
@@ -26,7 +48,20 @@ def bitmap(n: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+def _lines(rows: int) -> np.ndarray:
+    """A zeroed (rows, 8) int64 array whose rows each fill one 64-byte cache line."""
+    raw = np.zeros(rows * 8 + 8, np.int64)
+    off = (-raw.ctypes.data % 64) // 8
+    return raw[off:off + rows * 8].reshape(rows, 8)
+
+
+@_inline
+def _u(i):
+    """An index known non-negative (no wraparound)."""
+    return np.uint64(i)
+
+
+@_inline
 def _bset(a, i):
     w = i // WORD
     if a[w] == 0:
@@ -34,7 +69,7 @@ def _bset(a, i):
     a[w] |= 1 << (i % WORD)
 
 
-@njit(cache=True)
+@_inline
 def _bclear(a, i):
     w = i // WORD
     a[w] &= ~(1 << (i % WORD))
@@ -42,26 +77,24 @@ def _bclear(a, i):
         a[a[a.shape[0] - 1] + w // WORD] &= ~(1 << (w % WORD))
 
 
-@njit(cache=True)
+@_inline
 def _bnext(a, w):
     """The first non-zero word at or after ``w`` (−1: none)."""
     nw = a[a.shape[0] - 1]
-    sw = w // WORD
-    sb = w % WORD
     ns = a.shape[0] - 1 - nw
-    while sw < ns:
-        sbits = a[nw + sw] >> sb
-        if sbits:
-            k = 0
-            while not (sbits >> k) & 1:
-                k += 1
-            return sw * WORD + sb + k
-        sw += 1
-        sb = 0
+    sw = w // WORD
+    if sw >= ns:
+        return -1
+    sbits = a[nw + sw] >> (w % WORD)
+    if sbits:
+        return w + _ctz(sbits)
+    for s in range(sw + 1, ns):
+        if a[nw + s]:
+            return s * WORD + _ctz(a[nw + s])
     return -1
 
 
-@njit(cache=True)
+@_inline
 def _bany(a) -> bool:
     for sw in range(a[a.shape[0] - 1], a.shape[0] - 1):
         if a[sw]:
@@ -69,8 +102,8 @@ def _bany(a) -> bool:
     return False
 
 
-@njit(cache=True)
-def _start(core, now, queued, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start):
+@_inline
+def _start(core, now, queued, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start):
     """``network.Network._start``: the engine of ``core`` takes the next packet of its FIFO, if idle."""
     pid = ci[0, core]
     if ci[3, core] or pid < 0:
@@ -86,49 +119,36 @@ def _start(core, now, queued, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_
     cf[2, core] += p_bank[pid]
     end = (cf[0, core] if queued else max(float(now), cf[0, core])) + p_service[pid]
     cf[0, core] = end
-    ci[3, core], ci[5, core], ci[4, core] = 1, pid, np.int64(np.ceil(end))
+    done = np.int64(np.ceil(end))
+    ci[3, core], ci[5, core], ci[4, core] = 1, pid, done
     cf[1, core] += p_service[pid]
+    misc[EMIN] = min(misc[EMIN], done)
     _bset(ebits, core)
 
 
-@njit(cache=True)
-def _arrive(pid, now, ci, cf, ebits, f_peak, fifo_cap, p_fifo, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free,
-            a_start):
-    """``network.Network._arrive``: a spike packet joins its core's FIFO."""
-    core = p_fifo[pid]
-    if ci[1, core] < 0:
-        ci[0, core] = pid
-    else:
-        p_fnext[ci[1, core]] = pid
-    ci[1, core] = pid
-    ci[2, core] += 1
-    frac = ci[2, core] / fifo_cap
-    if frac > f_peak[0]:
-        f_peak[0] = frac
-    _start(core, now, False, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
-
-
-@njit(cache=True)
-def _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start, processed, expected,
-              done_out):
+@_inline
+def _complete(now, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start, processed,
+              expected, done_out):
     """``network.Network._complete``: engines finishing at ``now`` (core order); the number of tiles reported."""
     T = processed.shape[1]
     nd = 0
+    misc[EMIN] = NO_LIMIT
     w = _bnext(ebits, 0)
     while w >= 0:
         bits = ebits[w]
-        for b in range(WORD):
-            if not (bits >> b) & 1:
-                continue
-            core = w * WORD + b
+        while bits:
+            core = w * WORD + _ctz(bits)
+            bits &= bits - 1
             if ci[4, core] != now:
+                misc[EMIN] = min(misc[EMIN], ci[4, core])
                 continue
             pid = ci[5, core]
             ci[3, core] = 0
             _bclear(ebits, core)
             tl, t = p_tile[pid], p_t[pid]
             processed[tl, t] += 1
-            _start(core, now, True, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start)
+            _start(core, now, True, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free,
+                   a_start)
             if processed[tl, t] == expected[tl, t]:
                 done_out[nd] = tl * T + t
                 nd += 1
@@ -136,295 +156,287 @@ def _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_
     return nd
 
 
-@njit(cache=True)
-def _next_done(ci, ebits):
-    """The earliest cycle a busy engine finishes (NO_LIMIT: none busy)."""
-    lo = NO_LIMIT
-    w = _bnext(ebits, 0)
-    while w >= 0:
-        bits = ebits[w]
-        for b in range(WORD):
-            if (bits >> b) & 1 and ci[4, w * WORD + b] < lo:
-                lo = ci[4, w * WORD + b]
-        w = _bnext(ebits, w + 1)
-    return lo
+@_inline
+def _route(rc, r, dst):
+    """The XY direction out of router ``r`` toward router ``dst``."""
+    dc = rc[dst, 1] - rc[r, 1]
+    if dc != 0:
+        return 3 if dc > 0 else 4
+    dr = rc[dst, 0] - rc[r, 0]
+    return 2 if dr > 0 else 1 if dr < 0 else 0
 
 
-@njit(cache=True)
-def _step(now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
-          p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_held, out,
-          scratch, occ, inj_bits, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext,
-          p_service, p_bank, a_start):
-    """One cycle (``network.Network.step``); the ejected packets to report go to ``out``; returns (reported,
-    flits moved, packets ejected, candidates, horizon). When no flit moved or entered, the cycles before ``horizon``
-    repeat this one exactly (no head flit turns ready, no link frees up): the same candidates, each with the stall
-    cause it got now (``scratch[7]``: 0 none, 1 link busy, 2 link serialization, 3 queue full, 4 core FIFO full)."""
+@_inline
+def _occupy(rmask, rocc, port):
+    r = port // 5
+    if rmask[r] == 0:
+        _bset(rocc, r)
+    rmask[r] |= 1 << (port - r * 5)
+
+
+@_inline
+def _inject(now, D, ps, ring, rc, rmask, rocc, inj, inj_bits, p_dst, p_flits, p_next):
+    """One flit per router and cycle into its local input port; whether any entered."""
     injected = False
     w = _bnext(inj_bits, 0)
-    while w >= 0:  # one flit per router and cycle into the local input port
+    while w >= 0:
         bits = inj_bits[w]
-        nxt_w = _bnext(inj_bits, w + 1)
-        for b in range(WORD):
-            if not (bits >> b) & 1:
-                continue
-            r = w * WORD + b
-            pid = inj_head[r]
+        while bits:
+            r = w * WORD + _ctz(bits)
+            bits &= bits - 1
             port = r * 5
-            if cnt[port] >= D:
+            c = ps[_u(port), CNT]
+            if c >= D:
                 continue
-            k = inj_k[r]
             injected = True
-            slot = (head[port] + cnt[port]) % D
-            buf[port, slot] = pid * 64 + k
-            ready[port, slot] = now
-            if cnt[port] == 0:
-                _bset(occ, port)
-            cnt[port] += 1
-            if k + 1 == p_flits[pid]:
+            pid, k = inj[0, r], inj[2, r]
+            last = k + 1 == p_flits[pid]
+            slot = ps[_u(port), HEAD] + c
+            if slot >= D:
+                slot -= D
+            ring[_u(port), _u(slot), 0] = pid << 10 | k << 4 | (8 if last else 0) | _route(rc, r, p_dst[pid])
+            ring[_u(port), _u(slot), 1] = now
+            ps[_u(port), CNT] = c + 1
+            if c == 0:
+                _occupy(rmask, rocc, port)
+            if last:
                 nxt = p_next[pid]
-                inj_head[r] = nxt
-                inj_k[r] = 0
+                inj[0, r], inj[2, r] = nxt, 0
                 if nxt < 0:
-                    inj_tail[r] = -1
+                    inj[1, r] = -1
                     _bclear(inj_bits, r)
             else:
-                inj_k[r] = k + 1
-        w = nxt_w
-    act, flit, outp, dirs, win, take = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
-    code = scratch[7]
+                inj[2, r] = k + 1
+        w = _bnext(inj_bits, w + 1)
+    return injected
+
+
+@_inline
+def _decide(now, weight, D, ps, ring, rmask, rocc, p_fifo, fifo_free, stalls, mv):
+    """The routers' arbitration, credit and core FIFO checks of a cycle (``network.Network.step``, reading the
+    state as it is at the start of the cycle), router by router: the flits that move go to ``mv`` (port, flit), the
+    stalls count ``weight`` times each (rows of ``stalls``: arbitration lost or output held, link serializing, no
+    credit downstream, core FIFO full); returns (moves, horizon). With no move this changes nothing but ``stalls``,
+    and the cycles before ``horizon`` (no head flit turns ready, no link frees up) repeat it exactly."""
     horizon = NO_LIMIT
-    m = 0
-    w = _bnext(occ, 0)
-    while w >= 0:  # ports holding flits, in port order; those whose head flit is ready
-        bits = occ[w]
-        for b in range(WORD):
-            if not (bits >> b) & 1:
-                continue
-            p = w * WORD + b
-            c = cnt[p]
-            if c > peak[p]:
-                peak[p] = c
-            h = head[p]
-            if ready[p, h] > now:
-                horizon = min(horizon, ready[p, h])
-                continue
-            f = buf[p, h]
-            pid = f // 64
-            router = p // 5
-            if f % 64 == 0:
-                dr = rc[p_dst[pid], 0] - rc[router, 0]
-                dc = rc[p_dst[pid], 1] - rc[router, 1]
-                d = 3 if dc > 0 else 4 if dc < 0 else 2 if dr > 0 else 1 if dr < 0 else 0
-            else:
-                d = route_of[p]
-            act[m], flit[m], dirs[m], outp[m] = p, f, d, router * 5 + d
-            m += 1
-        w = _bnext(occ, w + 1)
-    if m == 0:
-        return 0, 0, 0, 0, now + 1 if injected else horizon
-    best = scratch[6]  # per output port: its winning candidate so far (−1 between cycles)
-    for i in range(m):  # round robin: per output port, the candidate with the lowest (port − pointer) mod 5
-        win[i] = 0
-        o = outp[i]
-        holder = lock[o]
-        if (flit[i] % 64 == 0 and holder != -1) or (flit[i] % 64 != 0 and holder != act[i]):
-            continue
-        b = best[o]
-        if b < 0 or (act[i] % 5 - rr[o]) % 5 < (act[b] % 5 - rr[o]) % 5:
-            best[o] = i
-    for i in range(m):
-        if best[outp[i]] == i:
-            win[i] = 1
-    for i in range(m):
-        best[outp[i]] = -1
-    for i in range(m):  # credit and link checks read the buffers as they were at the start of the cycle
-        take[i] = 0
-        if not win[i]:
-            continue
-        o = outp[i]
-        if link_free[o] > now:
-            take[i] = -1  # held: the link still serializes the previous flit
-        elif dirs[i] == 0 or cnt[max(nb_port[o], 0)] < D:
-            take[i] = 1
-        else:
-            take[i] = -2  # held: no credit, the downstream buffer is full
-    for i in range(m):  # a head flit ejects only into a core FIFO with room (in port order)
-        if take[i] == 1 and dirs[i] == 0 and flit[i] % 64 == 0:
-            core = p_fifo[flit[i] // 64]
-            if core >= 0:
-                if fifo_free[core] <= 0:
-                    take[i] = -3  # held: the core's input FIFO is full
-                else:
-                    fifo_free[core] -= 1
-    moved = 0
-    for i in range(m):
-        router = act[i] // 5
-        code[i] = 0
-        if take[i] < 0:
-            stall_held[-take[i] - 1, router] += 1
-            code[i] = 1 - take[i]
-            if take[i] == -1:
-                horizon = min(horizon, link_free[outp[i]])
-            take[i] = 0
-        elif not win[i]:
-            stall_link[router] += 1
-            code[i] = 1
-        if take[i]:
-            moved += 1
-    if moved == 0:
-        return 0, 0, 0, m, now + 1 if injected else horizon
-    for i in range(m):  # flits leave their ports
-        if take[i]:
-            a, o = act[i], outp[i]
-            head[a] = (head[a] + 1) % D
-            cnt[a] -= 1
-            if cnt[a] == 0:
-                _bclear(occ, a)
-            flits_moved[o] += 1
-            t_link = period[o]
-            pid = flit[i] // 64
-            if flit[i] % 64 + 1 == p_flits[pid] and p_tail[pid] < t_link:  # a partly filled last flit
-                t_link = p_tail[pid]
-            link_free[o] = now + t_link
+    nm = 0
+    w = _bnext(rocc, 0)
+    while w >= 0:
+        rbits = rocc[w]
+        while rbits:
+            r = w * WORD + _ctz(rbits)
+            rbits &= rbits - 1
+            base = r * 5
+            mask = rmask[r]
+            sel = 0  # per output direction d, bits 6d…6d+5: its best candidate so far, priority × 8 + port + 1
+            lost = 0
+            while mask:
+                i = _ctz(mask)
+                mask &= mask - 1
+                p = base + i
+                c = ps[_u(p), CNT]
+                if c > ps[_u(p), PEAK]:
+                    ps[_u(p), PEAK] = c
+                h = ps[_u(p), HEAD]
+                rd = ring[_u(p), _u(h), 1]
+                if rd > now:
+                    horizon = min(horizon, rd)
+                    continue
+                f = ring[_u(p), _u(h), 0]
+                sh = 6 * (f & 7)
+                o = base + (f & 7)
+                if ps[_u(o), LOCK] != (-1 if (f >> 4) & 63 == 0 else p):
+                    lost += 1
+                    continue
+                pr = i - ps[_u(o), RR]  # round robin: the lowest (port − pointer) mod 5 wins
+                key = (pr + 5 if pr < 0 else pr) * 8 + i + 1
+                cur = (sel >> sh) & 63
+                if cur and cur < key:
+                    lost += 1
+                    continue
+                if cur:
+                    lost += 1
+                sel = (sel & ~(63 << sh)) | key << sh
+            stalls[0, r] += lost * weight
+            while sel:
+                d = _ctz(sel) // 6
+                i = ((sel >> (6 * d)) & 63) - 1 & 7
+                sel &= ~(63 << (6 * d))
+                p, o = base + i, base + d
+                lf = ps[_u(o), FREE]
+                if lf > now:
+                    stalls[1, r] += weight
+                    horizon = min(horizon, lf)
+                    continue
+                f = ring[_u(p), _u(ps[_u(p), HEAD]), 0]
+                if d:
+                    if ps[_u(ps[_u(o), NB]), CNT] >= D:
+                        stalls[2, r] += weight
+                        continue
+                elif (f >> 4) & 63 == 0:  # a head flit ejects only into a core FIFO with room
+                    core = p_fifo[f >> 10]
+                    if core >= 0:
+                        if fifo_free[core] <= 0:
+                            stalls[3, r] += weight
+                            continue
+                        fifo_free[core] -= 1
+                mv[nm, 0], mv[nm, 1] = p, f
+                nm += 1
+        w = _bnext(rocc, w + 1)
+    return nm, horizon
+
+
+@_inline  # at most 30 parameters: CPython passes more as one tuple, which numba cannot inline
+def _move(now, nm, D, ps, ring, mv, lat, period, rc, rmask, rocc, p_dst, p_tail, p_fifo, fifo_free, out, p_tile,
+          p_t, psum_got, psum_exp, ci, cf, ebits, misc, f_peak, fifo_cap, p_fnext, p_service, p_bank, a_start):
+    """The decided flits leave their ports and enter the next router's port (the ring tail does not move when a
+    port's head leaves), or the core; the ejected partial sums to report go to ``out``; (reported, ejected)."""
     ej = gone = 0
-    for i in range(m):  # ... and enter the next router's port, or the core
-        if not take[i]:
-            continue
-        a, o, d, f = act[i], outp[i], dirs[i], flit[i]
-        pid, k = f // 64, f % 64
-        if d != 0:
-            nb = nb_port[o]
-            slot = (head[nb] + cnt[nb]) % D
-            buf[nb, slot] = f
-            ready[nb, slot] = now + lat[o]
-            if cnt[nb] == 0:
-                _bset(occ, nb)
-            cnt[nb] += 1
-        last = k + 1 == p_flits[pid]
+    for j in range(nm):
+        p, f = mv[j, 0], mv[j, 1]
+        r = p // 5
+        d = f & 7
+        o = r * 5 + d
+        h = ps[_u(p), HEAD] + 1
+        ps[_u(p), HEAD] = 0 if h == D else h
+        ps[_u(p), CNT] -= 1
+        if ps[_u(p), CNT] == 0:
+            rmask[r] &= ~(1 << (p - r * 5))
+            if rmask[r] == 0:
+                _bclear(rocc, r)
+        ps[_u(o), MOVED] += 1
+        pid, k, last = f >> 10, (f >> 4) & 63, f & 8
+        t_link = period[o]
+        if last and p_tail[pid] < t_link:  # a partly filled last flit
+            t_link = p_tail[pid]
+        ps[_u(o), FREE] = now + t_link
         if k == 0:
             if not last:  # a multi-flit packet holds its output from head to tail
-                lock[o] = a
-                route_of[a] = d
-            rr[o] = a % 5 + 1
+                ps[_u(o), LOCK] = p
+            ps[_u(o), RR] = p - r * 5 + 1
         elif last:
-            lock[o] = -1
-            route_of[a] = -1
-        if d == 0 and last:
+            ps[_u(o), LOCK] = -1
+        if d:
+            nb = ps[_u(o), NB]
+            c = ps[_u(nb), CNT]
+            slot = ps[_u(nb), HEAD] + c
+            if slot >= D:
+                slot -= D
+            ring[_u(nb), _u(slot), 0] = f - d + _route(rc, nb // 5, p_dst[pid])
+            ring[_u(nb), _u(slot), 1] = now + lat[o]
+            ps[_u(nb), CNT] = c + 1
+            if c == 0:
+                _occupy(rmask, rocc, nb)
+        elif last:
             gone += 1
-            if p_fifo[pid] >= 0:  # a spike packet joins its core's FIFO
-                _arrive(pid, now, ci, cf, ebits, f_peak, fifo_cap, p_fifo, p_fnext, p_tile, p_t, p_service, p_bank,
-                        fifo_free, a_start)
+            core = p_fifo[pid]
+            if core >= 0:  # a spike packet joins its core's FIFO (``network.Network._arrive``)
+                if ci[1, core] < 0:
+                    ci[0, core] = pid
+                else:
+                    p_fnext[ci[1, core]] = pid
+                ci[1, core] = pid
+                ci[2, core] += 1
+                f_peak[0] = max(f_peak[0], ci[2, core] / fifo_cap)
+                _start(core, now, False, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free,
+                       a_start)
                 continue
             tl, tt = p_tile[pid], p_t[pid]  # a partial sum: counted, reported when it completes its tile's timestep
             psum_got[tl, tt] += 1
             if psum_got[tl, tt] == psum_exp[tl, tt]:
                 out[ej] = pid
                 ej += 1
-    return ej, moved, gone, m, now + 1
+    return ej, gone
 
 
-@njit(cache=True)
-def _repeat(k, m, scratch, stall_link, stall_held):
-    """The stalls of the last cycle's ``m`` candidates, ``k`` times more (a stationary stretch)."""
-    for i in range(m):
-        c = scratch[7, i]
-        if c == 1:
-            stall_link[scratch[0, i] // 5] += k
-        elif c > 1:
-            stall_held[c - 2, scratch[0, i] // 5] += k
+@_inline
+def _sift(runs, n, i):
+    """Restore the heap of ``n`` runs below ``i``; runs order by (release cycle, id) of their next packet."""
+    while True:
+        lo, m = 2 * i + 1, i
+        for c in (lo, lo + 1):
+            if c < n and (runs[c, 0] < runs[m, 0] or (runs[c, 0] == runs[m, 0] and runs[c, 1] < runs[m, 1])):
+                m = c
+        if m == i:
+            return
+        for x in range(3):
+            runs[i, x], runs[m, x] = runs[m, x], runs[i, x]
+        i = m
 
 
-@njit(cache=True)
-def _before(a, b, p_rel) -> bool:
-    return p_rel[a] < p_rel[b] or (p_rel[a] == p_rel[b] and a < b)
-
-
-@njit(cache=True)
-def _push_range(hp, hsize, p_rel, first, n):
-    """Scheduled packets ``first`` … ``first + n − 1`` into the release heap, ordered by (cycle, id)."""
-    for pid in range(first, first + n):
-        i = hsize[0]
-        hsize[0] += 1
-        hp[i] = pid
+@_kernel
+def _push_runs(runs, misc, p_rel, first, n):
+    """Scheduled packets ``first`` … ``first + n − 1`` into the release heap, as runs of non-decreasing cycles."""
+    s = first
+    for pid in range(first + 1, first + n + 1):
+        if pid < first + n and p_rel[pid] >= p_rel[pid - 1]:
+            continue
+        i = misc[RUNS]
+        misc[RUNS] += 1
+        runs[i, 0], runs[i, 1], runs[i, 2] = p_rel[s], s, pid
         while i > 0:
             par = (i - 1) // 2
-            if not _before(hp[i], hp[par], p_rel):
+            if runs[par, 0] < runs[i, 0] or (runs[par, 0] == runs[i, 0] and runs[par, 1] < runs[i, 1]):
                 break
-            hp[i], hp[par] = hp[par], hp[i]
+            for x in range(3):
+                runs[i, x], runs[par, x] = runs[par, x], runs[i, x]
             i = par
+        s = pid
 
 
-@njit(cache=True)
-def _pop(hp, hsize, p_rel):
-    top = hp[0]
-    hsize[0] -= 1
-    n = hsize[0]
-    if n > 0:
-        hp[0] = hp[n]
-        i = 0
-        while True:
-            lo, m = 2 * i + 1, i
-            if lo < n and _before(hp[lo], hp[m], p_rel):
-                m = lo
-            if lo + 1 < n and _before(hp[lo + 1], hp[m], p_rel):
-                m = lo + 1
-            if m == i:
-                break
-            hp[i], hp[m] = hp[m], hp[i]
-            i = m
-    return top
-
-
-@njit(cache=True)
-def _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits):
+@_inline
+def _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits):
     """Scheduled packets due by ``now`` join their routers' injection queues, in (cycle, id) order."""
-    while hsize[0] > 0 and p_rel[hp[0]] <= now:
-        pid = _pop(hp, hsize, p_rel)
-        r = p_src[pid]
-        if inj_tail[r] < 0:
-            inj_head[r] = pid
-            inj_k[r] = 0
+    while misc[RUNS] > 0 and runs[0, 0] <= now:
+        pid = runs[0, 1]
+        if pid + 1 < runs[0, 2]:
+            runs[0, 0], runs[0, 1] = p_rel[pid + 1], pid + 1
         else:
-            p_next[inj_tail[r]] = pid
-        inj_tail[r] = pid
+            misc[RUNS] -= 1
+            for x in range(3):
+                runs[0, x] = runs[misc[RUNS], x]
+        _sift(runs, misc[RUNS], 0)
+        r = p_src[pid]
+        if inj[1, r] < 0:
+            inj[0, r], inj[2, r] = pid, 0
+        else:
+            p_next[inj[1, r]] = pid
+        inj[1, r] = pid
         _bset(inj_bits, r)
 
 
-@njit(cache=True)
-def _empty(occ, inj_bits) -> bool:
-    return not (_bany(occ) or _bany(inj_bits))
-
-
-@njit(cache=True)
-def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat,
-             period, p_dst, p_flits, p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak,
-             stall_link, stall_held, out, scratch, occ, inj_bits, p_tile, p_t, psum_got, psum_exp, ci, cf,
-             ebits, f_peak, fifo_cap, p_fnext, p_service, p_bank, a_start, processed, expected, done_out, p_src,
-             p_rel, hp, hsize):
+@_kernel
+def _advance(now, limit, in_flight, D, ps, ring, lat, period, rc, rmask, rocc, inj, inj_bits, stalls, mv, out,
+             p_dst, p_flits, p_tail, p_fifo, p_next, p_src, p_rel, p_tile, p_t, p_service, p_bank, p_fnext,
+             fifo_free, ci, cf, ebits, misc, f_peak, fifo_cap, processed, expected, a_start, psum_got, psum_exp,
+             done_out, runs):
     """``network.Network.advance``: (cycle, partial sums reported, tiles reported, next cycle, in flight)."""
     while True:
-        nd = _complete(now, ci, cf, ebits, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start, processed,
-                       expected, done_out)
-        if nd:
-            return now, 0, nd, now, in_flight
-        _release(now, hp, hsize, p_rel, p_src, inj_head, inj_tail, inj_k, p_next, inj_bits)
-        ej, moved, gone, m, horizon = _step(
-            now, D, buf, ready, head, cnt, lock, route_of, rr, link_free, rc, nb_port, lat, period, p_dst, p_flits,
-            p_tail, p_fifo, fifo_free, inj_head, inj_tail, inj_k, p_next, flits_moved, peak, stall_link, stall_held,
-            out, scratch, occ, inj_bits, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, f_peak, fifo_cap, p_fnext,
-            p_service, p_bank, a_start)
-        in_flight -= gone
+        if now >= misc[EMIN]:
+            nd = _complete(now, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start,
+                           processed, expected, done_out)
+            if nd:
+                return now, 0, nd, now, in_flight
+        _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits)
+        injected = _inject(now, D, ps, ring, rc, rmask, rocc, inj, inj_bits, p_dst, p_flits, p_next)
+        nm, horizon = _decide(now, 1, D, ps, ring, rmask, rocc, p_fifo, fifo_free, stalls, mv)
+        ej = 0
+        if nm:
+            ej, gone = _move(now, nm, D, ps, ring, mv, lat, period, rc, rmask, rocc, p_dst, p_tail, p_fifo,
+                             fifo_free, out, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, misc, f_peak, fifo_cap,
+                             p_fnext, p_service, p_bank, a_start)
+            in_flight -= gone
         nxt = NO_LIMIT
-        if not _empty(occ, inj_bits):
-            nxt = horizon
-        if hsize[0] > 0:
-            nxt = min(nxt, max(p_rel[hp[0]], now + 1))
-        nxt = min(nxt, _next_done(ci, ebits))
+        if _bany(rocc) or _bany(inj_bits):
+            nxt = now + 1 if nm or injected else horizon
+        if misc[RUNS] > 0:
+            nxt = min(nxt, max(runs[0, 0], now + 1))
+        nxt = min(nxt, misc[EMIN])
         if ej or nxt == NO_LIMIT:
             return now, ej, 0, now + 1 if nxt == NO_LIMIT else nxt, in_flight
         nn = max(min(nxt, limit), 1)
-        if nn > now + 1:  # the cycles in between repeat this one
-            _repeat(nn - now - 1, m, scratch, stall_link, stall_held)
+        if nn > now + 1:  # the cycles in between repeat this one: its stalls
+            _decide(now, nn - now - 1, D, ps, ring, rmask, rocc, p_fifo, fifo_free, stalls, mv)
         if nn >= limit:
             return now, 0, 0, nxt, in_flight
         now = nn
@@ -432,45 +444,52 @@ def _advance(now, limit, in_flight, D, buf, ready, head, cnt, lock, route_of, rr
 
 class CompiledNetwork(NetworkBase):
     """``network.Network`` with the per-cycle router state machine compiled; ``advance`` runs many cycles per call.
-    Bitmaps of the ports holding flits (``occ``) and of the routers with packets to inject (``inj_bits``) keep a
-    cycle's work proportional to the traffic, not to the mesh."""
+    Bitmaps of the routers holding flits (``rocc``, with a mask of the ports per router), of the routers with
+    packets to inject (``inj_bits``) and of the busy engines keep a cycle's work proportional to the traffic, not to
+    the mesh. The base's port arrays (counts, heads, locks, pointers, link cycles, peaks, flits moved) are views of
+    ``ps``, its injection queues of ``inj`` and its stall counts of ``stalls``; its flit buffers and routes are
+    unused (``ring`` holds the flits, each with its direction)."""
 
     def __init__(self, arch, fifo_caps):
         super().__init__(arch, fifo_caps)
-        self.occ = bitmap(len(self.cnt))
-        self.inj_bits = bitmap(len(self.inj_head))
+        P, n = len(self.cnt), len(self.inj_head)
+        self.ps = _lines(P)
+        self.ps[:, LOCK], self.ps[:, NB] = -1, self.nb_port
+        self.cnt, self.head, self.peak, self.lock, self.rr, self.link_free, self.flits_moved = (
+            self.ps[:, x] for x in (CNT, HEAD, PEAK, LOCK, RR, FREE, MOVED))
+        self.ring = np.zeros((P, self.depth, 2), np.int64)  # per input port and slot: flit, ready cycle
+        self.rmask = np.zeros(n, np.int64)
+        self.rocc = bitmap(n)
+        self.inj = np.stack([self.inj_head, self.inj_tail, self.inj_k])
+        self.inj_head, self.inj_tail, self.inj_k = self.inj
+        self.inj_bits = bitmap(n)
+        self.stalls = np.zeros((4, n), np.int64)
+        self.stall_link, self.stall_held = self.stalls[0], self.stalls[1:]
         self.ebits = bitmap(len(self.eng_busy))  # busy engines
-        self.hp = np.zeros(1 << 12, np.int64)  # release heap of scheduled packets
-        self.hsize = np.zeros(1, np.int64)
+        self.misc = np.array([NO_LIMIT, 0], np.int64)
+        self.runs = np.zeros((64, 3), np.int64)  # heap of runs: release cycle and id of the next packet, end id
+        self.mv = np.zeros((P, 2), np.int64)
+        self._out = np.zeros(P, np.int64)
+        self._done = np.zeros(len(self.eng_busy) + 1, np.int64)
 
     def _push(self, pids: np.ndarray) -> None:
-        while self.hsize[0] + len(pids) > len(self.hp):
-            self.hp = np.concatenate([self.hp, np.zeros(len(self.hp), np.int64)])
-        if len(pids):
-            _push_range(self.hp, self.hsize, self.p_rel, int(pids[0]), len(pids))
-
-    def _arrays(self):
-        return (self.depth, self.buf, self.ready, self.head, self.cnt, self.lock, self.route_of, self.rr,
-                self.link_free, self.rc, self.nb_port, self.lat, self.period, self.p_dst, self.p_flits, self.p_tail,
-                self.p_fifo, self.fifo_free, self.inj_head, self.inj_tail, self.inj_k, self.p_next,
-                self.flits_moved, self.peak, self.stall_link, self.stall_held, self._out, self._scratch, self.occ,
-                self.inj_bits, self.p_tile, self.p_t, self.psum_got, self.psum_expected)
-
-    def prepare(self) -> None:
-        P = self.cnt.shape[0]
-        if not hasattr(self, "_scratch") or self._scratch.shape[1] < P:
-            self._scratch = np.zeros((8, P), np.int64)
-            self._scratch[6] = -1
-        if not hasattr(self, "_out") or len(self._out) < P:
-            self._out = np.zeros(P, np.int64)
-        if not hasattr(self, "_done") or len(self._done) < len(self.eng_busy) + 1:
-            self._done = np.zeros(len(self.eng_busy) + 1, np.int64)
+        """Consecutive packet ids into the release heap."""
+        n = len(pids)
+        if not n:
+            return
+        if self.misc[RUNS] + n > len(self.runs):
+            grown = np.zeros((2 * (self.misc[RUNS] + n), 3), np.int64)
+            grown[:len(self.runs)] = self.runs
+            self.runs = grown
+        _push_runs(self.runs, self.misc, self.p_rel, int(pids[0]), n)
 
     def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, np.ndarray, int]:
         """``network.Network.advance``."""
-        self.prepare()
         at, ej, nd, nxt, self.in_flight = _advance(
-            now, limit, self.in_flight, *self._arrays(), self.ci, self.cf, self.ebits, self.f_peak,
-            self.fifo_cap, self.p_fnext, self.p_service, self.p_bank, self.a_start, self.processed, self.expected,
-            self._done, self.p_src, self.p_rel, self.hp, self.hsize)
+            now, limit, self.in_flight, self.depth, self.ps, self.ring, self.lat, self.period, self.rc, self.rmask,
+            self.rocc, self.inj, self.inj_bits, self.stalls, self.mv, self._out, self.p_dst, self.p_flits,
+            self.p_tail, self.p_fifo, self.p_next, self.p_src, self.p_rel, self.p_tile, self.p_t, self.p_service,
+            self.p_bank, self.p_fnext, self.fifo_free, self.ci, self.cf, self.ebits, self.misc, self.f_peak,
+            self.fifo_cap, self.processed, self.expected, self.a_start, self.psum_got, self.psum_expected,
+            self._done, self.runs)
         return int(at), self._out[:ej].copy(), self._done[:nd].copy(), int(nxt)
