@@ -19,8 +19,13 @@ def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) ->
     slowest link or port of each (``psum_cycles`` at least: the ejection port); the input group of each tile
     (one-hot)."""
     arch = mapping.arch
-    per_link = link_cycles(arch, psum_bits(arch))
     idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
+    every = [r for lay in mapping.layers for r in works[lay.name].psum_routes]  # all partial-sum routes at once
+    pairs_xy = [np.concatenate([getattr(r, f) for r in every] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
+                for f in ("src_xy", "dst_xy")]
+    slowest = iter(np.split(np.maximum(psum_cycles, path_max(arch, link_cycles(arch, psum_bits(arch))[None],
+                                                              *pairs_xy, np.zeros(len(pairs_xy[0]), np.int64))),
+                            np.cumsum([len(r.src_xy) for r in every], dtype=np.int64)[:-1]))
     out = []
     for lay in mapping.layers:
         w = works[lay.name]
@@ -33,13 +38,9 @@ def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) ->
             signals.append((idx[d], np.array(heads), route_latency(arch, *hop_matrices(arch, hx, xy), 1).max(axis=0)))
         groups = w.psum_routes
         src_xy = np.concatenate([r.src_xy for r in groups] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
-        dst_xy = np.concatenate([r.dst_xy for r in groups] + [np.zeros((0, 2), np.int64)]).astype(np.int64)
-        slowest = np.maximum(psum_cycles, path_max(arch, per_link[None], src_xy, dst_xy,
-                                                   np.zeros(len(src_xy), np.int64)))
-        ends = np.cumsum([len(r.src_xy) for r in groups], dtype=np.int64)
         psums = [(idx[r.sender], r.senders, r.receivers,
-                  route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets, cycles)
-                 for r, cycles in zip(groups, np.split(slowest, ends[:-1]))]
+                  route_latency(arch, *hop_pairs(arch, r.src_xy, r.dst_xy), psum_bits(arch)), r.packets,
+                  next(slowest)) for r in groups]
         receivers = np.concatenate([r.receivers for r in groups] + [np.zeros(0, np.int64)]).astype(np.int64)
         pairs, queue = np.unique((receivers << 32) + src_xy[:, 0] * grid(arch)[1] + src_xy[:, 1],
                                  return_inverse=True)  # partial sums from one router to one tile share a route
