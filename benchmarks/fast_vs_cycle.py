@@ -13,25 +13,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_cycle import case  # noqa: E402
+from test_cycle import case, latency_errors  # noqa: E402
 from test_netkernel import board_case  # noqa: E402
-
-from empf_hw.errors import EmpfError  # noqa: E402
-from empf_hw.hw import evaluate  # noqa: E402
-
-
-def errors(make, seeds) -> dict[str, np.ndarray]:
-    """Per timestep mode: signed fast / cycle − 1 over the cases that fit, with a non-zero simulated latency."""
-    out: dict[str, list] = {"pipelined": [], "lockstep": []}
-    for s in seeds:
-        arch, trace = make(s)
-        try:
-            cyc = evaluate(trace, arch, timing="cycle")
-        except EmpfError:  # a random network that does not fit its random chip
-            continue
-        if cyc.timing.cycles:
-            out[arch.chip["timestep_mode"]].append(evaluate(trace, arch).timing.cycles / cyc.timing.cycles - 1)
-    return {k: np.array(v) for k, v in out.items()}
 
 
 def line(name: str, e: np.ndarray) -> str:
@@ -53,7 +36,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     realistic: dict[str, list] = {"pipelined": [], "lockstep": []}
     for name, make in families.items():
-        for mode, e in errors(make, range(n)).items():
+        for mode, e in latency_errors(make, range(n)).items():
             if len(e):
                 print(line(f"{name}, {mode}", e))
                 if name.startswith("realistic"):
