@@ -20,7 +20,7 @@ from .counts import board_static, layer_counts, soma_activity
 from .fast import schedule
 from .lowering import lower
 from .mapper import accumulator_needs, map_graph, saturations
-from .reuse import Prepared, kept, timing_key, work_key
+from .reuse import Prepared, kept, remember, timing_key, work_key
 from .stem import stem_once
 from .tiles import Mapping, state_bits
 from .work import check_trace, layer_work, share_dram
@@ -119,9 +119,8 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
         tm = simulate(mapping, trace, works, soma, compiled)
     else:
         key = (timing_key(arch), tuple(w.syn.mode for w in works.values()))
-        if key not in prep.timings:
-            prep.timings[key] = schedule(mapping, works, soma, prep.derived)
-        tm = replace(prep.timings[key], clock_MHz=arch.chip["clock_MHz"])
+        tm = replace(remember(prep.timings, key, lambda: schedule(mapping, works, soma, prep.derived)),
+                     clock_MHz=arch.chip["clock_MHz"])
     seen: set[int] = set()
     counts = []
     for i, lay in enumerate(mapping.layers):

@@ -52,12 +52,15 @@ def timing_key(arch) -> tuple:
     return tuple((sec, f, repr(getattr(arch, sec)[f])) for sec, names in TIMING_FIELDS.items() for f in names)
 
 
-def kept(trace, kind: str, key, make):
-    """The value under ``key`` in the trace's cache of ``kind``, made by ``make()`` when absent (the oldest of
-    ``KEPT`` dropped)."""
-    store = trace.cache.setdefault(kind, {})
+def remember(store: dict, key, make):
+    """``store[key]``, made by ``make()`` when absent (the oldest of ``KEPT`` entries dropped)."""
     if key not in store:
         if len(store) >= KEPT:
             store.pop(next(iter(store)))
         store[key] = make()
     return store[key]
+
+
+def kept(trace, kind: str, key, make):
+    """The value under ``key`` in the trace's cache of ``kind`` (``remember``)."""
+    return remember(trace.cache.setdefault(kind, {}), key, make)
