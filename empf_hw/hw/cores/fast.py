@@ -38,6 +38,7 @@ from ..result import Timing
 from .compute import syn_kind
 from .loads import credit_period, network_loads, tile_bounds
 from .mesh import grid
+from .reuse import remember
 from .tiles import Mapping
 from .timeline import routes, step_timeline, timeline
 from .work import LayerWork, flits, latencies, psum_bits
@@ -115,7 +116,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     psum_lat = np.zeros((L, T), np.int64)
     a_tiles, b_tiles = {}, {}  # layer → (T, tiles): phase A, phase B
     key = ("loads", credit, arch.chip["host_link_bits"])
-    net = kept[key] if key in kept else kept.setdefault(key, network_loads(mapping, works))
+    net = remember(kept, key, lambda: network_loads(mapping, works))
     mesh, shared_ports = [], []  # per layer (T, links): spikes and partial sums; (T, ports): both through the ports
     released = []  # lockstep: ((T,) cycle partial sums of a route group leave, (T, links) their link cycles)
     for i, lay in enumerate(mapping.layers):
@@ -156,7 +157,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
             for lay in mapping.layers if host_bits and lay.producer == "input"}
     psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit
     key = ("routes", credit)
-    rt = kept[key] if key in kept else kept.setdefault(key, routes(mapping, works, psum_cycles))
+    rt = remember(kept, key, lambda: routes(mapping, works, psum_cycles))
     if lockstep:
         chained, lat = step_timeline(mapping, works, rt, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
         return _lockstep(mapping, names, pa, pb, step, links, busy, lat, released, chained)

@@ -171,16 +171,14 @@ def waves(mapping: Mapping) -> np.ndarray:
     return np.array([at[lay.name] for lay in mapping.layers], np.int64)
 
 
-def concurrent(loads: list[np.ndarray], lockstep: bool, wave: np.ndarray) -> np.ndarray:
+def concurrent(loads: list[np.ndarray], wave: np.ndarray) -> np.ndarray:
     """(slots, links) every layer's link cycles (``loads``: (T, links) per layer) summed over the traffic that flows
-    at the same time. Lock-step: every layer's of the same step (T slots; layer i works on step t in slot t);
-    pipelined, the wavefront's: layer i works on timestep t in slot t + ``wave[i]`` (``waves``), so layers k
-    positions apart work k timesteps apart at the same time."""
+    at the same time: layer i works on timestep t in slot t + ``wave[i]`` (lock-step: all 0, every layer's of the
+    same step; pipelined: ``waves``, so layers k positions apart work k timesteps apart at the same time)."""
     T = loads[0].shape[0]
-    out = np.zeros((T if lockstep else T + int(wave.max(initial=0)), loads[0].shape[1]))
+    out = np.zeros((T + int(wave.max(initial=0)), loads[0].shape[1]))
     for j, load in enumerate(loads):
-        at = 0 if lockstep else int(wave[j])
-        out[at:at + T] += load
+        out[wave[j]:wave[j] + T] += load
     return out
 
 
@@ -227,7 +225,7 @@ def tile_bounds(mapping: Mapping, works: dict[str, LayerWork], mesh: list[np.nda
     ws = [works[lay.name] for lay in layers]
     T = ws[0].packets.shape[0]
     wave = np.zeros(len(layers), np.int64) if lockstep else waves(mapping)
-    links, through = concurrent(mesh, lockstep, wave), concurrent(ports, lockstep, wave)
+    links, through = concurrent(mesh, wave), concurrent(ports, wave)
     sizes = [len(lay.tiles) for lay in layers]
     off = np.concatenate([[0], np.cumsum(sizes)])
     nz = [np.nonzero(w.flows > 0) for w in ws]  # (t, source, tile) with packets
