@@ -321,7 +321,7 @@ def _tiling(m) -> list:
              t.buffer_bits) for t in m.tiles] + [(lay.slices, lay.splits) for lay in m.layers]
 
 
-def _other_values(spec, value) -> list:
+def other_values(spec, value) -> list:
     """Valid values of a numeric or bool field other than ``value``: the flipped bool, or numbers around it."""
     if spec.unit == "bool":
         return [not value]
@@ -358,7 +358,7 @@ def test_fields_outside_mapping_fields_leave_the_mapping_alone(case):
             if f in MAPPING_FIELDS.get(sec, ()):
                 continue
             value = getattr(arch, sec)[f]
-            others = [c for c in CHOICES[f] if c != value] if spec.unit == "choice" else _other_values(spec, value)
+            others = [c for c in CHOICES[f] if c != value] if spec.unit == "choice" else other_values(spec, value)
             for v in others:
                 try:
                     other = arch.with_overrides({f"{sec}.{f}": v})

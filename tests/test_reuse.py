@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hw_helpers import random_trace, rect_graph, tiny_arch, tiny_graph
-from test_mapping import _other_values
+from test_mapping import other_values
 
 from empf_hw.errors import EmpfError
 from empf_hw.hw import evaluate, load_arch
@@ -52,7 +52,7 @@ def _variants(arch, names: dict) -> list:
             elif value is None:
                 others = [{"vdd_V": 0.8, "nominal_clock_MHz": 400.0, "router_pitch_mm": 0.3}[f]]
             else:
-                others = _other_values(spec, value)
+                others = other_values(spec, value)
             for v in others:
                 try:
                     out.append((f"{sec}.{f}={v!r}", arch.with_overrides({f"{sec}.{f}": v})))
