@@ -205,6 +205,26 @@ def test_host_link_paces_the_network_input_by_hand():
     assert evaluate(tr, tiny_arch(**over), timing="cycle").timing.finish[0, 0] == 16
 
 
+def test_synapse_bank_conflicts_arise_from_the_row_addresses_by_hand():
+    """The host-link case above with 2 synapse banks busy 8 cycles per row read. fc1's packets carry inputs 0, 2, 3
+    (2 lane rows each, row k of input i in bank (i + k) mod 2) and start at 6, 11, 17 (the engine is busy until 17):
+    input 0 reads banks 0, 1 at 7, 8 (ends 9; the banks are free at 15, 16); input 2 waits for bank 0 until 15
+    (3 cycles), reads bank 1 at 16 (ends 17; free at 23, 24); input 3 waits for bank 1 until 24 (6), reads bank 0
+    at 25, ends 26; + 6 neuron cycles → 32. Core 0: 9 conflict cycles, busy 3 + 6 + 9 + 6 = 24. (The old bank
+    factor, 8 / 2 per row, would give 1 + 8 per packet.)"""
+    from test_hw import LINEAR_ARCH, linear_case
+
+    g, tr = linear_case()
+    arch = tiny_arch(**LINEAR_ARCH, host_link_bits=4, synapse_banks=2, synapse_bank_cycles=8)
+    for compiled in (True, False):
+        c = evaluate(tr, arch, timing="cycle", compiled=compiled).timing
+        assert c.finish[0, 0] == 32
+        core0 = next(row for row in c.stats["cores"] if row["core"] == 0)
+        assert core0["bank_conflict_cycles"] == 9 and core0["busy_cycles"] == 24
+    one_bank = tiny_arch(**LINEAR_ARCH, host_link_bits=4, synapse_banks=1, synapse_bank_cycles=1)
+    assert evaluate(tr, one_bank, timing="cycle").timing.stats["stalls"]["bank_conflict"] == 0
+
+
 def test_path_max_is_the_largest_load_on_each_xy_route():
     """``loads.path_max`` (sparse-table range maxima) against the links ``route_loads`` puts each route on."""
     from empf_hw.hw.cores.loads import path_max, route_loads

@@ -7,8 +7,9 @@ Per tile and timestep (``L`` = per-event latencies, see ``work.latencies``):
 
 - phase A (input and synapse stages): DRAM weight reload (spilled tiles; the tiles of a DRAM channel share it, so
   each waits ⌈channel bits / dram_bits_per_cycle⌉ per timestep) + spike bus
-  ⌈packets / packets per bus word⌉ + packets × ``L.message_receive`` + lane rows × ``L.syn_<kind>`` × the bank
-  factor;
+  ⌈packets / packets per bus word⌉ + packets × ``L.message_receive`` + lane rows × max(``L.syn_<kind>``,
+  ``synapse_bank_cycles`` / ``synapse_banks``) (consecutive rows in consecutive banks; the simulator keeps every
+  bank's state, so a packet starting in a busy bank waits);
 - phase B (soma): the compute mode's dense pass (popcount; ``empf_hw.hw.cores.compute``) + partial-sum merge
   ⌈psums / lanes⌉ + ⌈neurons / units⌉ × ``L.neuron_access`` + ⌈updated / units⌉ × ``neuron_update_cycles``
   (updated: every neuron, or with ``neuron_update_mode: event`` those with input or potential) + ⌈spikes / units⌉ ×
@@ -50,10 +51,10 @@ def bus_cycles(packets: np.ndarray, bits: int, bus: int) -> np.ndarray:
     return np.ceil(packets / ppc) if ppc >= 1 else packets * math.ceil(bits / bus)
 
 
-def bank_factor(arch) -> float:
-    """Cycles per lane row relative to one: a row read occupies its bank ``synapse_bank_cycles``, and the rows of
-    an event go to consecutive banks, so fewer banks than busy cycles stall (``synapse_bank_cycles / banks``)."""
-    return max(1.0, arch.core["synapse_bank_cycles"] / arch.core["synapse_banks"])
+def row_cycles(arch, syn: int) -> float:
+    """Cycles per lane row of a synaptic op of ``syn`` cycles: a row read holds its bank ``synapse_bank_cycles``
+    and consecutive rows go to consecutive banks, so a row issues every max(syn, bank cycles / banks)."""
+    return max(float(syn), arch.core["synapse_bank_cycles"] / arch.core["synapse_banks"])
 
 
 def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, sent: np.ndarray):
@@ -65,7 +66,7 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
     a = (work.dram_cycles[None]
          + bus_cycles(np.ceil(work.packets), work.packet_bits, c["spike_bus_bits"])
          + np.ceil(work.packets) * lat["message_receive"]
-         + np.ceil(work.syn.lane_rows) * lat[f"syn_{syn_kind(lay.node)}"] * bank_factor(arch))
+         + np.ceil(work.syn.lane_rows) * row_cycles(arch, lat[f"syn_{syn_kind(lay.node)}"]))
     upd = updated if c["neuron_update_mode"] == "event" else np.broadcast_to(work.neurons, updated.shape)
     b = (merge_cycles(arch, work)
          + (np.ceil(work.neurons / units) * lat["neuron_access"])[None]

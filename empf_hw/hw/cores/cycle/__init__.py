@@ -13,9 +13,10 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
 - cores: a spike packet is ejected into the core's input FIFO (``input_fifo_packets``; full → it waits in the
   router; 0: no FIFO limit, the spike buffer holds the timestep's input window); one synapse engine takes the
   packets in order: spike bus
-  (1 / packets per bus word) +
-  ``latency.message_receive`` + lane rows × ``latency.syn_<kind>`` × max(1, ``synapse_bank_cycles`` /
-  ``synapse_banks``) (a row read occupies its bank; fewer banks than busy cycles stall); the ``neuron_units`` then
+  (1 / packets per bus word) + ``latency.message_receive``, then the packet's lane rows one per
+  ``latency.syn_<kind>`` from the banked synapse SRAM (row k of a packet whose first event is input neuron i is in
+  bank (i + k) mod ``synapse_banks``; a read waits for its bank, which it holds ``synapse_bank_cycles``: bank
+  conflicts arise from the addresses); the ``neuron_units`` then
   run the tile's neuron phase (psum merge, access, update, spike generation, ``latency.message_send`` per packet,
   auxiliary ops: the fast model's phase B) and emit the spikes in order over it;
 - timesteps, ``pipelined``: a tile opens timestep t when it finished t−1; its neuron phase starts when it processed

@@ -21,12 +21,13 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from .network import NetworkBase
+from .network import BANK_BITS, BANK_MASK, NetworkBase
 
 NO_LIMIT = np.int64(1) << 62
 WORD = 32  # bits used per int64 word of the occupancy bitmaps (no sign bit involved)
 CNT, HEAD, PEAK, LOCK, RR, FREE, MOVED, NB = range(8)  # the fields of a port's row of ``ps``
-EMIN, RUNS = 0, 1  # ``misc``: the earliest cycle a busy engine finishes (NO_LIMIT: none), runs in the heap
+EMIN, RUNS, BANKC, FCAP = range(4)  # ``misc``: the earliest cycle a busy engine finishes (NO_LIMIT: none), runs in
+#                                      the heap, synapse_bank_cycles, the largest core FIFO's capacity
 _kernel = njit(cache=True, _nrt=False)
 _inline = njit(cache=True, inline="always", _nrt=False)
 
@@ -103,7 +104,7 @@ def _bany(a) -> bool:
 
 
 @_inline
-def _start(core, now, queued, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start):
+def _start(core, now, queued, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_eng, t_eng, bankf, fifo_free, a_start):
     """``network.Network._start``: the engine of ``core`` takes the next packet of its FIFO, if idle."""
     pid = ci[0, core]
     if ci[3, core] or pid < 0:
@@ -116,19 +117,31 @@ def _start(core, now, queued, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_servi
     tl, t = p_tile[pid], p_t[pid]
     if a_start[tl, t] < 0:
         a_start[tl, t] = now
-    cf[2, core] += p_bank[pid]
-    end = (cf[0, core] if queued else max(float(now), cf[0, core])) + p_service[pid]
-    cf[0, core] = end
-    done = np.int64(np.ceil(end))
+    begin = cf[0, core] if queued else max(float(now), cf[0, core])
+    ready, syn = begin + t_eng[tl, 0], t_eng[tl, 1]
+    rows, bank = p_eng[pid] >> BANK_BITS, p_eng[pid] & BANK_MASK
+    nb = bankf.shape[1] - 1
+    if misc[BANKC] <= syn and bankf[core, nb] <= ready:  # no read can find its bank busy
+        rows, ready = 0, ready + rows * syn
+    for _ in range(rows):
+        if bankf[core, bank] > ready:
+            cf[2, core] += bankf[core, bank] - ready
+            ready = bankf[core, bank]
+        bankf[core, bank] = ready + misc[BANKC]
+        bankf[core, nb] = max(bankf[core, nb], bankf[core, bank])
+        ready += syn
+        bank = (bank + 1) % nb
+    cf[0, core] = ready
+    done = np.int64(np.ceil(ready))
     ci[3, core], ci[5, core], ci[4, core] = 1, pid, done
-    cf[1, core] += p_service[pid]
+    cf[1, core] += ready - begin
     misc[EMIN] = min(misc[EMIN], done)
     _bset(ebits, core)
 
 
 @_inline
-def _complete(now, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start, processed,
-              expected, done_out):
+def _complete(now, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_eng, t_eng, bankf, fifo_free, a_start,
+              processed, expected, done_out):
     """``network.Network._complete``: engines finishing at ``now`` (core order); the number of tiles reported."""
     T = processed.shape[1]
     nd = 0
@@ -147,7 +160,7 @@ def _complete(now, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank,
             _bclear(ebits, core)
             tl, t = p_tile[pid], p_t[pid]
             processed[tl, t] += 1
-            _start(core, now, True, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free,
+            _start(core, now, True, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_eng, t_eng, bankf, fifo_free,
                    a_start)
             if processed[tl, t] == expected[tl, t]:
                 done_out[nd] = tl * T + t
@@ -288,7 +301,7 @@ def _decide(now, weight, D, ps, ring, rmask, rocc, p_fifo, fifo_free, stalls, mv
 
 @_inline  # at most 30 parameters: CPython passes more as one tuple, which numba cannot inline
 def _move(now, nm, D, ps, ring, mv, lat, period, rc, rmask, rocc, p_dst, p_tail, p_fifo, fifo_free, out, p_tile,
-          p_t, psum_got, psum_exp, ci, cf, ebits, misc, f_peak, fifo_cap, p_fnext, p_service, p_bank, a_start):
+          p_t, psum_got, psum_exp, ci, cf, ebits, misc, f_peak, p_fnext, p_eng, t_eng, bankf, a_start):
     """The decided flits leave their ports and enter the next router's port (the ring tail does not move when a
     port's head leaves), or the core; the ejected partial sums to report go to ``out``; (reported, ejected)."""
     ej = gone = 0
@@ -337,8 +350,8 @@ def _move(now, nm, D, ps, ring, mv, lat, period, rc, rmask, rocc, p_dst, p_tail,
                     p_fnext[ci[1, core]] = pid
                 ci[1, core] = pid
                 ci[2, core] += 1
-                f_peak[0] = max(f_peak[0], ci[2, core] / fifo_cap)
-                _start(core, now, False, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free,
+                f_peak[0] = max(f_peak[0], ci[2, core] / misc[FCAP])
+                _start(core, now, False, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_eng, t_eng, bankf, fifo_free,
                        a_start)
                 continue
             tl, tt = p_tile[pid], p_t[pid]  # a partial sum: counted, reported when it completes its tile's timestep
@@ -407,14 +420,13 @@ def _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits):
 
 @_kernel
 def _advance(now, limit, in_flight, D, ps, ring, lat, period, rc, rmask, rocc, inj, inj_bits, stalls, mv, out,
-             p_dst, p_flits, p_tail, p_fifo, p_next, p_src, p_rel, p_tile, p_t, p_service, p_bank, p_fnext,
-             fifo_free, ci, cf, ebits, misc, f_peak, fifo_cap, processed, expected, a_start, psum_got, psum_exp,
-             done_out, runs):
+             p_dst, p_flits, p_tail, p_fifo, p_next, p_src, p_rel, p_tile, p_t, p_eng, t_eng, bankf, p_fnext,
+             fifo_free, ci, cf, ebits, misc, f_peak, processed, expected, a_start, psum_got, psum_exp, done_out, runs):
     """``network.Network.advance``: (cycle, partial sums reported, tiles reported, next cycle, in flight)."""
     while True:
         if now >= misc[EMIN]:
-            nd = _complete(now, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_service, p_bank, fifo_free, a_start,
-                           processed, expected, done_out)
+            nd = _complete(now, ci, cf, ebits, misc, p_fnext, p_tile, p_t, p_eng, t_eng, bankf, fifo_free,
+                           a_start, processed, expected, done_out)
             if nd:
                 return now, 0, nd, now, in_flight
         _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits)
@@ -423,8 +435,8 @@ def _advance(now, limit, in_flight, D, ps, ring, lat, period, rc, rmask, rocc, i
         ej = 0
         if nm:
             ej, gone = _move(now, nm, D, ps, ring, mv, lat, period, rc, rmask, rocc, p_dst, p_tail, p_fifo,
-                             fifo_free, out, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, misc, f_peak, fifo_cap,
-                             p_fnext, p_service, p_bank, a_start)
+                             fifo_free, out, p_tile, p_t, psum_got, psum_exp, ci, cf, ebits, misc, f_peak,
+                             p_fnext, p_eng, t_eng, bankf, a_start)
             in_flight -= gone
         nxt = NO_LIMIT
         if _bany(rocc) or _bany(inj_bits):
@@ -466,7 +478,7 @@ class CompiledNetwork(NetworkBase):
         self.stalls = np.zeros((4, n), np.int64)
         self.stall_link, self.stall_held = self.stalls[0], self.stalls[1:]
         self.ebits = bitmap(len(self.eng_busy))  # busy engines
-        self.misc = np.array([NO_LIMIT, 0], np.int64)
+        self.misc = np.array([NO_LIMIT, 0, self.bank_cycles, self.fifo_cap], np.int64)
         self.runs = np.zeros((64, 3), np.int64)  # heap of runs: release cycle and id of the next packet, end id
         self.mv = np.zeros((P, 2), np.int64)
         self._out = np.zeros(P, np.int64)
@@ -488,8 +500,8 @@ class CompiledNetwork(NetworkBase):
         at, ej, nd, nxt, self.in_flight = _advance(
             now, limit, self.in_flight, self.depth, self.ps, self.ring, self.lat, self.period, self.rc, self.rmask,
             self.rocc, self.inj, self.inj_bits, self.stalls, self.mv, self._out, self.p_dst, self.p_flits,
-            self.p_tail, self.p_fifo, self.p_next, self.p_src, self.p_rel, self.p_tile, self.p_t, self.p_service,
-            self.p_bank, self.p_fnext, self.fifo_free, self.ci, self.cf, self.ebits, self.misc, self.f_peak,
-            self.fifo_cap, self.processed, self.expected, self.a_start, self.psum_got, self.psum_expected,
-            self._done, self.runs)
+            self.p_tail, self.p_fifo, self.p_next, self.p_src, self.p_rel, self.p_tile, self.p_t, self.p_eng,
+            self.t_eng, self.bank_free, self.p_fnext, self.fifo_free, self.ci, self.cf, self.ebits, self.misc,
+            self.f_peak, self.processed, self.expected, self.a_start, self.psum_got, self.psum_expected, self._done,
+            self.runs)
         return int(at), self._out[:ej].copy(), self._done[:nd].copy(), int(nxt)

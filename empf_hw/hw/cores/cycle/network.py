@@ -11,13 +11,18 @@ back-pressure (a flit moves only into a free buffer slot). A spike packet's head
 with room (``fifo_free``); partial sums always eject (into the accumulators) and are counted per tile and
 timestep.
 
-Each core's synapse engine takes the packets of its FIFO in order: a packet's service (spike bus, message receive,
-lane rows × synaptic op × bank factor; computed by ``cycle``) starts when the engine is free and no earlier than
-``eng_free`` (which DRAM weight reloads push back); a packet waiting in the FIFO starts exactly when the one before
-it ends (fractional cycles carry over), and the engine reports at the next whole cycle; ``processed`` counts the
-packets per tile and timestep. A cycle runs: engine completions, releases of scheduled packets, then the routers.
-Only what the tile level needs is reported: a tile whose packets of a timestep are all processed, and a partial
-sum that completes its tile's timestep."""
+Each core's synapse engine takes the packets of its FIFO in order: a packet's service starts when the engine is
+free and no earlier than ``eng_free`` (which DRAM weight reloads push back); a packet waiting in the FIFO starts
+exactly when the one before it ends (fractional cycles carry over), and the engine reports at the next whole cycle;
+``processed`` counts the packets per tile and timestep. The service is its tile's spike-bus and message-receive
+cycles (``t_eng[tile, 0]``), then its lane rows read one after another from the banked synapse SRAM: row k of a
+packet with row address a is in bank (a + k) mod ``synapse_banks``; a read issues once the engine is ready and its
+bank is free, holds the bank ``synapse_bank_cycles`` and readies the engine for the next row after the tile's
+synaptic op (``t_eng[tile, 1]``); waiting for a busy bank is a bank conflict (``eng_bank``). Where no bank is busy
+and a bank is free again within a synaptic op, no read can wait, and the rows take rows × synaptic op. A cycle
+runs: engine completions, releases of scheduled packets, then the routers. Only what the tile level needs is
+reported: a tile whose packets of a timestep are all processed, and a partial sum that completes its tile's
+timestep."""
 
 import heapq
 import math
@@ -28,6 +33,8 @@ from ....errors import EmpfError
 from ..mesh import grid
 from ..work import latencies
 
+BANK_BITS = 10  # a packet's first bank (synapse_banks <= 1024) in the low bits of ``p_eng``
+BANK_MASK = (1 << BANK_BITS) - 1
 _IN_FROM = {1: 2, 2: 1, 3: 4, 4: 3}  # output north (1) enters the neighbour's port "from south" (2), ...
 DIRS = ("local", "north", "south", "east", "west")
 
@@ -96,8 +103,11 @@ class NetworkBase:
         self.cf = np.zeros((3, ncores), np.float64)  # cycle (fractional) from which the engine may start (DRAM
         self.eng_free, self.eng_cycles, self.eng_bank = self.cf  # reloads push it back), busy, bank stalls
         self.f_peak = np.zeros(1, np.float64)  # largest FIFO occupancy as a fraction of its capacity
-        self.p_service = np.zeros(1 << 12, np.float64)  # per spike packet: engine cycles, bank stall
-        self.p_bank = np.zeros(1 << 12, np.float64)
+        self.p_eng = np.zeros(1 << 12, np.int64)  # per spike packet: lane rows << BANK_BITS | first row's bank
+        self.t_eng = np.zeros((1, 2), np.float64)  # per tile: bus + receive cycles, cycles per synaptic op
+        self.bank_cycles = arch.core["synapse_bank_cycles"]
+        self.bank_free = np.zeros((ncores, arch.core["synapse_banks"] + 1), np.float64)  # per core and bank: the
+        #                                                        cycle it is free; last column: the latest of them
         self.p_fnext = np.full(1 << 12, -1, np.int32)  # next packet in its core's FIFO
         self.processed = np.zeros((1, 1), np.int64)  # (tiles, T): packets processed, expected, first start
         self.expected = np.zeros((1, 1), np.int64)
@@ -120,8 +130,7 @@ class NetworkBase:
                             f"{np.iinfo(np.int32).max:,} per inference; allowed: fewer timesteps or a smaller network, "
                             "or --timing fast")
         for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_tail", 1), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
-                           ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_service", 0), ("p_bank", 0),
-                           ("p_fnext", -1)):
+                           ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_eng", 0), ("p_fnext", -1)):
             a = getattr(self, name)
             grown = np.full(n, fill, a.dtype)  # one allocation (a concatenation would build and copy two)
             grown[:size] = a
@@ -145,11 +154,11 @@ class NetworkBase:
             self.p_next[self.inj_tail[router]] = pid
         self.inj_tail[router] = pid
 
-    def schedule(self, router: int, dst, bits: int, fifo, times, tile, t: int, service=0.0, bank=0.0) -> int:
+    def schedule(self, router: int, dst, bits: int, fifo, times, tile, t: int, rows=0, bank=0) -> int:
         """Packets of ``bits`` released into ``router``'s injection queue at cycles ``times`` (at the start of the
         cycle, in (cycle, id) order), for tiles ``tile`` at timestep ``t``; ``fifo``: the core whose FIFO and engine
-        take each (−1: a partial sum, counted in ``psum_got``) with its engine ``service`` and ``bank``-stall
-        cycles; the id of the first (they take consecutive ids). A chip-to-chip link serializes a packet's bits
+        take each (−1: a partial sum, counted in ``psum_got``), reading its lane ``rows`` from ``bank`` on; the id of
+        the first (they take consecutive ids). A chip-to-chip link serializes a packet's bits
         flit by flit: the last flit carries only what is left, ⌈left bits / chip_link_bits⌉ cycles."""
         n = len(times)
         pid = self._grow(n)
@@ -158,7 +167,7 @@ class NetworkBase:
         self.p_dst[sl], self.p_flits[sl], self.p_fifo[sl] = dst, nflits, fifo
         self.p_tail[sl] = -(-(bits - (nflits - 1) * self.flit_bits) // self.chip_link_bits)
         self.p_src[sl], self.p_rel[sl], self.p_tile[sl], self.p_t[sl] = router, times, tile, t
-        self.p_service[sl], self.p_bank[sl] = service, bank
+        self.p_eng[sl] = (np.asarray(rows, np.int64) << BANK_BITS) | bank
         self._push(np.arange(pid, pid + n, dtype=np.int64))
         return pid
 
@@ -197,11 +206,23 @@ class Network(NetworkBase):
         tl, t = self.p_tile[pid], self.p_t[pid]
         if self.a_start[tl, t] < 0:
             self.a_start[tl, t] = now
-        self.eng_bank[core] += self.p_bank[pid]
-        end = (self.eng_free[core] if queued else max(float(now), self.eng_free[core])) + self.p_service[pid]
-        self.eng_free[core] = end
-        self.eng_busy[core], self.eng_pid[core], self.eng_done[core] = 1, pid, math.ceil(end)
-        self.eng_cycles[core] += self.p_service[pid]
+        begin = self.eng_free[core] if queued else max(float(now), self.eng_free[core])
+        ready, syn = begin + self.t_eng[tl, 0], self.t_eng[tl, 1]
+        rows, bank = int(self.p_eng[pid]) >> BANK_BITS, int(self.p_eng[pid]) & BANK_MASK
+        free = self.bank_free[core]
+        if self.bank_cycles <= syn and free[-1] <= ready:  # no read can find its bank busy
+            rows, ready = 0, ready + rows * syn
+        for _ in range(rows):
+            if free[bank] > ready:
+                self.eng_bank[core] += free[bank] - ready
+                ready = free[bank]
+            free[bank] = ready + self.bank_cycles
+            free[-1] = max(free[-1], free[bank])
+            ready += syn
+            bank = (bank + 1) % (len(free) - 1)
+        self.eng_free[core] = ready
+        self.eng_busy[core], self.eng_pid[core], self.eng_done[core] = 1, pid, math.ceil(ready)
+        self.eng_cycles[core] += ready - begin
 
     def _arrive(self, pid: int, now: int) -> None:
         """A spike packet joins its core's FIFO."""

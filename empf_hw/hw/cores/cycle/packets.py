@@ -12,9 +12,9 @@ from ..work import connected_rows
 
 def layer_packets(mapping: Mapping, lay, lt, T: int, mode: str) -> list:
     """Per timestep: (source head index (−1: the I/O port), destination tile, lane rows in compute mode ``mode``,
-    event rank) of every input packet of a layer (``core.spikes_per_packet`` events to a packet), from a batch-1
-    trace, in the order they are sent: by event (a neuron's spike goes to every tile it reaches before the next
-    neuron's), then by tile."""
+    event rank, synapse row address: the flat input index of its first event) of every input packet of a layer
+    (``core.spikes_per_packet`` events to a packet), from a batch-1 trace, in the order they are sent: by event (a
+    neuron's spike goes to every tile it reaches before the next neuron's), then by tile."""
     lanes = mapping.arch.core["accumulator_lanes"]
     ins, outs, rws = lay.splits
     ni, no, nr = len(ins), len(outs), len(rws)
@@ -46,23 +46,25 @@ def layer_packets(mapping: Mapping, lay, lt, T: int, mode: str) -> list:
             src = owners[0][pos[:, 0]] if owners is not None else np.full(len(pos), -1)
         ev, tiles = np.nonzero(((f > 0) & (ci[:, None] == grp[None, :])).T)
         rows = MODES[mode].packet_rows(f[tiles, ev], lanes, lay.slices)
-        pk = _pack(src[ev], tiles, rows, ev, mapping.arch.core["spikes_per_packet"])
+        addr = np.ravel_multi_index(pos.T, em[t].shape)[ev]
+        pk = _pack(src[ev], tiles, rows, ev, addr, mapping.arch.core["spikes_per_packet"])
         order = np.lexsort((pk[1], pk[3]))  # a packet leaves with its last event
         out.append(tuple(x[order] for x in pk))
     return out
 
 
-def _pack(src: np.ndarray, tiles: np.ndarray, rows: np.ndarray, ev: np.ndarray, k: int) -> tuple:
+def _pack(src: np.ndarray, tiles: np.ndarray, rows: np.ndarray, ev: np.ndarray, addr: np.ndarray, k: int) -> tuple:
     """Events (ordered by destination tile, then event) as packets of up to ``k`` from one source to one tile: each
-    packet carries consecutive events of its pair, its lane rows summed, ranked by its last event."""
+    packet carries consecutive events of its pair, its lane rows summed, ranked by its last event, addressed by its
+    first."""
     if k == 1:
-        return src, tiles, rows, ev
+        return src, tiles, rows, ev, addr
     order = np.lexsort((ev, src, tiles))  # by tile, then source, then event
-    s, t, r, e = src[order], tiles[order], rows[order], ev[order]
+    s, t, r, e, a = src[order], tiles[order], rows[order], ev[order], addr[order]
     new_pair = np.r_[True, (s[1:] != s[:-1]) | (t[1:] != t[:-1])]
     start = np.flatnonzero(new_pair)
     rank = np.arange(len(s)) - np.repeat(start, np.diff(np.r_[start, len(s)]))  # position within the pair
     first = np.flatnonzero(new_pair | (rank % k == 0))  # the first event of every packet
     last = np.r_[first[1:], len(s)] - 1
-    return s[first], t[first], np.add.reduceat(r, first), e[last]
+    return s[first], t[first], np.add.reduceat(r, first), e[last], a[first]
 

@@ -9,7 +9,7 @@ import numpy as np
 from ....errors import EmpfError
 from ...result import Timing
 from ..compute import syn_kind
-from ..fast import bank_factor, barrier_cycles, bus_cycles
+from ..fast import barrier_cycles, bus_cycles
 from ..mesh import hop_matrices, io_xy, tile_xy
 from ..tiles import Mapping
 from ..work import dram_channel, hop_latency, latencies, psum_bits
@@ -116,15 +116,14 @@ class Simulation:
                 for j, t in enumerate(lay.tiles):
                     ns, ew, cr = hop_matrices(arch, heads, np.array([t.xy]))
                     self.sig_lat[(dep, (lay.name, j))] = hop_latency(arch, ns, ew, cr, 1)
-        kind = {lay.name: syn_kind(lay.node) for lay in self.layers}
-        bank = bank_factor(arch)
-        self.row_cycles = {n: self.lat[f"syn_{k}"] * bank for n, k in kind.items()}
-        self.bank_stall = {n: self.lat[f"syn_{k}"] * (bank - 1) for n, k in kind.items()}  # per lane row
-        self.pkt_overhead = {lay.name: float(bus_cycles(np.ones(1), works[lay.name].packet_bits,
-                                                        c["spike_bus_bits"])[0]
-                                             if c["spike_bus_bits"] < works[lay.name].packet_bits
-                                             else 1 / (c["spike_bus_bits"] // works[lay.name].packet_bits))
-                             + self.lat["message_receive"] for lay in self.layers}
+        net.t_eng = np.zeros((len(mapping.tiles), 2), np.float64)  # per tile: bus + receive, synaptic op cycles
+        for lay in self.layers:
+            bits = works[lay.name].packet_bits
+            bus = (float(bus_cycles(np.ones(1), bits, c["spike_bus_bits"])[0]) if c["spike_bus_bits"] < bits
+                   else 1 / (c["spike_bus_bits"] // bits))
+            at = slice(self.key_index[(lay.name, 0)], self.key_index[(lay.name, 0)] + len(lay.tiles))
+            net.t_eng[at] = bus + self.lat["message_receive"], self.lat[f"syn_{syn_kind(lay.node)}"]
+        self.banks = c["synapse_banks"]
         self.psum_bits = psum_bits(arch)
         self.io_router = io_xy(arch)[0] * self.net.C + io_xy(arch)[1]
         self.units_free: dict[int, int] = {}
@@ -235,10 +234,9 @@ class Simulation:
             return
         if times is None:
             times = first + (max(end - first, 0) * np.arange(n, dtype=np.int64)) // n
-        j, rows = pk[1][sel], pk[2][sel]
+        j = pk[1][sel]
         self.net.schedule(router, self.tile_router[layer][j], self.works[layer].packet_bits, self.tile_core[layer][j],
-                          times, self.first_index[layer] + j, t,
-                          self.pkt_overhead[layer] + rows * self.row_cycles[layer], rows * self.bank_stall[layer])
+                          times, self.first_index[layer] + j, t, pk[2][sel], pk[4][sel] % self.banks)
 
     # --- readiness --------------------------------------------------------------------------------------------
     def stalled(self, cause: str, core: int, cycles: float) -> None:
