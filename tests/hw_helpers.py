@@ -106,7 +106,8 @@ def random_trace(graph, rng, density=0.4, batch=1, schedule="pipelined"):
 CHIP_KEYS = {"mesh_rows", "mesh_cols", "cores_per_router", "clock_MHz", "tech_node_nm", "tech_flavor", "vdd_V",
              "nominal_clock_MHz", "noc_link_bits", "noc_hop_cycles", "noc_buffer_flits", "router_pitch_mm", "stem_once",
              "io_row", "io_col",
-             "timestep_mode", "barrier_cycles", "dram_bits_per_cycle", "dram_spill", "power_gating", "host_link_bits"}
+             "timestep_mode", "barrier_cycles", "dram_bits_per_cycle", "dram_spill", "power_gating", "host_link_bits",
+             "readout"}
 
 
 def arch_dict(**core_over):

@@ -86,7 +86,10 @@ def check_against_fast(arch, trace):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**31))
 def test_cycle_simulation_counts_conserves_and_bounds_the_fast_estimate(seed):
-    check_against_fast(*case(seed, realistic=False))
+    arch, trace = case(seed, realistic=False)
+    if seed % 2:  # outputs to the host
+        arch = arch.with_overrides({"chip.readout": "host", "chip.host_link_bits": seed % 3 * 8})
+    check_against_fast(arch, trace)
 
 
 @pytest.mark.parametrize("seed", range(16))
@@ -203,6 +206,31 @@ def test_host_link_paces_the_network_input_by_hand():
         assert c.start[0, 0] == 6 and c.finish[0, 0] == 25
     assert evaluate(tr, slow).timing.finish[0, 0] == 25
     assert evaluate(tr, tiny_arch(**over), timing="cycle").timing.finish[0, 0] == 16
+
+
+def test_the_readout_crosses_the_network_and_the_host_link_by_hand():
+    """readout: host on the host-link case's chip: fc2 (router (0, 1)) ends at 32 and sends its 2 values (12-bit
+    address + 24-bit membrane: 3 flits of 16 bits) west to the I/O port at (0, 0): their flits leave at 32–34 and
+    35–37 and arrive 2 cycles later, the last at 39. Over a 4-bit host link (fc2 then ends at 41, its input paced
+    as above) each takes 36 / 4 = 9 cycles from its arrival at 45 and 48: 45 → 54 → 63. Counted: 2 sends and
+    receipts of 24 value bits, 2 east-west hops of 36 bits, 4 router traversals of 3 flits of 16 bits."""
+    from test_hw import LINEAR_ARCH, linear_case
+
+    g, tr = linear_case()
+    for host, end in ((0, 39), (4, 63)):
+        off = tiny_arch(**LINEAR_ARCH, host_link_bits=host)
+        on = tiny_arch(**LINEAR_ARCH, host_link_bits=host, readout="host")
+        for compiled in (True, False):
+            c = evaluate(tr, on, timing="cycle", compiled=compiled)
+            assert c.timing.finish[1, 0] == c.timing.cycles == end
+            assert c.timing.stats["packets"] == c.timing.stats["packets_delivered"] == 5 + 2
+        fast, base = evaluate(tr, on), evaluate(tr, off)
+        assert fast.timing.cycles == end
+        delta = {a: fast.count(a) - base.count(a) for a in ("message_send", "message_receive", "message_bit",
+                                                             "hop_ew", "hop_ns", "hop_bit", "router_buffer_bit",
+                                                             "router_arb")}
+        assert delta == {"message_send": 2, "message_receive": 2, "message_bit": 48, "hop_ew": 2, "hop_ns": 0,
+                         "hop_bit": 72, "router_buffer_bit": 192, "router_arb": 4}
 
 
 def test_synapse_bank_conflicts_arise_from_the_row_addresses_by_hand():

@@ -63,8 +63,13 @@ CHIP_FIELDS = {
                        "timestep only and re-integrate it afterwards", False),
     "io_row": Field(0, 1 << 16, "router", "mesh row of the chip I/O port (inputs enter, outputs leave)", 0),
     "io_col": Field(0, 1 << 16, "router", "mesh column of the chip I/O port", 0),
-    "host_link_bits": Field(0, 1 << 16, "bits/cycle", "host link into the I/O port: the network's input packets "
-                            "arrive at most this many bits per cycle (0: the host keeps up with the port)", 0),
+    "host_link_bits": Field(0, 1 << 16, "bits/cycle", "host link of the I/O port, each way: the network's input "
+                            "packets arrive, and with readout: host its outputs leave, at most this many bits per "
+                            "cycle (0: the host keeps up with the port)", 0),
+    "readout": Field(None, None, "choice", "none (the outputs stay on chip, as SANA-FE models it) | host (after the "
+                     "last timestep every output neuron's value leaves its tile as one packet of address_bits + "
+                     "membrane_bits for the I/O port and crosses the host link; the inference ends when the last "
+                     "has reached the host)", "none"),
     "timestep_mode": Field(None, None, "choice", "pipelined (a layer starts timestep t when its inputs of t "
                            "arrived) | lockstep (a global barrier ends every step; T + depth steps)", "pipelined"),
     "barrier_cycles": Field(0, 1 << 30, "table", "barrier latency per step (lockstep): cycles, or a table "
@@ -153,7 +158,8 @@ LATENCY_KEYS = ("message_receive", "syn_dense", "syn_sparse", "syn_conv", "neuro
 CHOICES = {"dataflow": ("ws", "os"), "mode": ("dense", "event"), "timestep_mode": ("pipelined", "lockstep"),
            "neuron_update_mode": ("clock", "event"), "accumulator_storage": ("sram", "regfile", "latch"),
            "accumulation": ("event", "output_stationary"), "synapse_compute": ("event", "popcount", "auto"),
-           "tech_flavor": ("lp", "hp"), "dram": ("per_chip", "shared"), "power_gating": ("idle", "none")}
+           "tech_flavor": ("lp", "hp"), "dram": ("per_chip", "shared"), "power_gating": ("idle", "none"),
+           "readout": ("none", "host")}
 FLOAT_FIELDS = {"clock_MHz", "vdd_V", "nominal_clock_MHz", "synapse_sram_KiB", "membrane_sram_KiB", "buffer_sram_KiB",
                 "tech_node_nm", "ifmap_sram_KiB", "filter_sram_KiB", "ofmap_sram_KiB", "router_pitch_mm"}
 # template → {section: fields}; the unit section is the last one

@@ -12,7 +12,7 @@ from ..hw.uncertainty import energy_draws, entry_tornado, interval
 OPTIONS = {"core.accumulator_storage": ["sram", "regfile", "latch"],
            "core.accumulation": ["event", "output_stationary"], "core.accumulator_bits": ["auto", 32],
            "core.synapse_compute": ["event", "popcount", "auto"],
-           "chip.stem_once": [False, True],
+           "chip.stem_once": [False, True], "chip.readout": ["none", "host"],
            "core.synapse_word_bits": [32, 64, 128], "core.neuron_update_mode": ["clock", "event"]}
 
 VARIED = ("core.synapse_compute", "core.spikes_per_packet")  # choices shown one at a time from the best designs

@@ -21,15 +21,17 @@
   ``router_buffer_bit`` / ``router_xbar_bit`` per flit bit and router traversed (the source's router and one per
   hop, flits of ``noc_link_bits``), ``router_arb`` per packet and router traversed, ``pack_bit`` per bit of a
   multi-spike packet assembled (``core.spikes_per_packet`` > 1), ``chip_link_bit`` per bit
-  crossing between chips, ``barrier`` per lockstep (sub-)step;
+  crossing between chips, ``barrier`` per lockstep (sub-)step; with ``chip.readout: host`` the same per readout
+  packet (one per output neuron, address + membrane bits, to the I/O port after the last timestep; the port's
+  receipt is its ``message_receive``);
 - memories: partial sums (``acc_*``; the accumulator is read once more by the neuron update), membrane read per neuron
   visited and write per neuron updated, per-timestep neuron parameters (``param_read_bit``), the spike buffer written
   and read once per packet, DRAM weight reloads of spilled tiles, and leakage of every used core for the whole
   inference (a layer is charged its cores × each timestep window); board-level static power (routers, chip links,
   idle cores without power gating, wake-ups) is charged to the first layer (``board_static``).
 
-Network actions are charged to the layer that receives the packets; partial-sum packets to the layer that sends
-them.
+Network actions are charged to the layer that receives the packets; partial-sum and readout packets to the layer
+that sends them.
 """
 
 import numpy as np
@@ -37,7 +39,7 @@ import numpy as np
 from ..energy import CORES_ENTRIES
 from .compute import MODES
 from .tiles import Layer, Mapping
-from .work import LayerWork, flits, psum_bits
+from .work import LayerWork, flits, psum_bits, readout_bits
 
 
 def _share(total: np.ndarray, neurons: np.ndarray) -> np.ndarray:
@@ -115,6 +117,10 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
     psum_traversals = psum_pk + w.psum_hops.sum(axis=(1, 2))
     link = arch.chip["noc_link_bits"]
     flit_bits = (traversals * flits(w.packet_bits, link) + psum_traversals * flits(pbits, link)) * link
+    last = np.arange(T) == T - 1  # the readout: after the last timestep, each output value to the I/O port
+    rbits, out_pk = readout_bits(arch), last * float(w.readout.sum())
+    out_ns, out_ew, out_cross = (last * float(w.readout @ h) for h in w.readout_hops)
+    out_traversals = out_pk + out_ns + out_ew + out_cross
     heads = [t for t in lay.tiles if t.merges]
     nrn = lay.neuron
     affine = nrn is not None and not (np.all(nrn.tensors["in_scale"] == 1) and np.all(nrn.tensors["in_bias"] == 0))
@@ -129,17 +135,17 @@ def layer_counts(mapping: Mapping, lay: Layer, w: LayerWork, soma: tuple, window
         "spike_gen": spikes.sum(axis=1),
         "spike_quantize": spikes.sum(axis=1) * graded,
         "aux_op": w.aux.sum(axis=1),
-        "message_send": packets + psum_pk,
-        "message_bit": packets * (w.packet_bits - c["address_bits"]),
-        "message_receive": packets + psum_pk,
-        "hop_ew": ew,
-        "hop_ns": ns,
-        "hop_bit": on_chip_bits,
-        "router_buffer_bit": flit_bits,
-        "router_xbar_bit": flit_bits,
-        "router_arb": traversals + psum_traversals,
+        "message_send": packets + psum_pk + out_pk,
+        "message_bit": packets * (w.packet_bits - c["address_bits"]) + out_pk * mem,
+        "message_receive": packets + psum_pk + out_pk,
+        "hop_ew": ew + out_ew,
+        "hop_ns": ns + out_ns,
+        "hop_bit": on_chip_bits + (out_ns + out_ew) * rbits,
+        "router_buffer_bit": flit_bits + out_traversals * flits(rbits, link) * link,
+        "router_xbar_bit": flit_bits + out_traversals * flits(rbits, link) * link,
+        "router_arb": traversals + psum_traversals + out_traversals,
         "pack_bit": packets * w.packet_bits * (c["spikes_per_packet"] > 1),
-        "chip_link_bit": cross_bits,
+        "chip_link_bit": cross_bits + out_cross * rbits,
         "barrier": np.full(T, float(barriers)),
         "membrane_read_bit": neurons * mem,
         "membrane_write_bit": upd * mem,

@@ -25,6 +25,9 @@ packet's source started plus the layer's busiest link or port. Its neuron phase 
 finished the timestep (plus the "finished" signal's latency), its partial sums are in (through its ejection port
 one after the other) and every consumer finished t − 1 (back-pressure: a core's spike buffer holds one timestep).
 
+With ``chip.readout: host`` the last timestep of the layers that send their output values to the host ends when
+the last value has crossed the host link (``_read_out``).
+
 ``lockstep``: the phases of a step chain: it lasts the longest neuron phase plus the farthest packet, or the
 farthest packet plus the busiest core's processing or busiest link (partial sums released only when their senders
 processed their inputs), then the barrier (SANA-FE's ``simple`` timing model adds the busiest core's generation
@@ -42,7 +45,7 @@ from .mesh import grid
 from .reuse import remember
 from .tiles import Mapping
 from .timeline import routes, step_timeline, timeline
-from .work import LayerWork, flits, latencies, psum_bits
+from .work import LayerWork, flits, latencies, psum_bits, readout_bits, route_latency
 
 
 def bus_cycles(packets: np.ndarray, bits: int, bus: int) -> np.ndarray:
@@ -161,10 +164,43 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     rt = remember(kept, key, lambda: routes(mapping, works, psum_cycles))
     if lockstep:
         chained, lat = step_timeline(mapping, works, rt, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
-        return _lockstep(mapping, names, pa, pb, step, links, busy, lat, released, chained)
-    start, finish = timeline(mapping, works, rt, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
-    return Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
-                  {"link_flits": links})
+        tm = _lockstep(mapping, names, pa, pb, step, links, busy, lat, released, chained)
+        ends = [np.full(len(lay.tiles), float(tm.cycles)) for lay in mapping.layers]
+    else:
+        start, finish, ends = timeline(mapping, works, rt, a_tiles, b_tiles, merge, bounds, inject, host,
+                                       psum_cycles)
+        tm = Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
+                    {"link_flits": links})
+    _read_out(mapping, works, ends, tm.finish)
+    return tm
+
+
+def _read_out(mapping: Mapping, works: dict[str, LayerWork], ends: list, finish: np.ndarray) -> None:
+    """``chip.readout: host``: the sending layers' last timestep ends (``finish``, in place) when their last value has
+    reached the host. Each tile sends its values from its end (``ends``; lock-step: the last step's) one after
+    another from its router (a packet's flits × the credit period each), arriving after the route's latency; the
+    I/O port ejects them in arrival order, a flit a cycle, and the host link takes each in readout bits /
+    host_link_bits (two queues in a row, in max-plus form)."""
+    arch = mapping.arch
+    bits, host = readout_bits(arch), arch.chip["host_link_bits"]
+    nf = flits(bits, arch.chip["noc_link_bits"])
+    take = bits / host if host else 0.0
+    arrive, sinks = [], []
+    for i, lay in enumerate(mapping.layers):
+        w = works[lay.name]
+        on = np.flatnonzero(w.readout)
+        if len(on):
+            sinks.append(i)
+            first = ends[i][on] + route_latency(arch, *w.readout_hops[:, on], bits)
+            k = np.arange(int(w.readout[on].max()))
+            arrive.append((first[:, None] + k[None] * nf * credit_period(arch))[k[None] < w.readout[on][:, None]])
+    if not sinks:
+        return
+    arr = np.sort(np.concatenate(arrive))
+    k = np.arange(len(arr))
+    ejected = k * nf + np.maximum.accumulate(arr - k * nf)  # one after the other through the port
+    end = float(np.max(ejected + (len(arr) - k) * take))  # then one after the other over the host link
+    finish[sinks, -1] = np.maximum(finish[sinks, -1], int(np.ceil(end)))
 
 
 def _released_links(spikes: np.ndarray, released: list) -> np.ndarray:

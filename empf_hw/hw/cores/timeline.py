@@ -169,8 +169,9 @@ def _psums_in(n: int, psums: list, queues: tuple, t: int, sent: list, psum_cycle
 
 
 def timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b: dict, merge: dict, bound: dict,
-             inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
-    """(start, finish) of every layer and timestep (L, T). ``rt``: ``routes``; ``a``, ``b``, ``merge``: layer → (T, n)
+             inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray, list]:
+    """(start, finish) of every layer and timestep (L, T), and per layer (n,) when its tiles end the last timestep.
+    ``rt``: ``routes``; ``a``, ``b``, ``merge``: layer → (T, n)
     phase A, phase B and the cycles of phase B before its first spike leaves; ``bound``: layer → (T, n) cycles the
     busiest link or port on the way into each tile is occupied; ``inject``: layer → (T, P) cycles its sources'
     routers take to inject its packets before the last one; ``host``: input layer → (T,) cycles the host link takes
@@ -211,7 +212,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b
                 if len(lay.tiles) else 0
             finish[i, t] = int(np.ceil(fin[i].max(initial=0)))
         prev = fin
-    return start, finish
+    return start, finish, prev
 
 
 def _ahead_of_host(mapping: Mapping, works: dict[str, LayerWork], rt: list, emit: list, fin: list, t: int) -> float:

@@ -61,6 +61,8 @@ class LayerWork:
     psum_routes: tuple[PsumRoute, ...] = ()  # the partial sums received, per sending layer
     dram_cycles: np.ndarray | None = None  # (n,) reload cycles per timestep on the shared DRAM channel (share_dram)
     options: list[Synapse] = field(default_factory=list)  # the synapse stage in every compute mode the layer may use
+    readout: np.ndarray | None = None  # (n,) output values each tile sends the host after the last timestep
+    readout_hops: np.ndarray | None = None  # (3, n) north-south, east-west hops and crossings to the I/O port
 
 
 def packet_bits(arch, value_bits: int) -> int:
@@ -203,10 +205,13 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
     psum_in, psum_out, psum_hops, latency, routes = _partial_sums(mapping, lay, events, ci, xy, tile_neurons, done)
     share = neurons / max(neurons.sum(), 1)
     dram = np.fromiter((t.synapse_bits * (not t.resident) for t in lay.tiles), np.int64, n)
+    sink = not any(lay.name in [o.producer] + o.psum_sources + o.spike_sources for o in mapping.layers)
+    readout = neurons * (sink and arch.chip["readout"] == "host")
+    readout_hops = np.stack([m[:, 0] for m in hop_matrices(arch, xy, np.array([io_xy(arch)]))])
     return LayerWork(lay.name, pbits, packets / batch, stages[0], hops[0] / batch, hops[1] / batch, hops[2] / batch,
                      np.outer(aux_ops / batch, share), neurons, psum_in, psum_out, psum_hops, dram,
                      np.fromiter((t.core for t in lay.tiles), np.int64, n), latency, flows / batch, src_xy,
-                     src_tiles, psum_routes=routes, options=stages)
+                     src_tiles, psum_routes=routes, options=stages, readout=readout, readout_hops=readout_hops)
 
 
 def dram_channel(arch, xy) -> int:
@@ -234,6 +239,11 @@ def share_dram(mapping: Mapping, works: dict[str, LayerWork]) -> None:
 
 def psum_bits(arch) -> int:
     return arch.core["address_bits"] + arch.core["accumulator_bits"]
+
+
+def readout_bits(arch) -> int:
+    """A readout packet: an output neuron's address and its membrane value."""
+    return arch.core["address_bits"] + arch.core["membrane_bits"]
 
 
 def _partial_sums(mapping: Mapping, lay: Layer, packets: np.ndarray, ci: np.ndarray, xy: np.ndarray,
@@ -299,12 +309,14 @@ def hop_latency(arch, ns, ew, crossings, bits: int) -> int:
 
 def route_latency(arch, ns, ew, crossings, bits: int) -> np.ndarray:
     """Cycles for a packet of ``bits`` over each route of ``ns`` + ``ew`` on-chip hops and ``crossings``
-    chip-to-chip links (wormhole: head latency per hop, then flits − 1 behind it on the narrowest link)."""
+    chip-to-chip links (wormhole: head latency per hop, at least the cycle a router takes to pass a flit on, then
+    flits − 1 behind it on the narrowest link)."""
     lat = latencies(arch)
     ns, ew, cr = (np.asarray(v, np.float64) for v in (ns, ew, crossings))
     noc = arch.chip["noc_link_bits"]
     tail = np.where(cr > 0, flits(bits, min(noc, arch.system["chip_link_bits"])), flits(bits, noc)) - 1
-    return ns * lat["hop_ns"] + ew * lat["hop_ew"] + cr * arch.system["chip_link_cycles"] + tail
+    return (ns * max(lat["hop_ns"], 1) + ew * max(lat["hop_ew"], 1) + cr * max(arch.system["chip_link_cycles"], 1)
+            + tail)
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:

@@ -24,7 +24,11 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
   latency) and every consumer opened t (back-pressure: no packet is ever sent for a timestep its destination has
   not opened, so FIFOs cannot deadlock); the input is injected once the input layer opened the timestep.
   ``lockstep``: in step s every neuron phase starts at once (per core one tile after another), the packets they
-  send are delivered and processed (the trace's synaptic rows of the step), and ``barrier_cycles`` end the step.
+  send are delivered and processed (the trace's synaptic rows of the step), and ``barrier_cycles`` end the step;
+- ``chip.readout: host``: once a tile of a layer no other layer reads ends the last timestep (lock-step: after the
+  last step), its output values leave as packets (address + membrane bits) for the I/O router, eject into the I/O
+  port and cross the host link one after another, readout bits / ``host_link_bits`` cycles each (the port is an
+  engine of its own); the layer's last timestep ends when the host has the last.
 
 Time advances cycle by cycle while flits are in flight, vectorized over the routers' ports, and jumps over idle
 stretches. Energy counts are the fast model's (the same packets); the simulation adds timing, stalls by cause

@@ -22,8 +22,12 @@ def assemble(sim) -> Timing:
                                                                                           t.finish)),
                                         np.where(t.b_start >= 0, t.b_start, t.finish)) for t in tiles])
             sim.layer_start[i] = starts.min(axis=0)
+    if sim.readout_end >= 0:  # the sending layers' last timestep ends when the host has their last value
+        for i, lay in enumerate(sim.layers):
+            if any(k[0] == lay.name for k in sim.readout):
+                sim.layer_finish[i, -1] = max(sim.layer_finish[i, -1], sim.readout_end)
     net = sim.net
-    engines = {int(c): float(v) for c, v in enumerate(net.eng_cycles) if v}
+    engines = {int(c): float(v) for c, v in enumerate(net.eng_cycles) if v and c != sim.io_core}
     busy = {c: int(round(sim.busy_cycles.get(c, 0.0) + engines.get(c, 0.0)))
             for c in sorted(set(sim.busy_cycles) | set(engines))}
     for c, v in enumerate(net.eng_bank.tolist()):

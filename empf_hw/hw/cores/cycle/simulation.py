@@ -12,7 +12,7 @@ from ..compute import syn_kind
 from ..fast import barrier_cycles, bus_cycles
 from ..mesh import hop_matrices, io_xy, tile_xy
 from ..tiles import Mapping
-from ..work import dram_channel, hop_latency, latencies, psum_bits
+from ..work import dram_channel, hop_latency, latencies, psum_bits, readout_bits
 from .network import Network
 from .packets import layer_packets
 from .result import assemble
@@ -60,7 +60,9 @@ class Simulation:
         self.lat = latencies(arch)
         cap = c["input_fifo_packets"] or 1 << 62  # 0: the spike buffer takes a whole timestep's input window
         self.fifo_cap = cap
-        caps = np.full(max(t.core for t in mapping.tiles) + 1, cap, np.int64)
+        self.io_core = max(t.core for t in mapping.tiles) + 1  # the I/O port takes the readout like a core's engine
+        caps = np.full(self.io_core + 1, cap, np.int64)
+        caps[-1] = 1 << 62
         if compiled:
             from .netkernel import CompiledNetwork
 
@@ -73,9 +75,10 @@ class Simulation:
         self.T = T = len(trace.logits)
         by = {lt.name: lt for lt in trace.layers}
         net = self.net  # per tile and timestep, shared with the network and its engines, which count them
+        self.readout_tile = len(mapping.tiles)  # a last row of the (tiles, T) arrays counts the readout packets
         for name, fill in (("psum_got", 0), ("psum_expected", 0), ("processed", 0), ("expected", 0),
                            ("a_start", -1)):
-            setattr(net, name, np.full((len(mapping.tiles), T), fill, np.int64))
+            setattr(net, name, np.full((len(mapping.tiles) + 1, T), fill, np.int64))
         self.keys = [(lay.name, j) for lay in self.layers for j in range(len(lay.tiles))]  # tile index → key
         self.key_index = {k: i for i, k in enumerate(self.keys)}
         self.tiles = {(lay.name, j): Tile(lay.name, j, t.core, t.xy[0] * net.C + t.xy[1], t.merges, T, net,
@@ -106,6 +109,10 @@ class Simulation:
             active = self.tiles[key].expected > 0
             for dst, m in routes:
                 self.tiles[dst].psum_expected += active * m
+        self.readout = {(lay.name, int(j)): int(works[lay.name].readout[j]) for lay in self.layers
+                        for j in np.flatnonzero(works[lay.name].readout)}  # tile → values it sends the host
+        self.readout_end = -1
+        net.expected[-1, -1] = sum(self.readout.values())
         self.net.reserve(int(net.expected.sum() + net.psum_expected.sum()))  # every packet of the inference
         self.consumers = {lay.name: [x.name for x in self.layers if lay.name in
                                      ([x.producer] + x.psum_sources + x.spike_sources)] for lay in self.layers}
@@ -116,7 +123,10 @@ class Simulation:
                 for j, t in enumerate(lay.tiles):
                     ns, ew, cr = hop_matrices(arch, heads, np.array([t.xy]))
                     self.sig_lat[(dep, (lay.name, j))] = hop_latency(arch, ns, ew, cr, 1)
-        net.t_eng = np.zeros((len(mapping.tiles), 2), np.float64)  # per tile: bus + receive, synaptic op cycles
+        net.t_eng = np.zeros((len(mapping.tiles) + 1, 2), np.float64)  # per tile: bus + receive, synaptic op
+        #                                     cycles; the readout: its bits over the host link (0: the host keeps up)
+        if arch.chip["host_link_bits"]:
+            net.t_eng[-1, 0] = readout_bits(arch) / arch.chip["host_link_bits"]
         for lay in self.layers:
             bits = works[lay.name].packet_bits
             bus = (float(bus_cycles(np.ones(1), bits, c["spike_bus_bits"])[0]) if c["spike_bus_bits"] < bits
@@ -164,8 +174,19 @@ class Simulation:
         else:
             self.check(self.keys[self.net.p_tile[pid]], now)
 
+    def send_readout(self, key, now: int) -> None:
+        """Tile ``key``'s output values, one packet each, from its router to the I/O port, queued now."""
+        m = self.readout.get(key, 0)
+        if m:
+            self.net.schedule(self.tiles[key].router, np.full(m, self.io_router), readout_bits(self.arch),
+                              np.full(m, self.io_core), np.full(m, now), self.readout_tile, self.T - 1)
+
     def processed_all(self, code: int, now: int) -> None:
-        """Tile ``code // T`` processed every packet of timestep ``code % T``."""
+        """Tile ``code // T`` processed every packet of timestep ``code % T`` (the readout tile: the host has every
+        output value)."""
+        if code // self.T == self.readout_tile:
+            self.readout_end = now
+            return
         key, t = self.keys[code // self.T], code % self.T
         if self.lockstep:
             self.outstanding -= int(self.tiles[key].expected[t])
@@ -337,6 +358,8 @@ class Simulation:
                             self.push(now + self.sig_lat[(key[0], (cons, j))], "signal", (cons, j))
                 if t + 1 < self.T:
                     self.open_timestep(key, t + 1, now)
+                else:
+                    self.send_readout(key, now)
             else:
                 self.pending -= 1
                 self.maybe_end_step(now)
@@ -392,6 +415,9 @@ class Simulation:
             self.layer_finish[i, s] = now + bar
         if s + 1 < self.T:
             self.push(now + bar, "step", s + 1)
+        else:
+            for key in self.readout:
+                self.send_readout(key, now + bar)
         self.step = -1
 
     # --- main loop -------------------------------------------------------------------------------------------
