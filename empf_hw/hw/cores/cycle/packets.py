@@ -37,15 +37,24 @@ def layer_packets(mapping: Mapping, lay, lt, T: int, mode: str) -> list:
         if not len(pos):
             out.append(None)
             continue
-        grp = np.searchsorted([b for _, b in ins], pos[:, 0], side="right")
         if lay.node.op == "conv":
-            f = rowfan[ri][:, pos[:, 1]] * colfan[pos[:, 2]][None, :] * cg[:, None]
             src = owners[0][pos[:, 0], pos[:, 1]] if owners is not None else np.full(len(pos), -1)
         else:
-            f = np.broadcast_to(cg[:, None], (len(cg), len(pos)))
             src = owners[0][pos[:, 0]] if owners is not None else np.full(len(pos), -1)
-        ev, tiles = np.nonzero(((f > 0) & (ci[:, None] == grp[None, :])).T)
-        rows = MODES[mode].packet_rows(f[tiles, ev], lanes, lay.slices)
+        bounds = np.searchsorted(pos[:, 0], [a for a, _ in ins] + [ins[-1][1]])  # events by input group
+        parts = []
+        for g in range(ni):  # each event reaches the tiles of its input group whose window it falls in
+            e, tg = np.arange(bounds[g], bounds[g + 1]), np.flatnonzero(ci == g)
+            if not len(e):
+                continue
+            if lay.node.op == "conv":
+                f = rowfan[ri[tg]][:, pos[e, 1]] * colfan[pos[e, 2]][None, :] * cg[tg, None]
+            else:
+                f = np.broadcast_to(cg[tg, None], (len(tg), len(e)))
+            k, i = np.nonzero(f > 0)
+            parts.append((e[i], tg[k], f[k, i]))
+        ev, tiles, fan = (np.concatenate(x) for x in zip(*parts))
+        rows = MODES[mode].packet_rows(fan, lanes, lay.slices)
         addr = np.ravel_multi_index(pos.T, em[t].shape)[ev]
         pk = _pack(src[ev], tiles, rows, ev, addr, mapping.arch.core["spikes_per_packet"])
         order = np.lexsort((pk[1], pk[3]))  # a packet leaves with its last event

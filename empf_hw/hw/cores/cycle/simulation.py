@@ -144,6 +144,7 @@ class Simulation:
         self.tile_core = {lay.name: np.array([self.tiles[(lay.name, j)].core for j in range(len(lay.tiles))])
                           for lay in self.layers}
         self.first_index = {lay.name: self.key_index[(lay.name, 0)] for lay in self.layers}
+        self.by_source: dict[tuple, list] = {}  # (layer, t) → its packets sorted by source tile, those left to send
         self.heap: list = []
         self.seq = 0
         self.busy_cycles: dict[int, float] = {}
@@ -152,8 +153,12 @@ class Simulation:
         self.layer_start = np.full((len(self.layers), T), -1, np.int64)
         self.layer_finish = np.full((len(self.layers), T), -1, np.int64)
         self.opened = {}
-        self.heads_done: dict[tuple[str, int], int] = {}  # (layer, t) → head tiles that finished t
+        self.heads_done: dict[tuple[str, int], int] = {}  # (layer, t) → head tiles that finished t, and the last
+        self.heads_last: dict[tuple[str, int], int] = {}  # cycle one did
         self.n_heads = {lay.name: sum(t.merges for t in lay.tiles) for lay in self.layers}
+        self.n_tiles = {lay.name: len(lay.tiles) for lay in self.layers}
+        self.deps = {lay.name: ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources
+                     + lay.spike_sources for lay in self.layers}
         self.pending = 0
         self.outstanding = 0
 
@@ -235,8 +240,16 @@ class Simulation:
             pk = self.packets[cons][tn]
             if pk is None:
                 continue
-            src_tiles = np.array(self.works[cons].src_tiles + [-1])
-            self.send(cons, tn, pk, np.flatnonzero(src_tiles[pk[0]] == key[1]), self.tiles[key].router, first, end)
+            if (cons, tn) not in self.by_source:  # the packets of (cons, tn) grouped by source tile, in order
+                src = np.array(self.works[cons].src_tiles + [-1])[pk[0]]
+                order = np.argsort(src, kind="stable")
+                self.by_source[(cons, tn)] = [order, src[order], len(order)]
+            group = self.by_source[(cons, tn)]
+            lo, hi = np.searchsorted(group[1], [key[1], key[1] + 1])
+            group[2] -= hi - lo
+            if not group[2]:  # every source sent its packets
+                del self.by_source[(cons, tn)]
+            self.send(cons, tn, pk, group[0][lo:hi], self.tiles[key].router, first, end)
 
     def host_input(self, layer: str, t: int, pk, now: int) -> None:
         """The host streams a layer's timestep-t input into the I/O port: packet k is in once its bits have crossed
@@ -270,18 +283,14 @@ class Simulation:
         if tile.processed[t] < tile.expected[t] or tile.psum_got[t] < tile.psum_expected[t]:
             return None
         at = int(tile.a_done[t])
-        lay = self.m.layer(key[0])
-        for dep in ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources:
-            f = [self.tiles[(dep, j)].finish[t] for j, x in enumerate(self.m.layer(dep).tiles) if x.merges]
-            if min(f) < 0:
+        for dep in self.deps[key[0]]:  # every head tile of each producer finished t
+            if self.heads_done.get((dep, t), 0) < self.n_heads[dep]:
                 return None
-            at = max(at, max(f) + self.sig_lat[(dep, key)])
-        for cons in self.consumers[key[0]]:  # back-pressure: consumers must have opened t
-            for j in range(len(self.m.layer(cons).tiles)):
-                ct = self.tiles[(cons, j)]
-                if ct.t_open < t:
-                    tile.blocked = tile.blocked if tile.blocked >= 0 else at
-                    return None
+            at = max(at, self.heads_last[(dep, t)] + self.sig_lat[(dep, key)])
+        for cons in self.consumers[key[0]] if t else ():  # back-pressure: consumers must have opened t
+            if self.opened.get((cons, t), 0) < self.n_tiles[cons]:
+                tile.blocked = tile.blocked if tile.blocked >= 0 else at
+                return None
         return at
 
     def check(self, key, now: int) -> None:
@@ -352,6 +361,8 @@ class Simulation:
                 # "finished t" reaches the consumers once the layer's last head tile finished t (their readiness
                 # waits for every head tile, so earlier signals could not move them)
                 done = self.heads_done[(key[0], t)] = self.heads_done.get((key[0], t), 0) + tile.head
+                if tile.head:
+                    self.heads_last[(key[0], t)] = max(self.heads_last.get((key[0], t), 0), now)
                 if tile.head and done == self.n_heads[key[0]]:
                     for cons in self.consumers[key[0]]:
                         for j in range(len(self.m.layer(cons).tiles)):
