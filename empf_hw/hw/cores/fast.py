@@ -106,8 +106,9 @@ def barrier_cycles(arch, routers_used: int) -> int:
 
 def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tuple], kept: dict | None = None) -> Timing:
     """Fast timing of every layer and timestep. ``soma``: layer → (updated, spikes, sent) per tile, (T, n) each;
-    ``kept``: where the network loads and the route geometry of ``works`` are kept for other architectures with
-    the same work (they depend on the timing fields only through the credit period and the host link)."""
+    ``kept``: where the network loads, the tile bounds and the route geometry of ``works`` are kept for other
+    architectures with the same work (they depend on the timing fields only through the credit period and the host
+    link)."""
     arch = mapping.arch
     credit = credit_period(arch)
     kept = {} if kept is None else kept
@@ -121,7 +122,6 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     a_tiles, b_tiles = {}, {}  # layer → (T, tiles): phase A, phase B
     key = ("loads", credit, arch.chip["host_link_bits"])
     net = remember(kept, key, lambda: network_loads(mapping, works))
-    mesh, shared_ports = [], []  # per layer (T, links): spikes and partial sums; (T, ports): both through the ports
     released = []  # lockstep: ((T,) cycle partial sums of a route group leave, (T, links) their link cycles)
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]
@@ -133,8 +133,6 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         spike_loads, ports, groups, pp = net.spikes[i], net.ports[i], net.psums[i], net.psum_ports[i]
         loads = sum(groups, spike_loads)  # spikes and partial sums share the links
         released += [(a_tiles[r.sender][:, r.senders].max(axis=1), g) for r, g in zip(w.psum_routes, groups)]
-        mesh.append(loads)
-        shared_ports.append(ports + np.pad(pp, ((0, 0), (0, 1))))
         links[i] = np.ceil(np.maximum(loads.max(axis=1, initial=0), ports.max(axis=1, initial=0)))
         for k, v in (("mesh", spike_loads), ("ports", ports), ("psums", pp)):
             step[k] = step[k] + v
@@ -148,7 +146,8 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         for core, cycles in zip(cores.tolist(), (a_c + b_c).sum(axis=0).tolist()):
             busy[core] = busy.get(core, 0) + int(cycles)
     lockstep = arch.chip["timestep_mode"] == "lockstep"
-    bounds = dict(zip(names, tile_bounds(mapping, works, mesh, shared_ports, net.psum_ports, lockstep)))
+    bounds = remember(kept, ("bounds", credit, arch.chip["host_link_bits"]),
+                      lambda: _bounds(mapping, works, net, lockstep))
     inject = {}  # layer → (T, P) injection-port cycles of its traffic at each source's router, but the last packet
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]
@@ -173,6 +172,16 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
                     {"link_flits": links})
     _read_out(mapping, works, ends, tm.finish)
     return tm
+
+
+def _bounds(mapping: Mapping, works: dict[str, LayerWork], net, lockstep: bool) -> dict[str, np.ndarray]:
+    """Layer → (T, n) ``loads.tile_bounds`` of the network loads ``net``: spikes and partial sums share the links,
+    and both go through the ports."""
+    n = len(mapping.layers)
+    mesh = [sum(net.psums[i], net.spikes[i]) for i in range(n)]
+    ports = [net.ports[i] + np.pad(net.psum_ports[i], ((0, 0), (0, 1))) for i in range(n)]
+    return dict(zip([lay.name for lay in mapping.layers],
+                    tile_bounds(mapping, works, mesh, ports, net.psum_ports, lockstep)))
 
 
 def _read_out(mapping: Mapping, works: dict[str, LayerWork], ends: list, finish: np.ndarray) -> None:

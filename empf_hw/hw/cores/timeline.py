@@ -14,10 +14,10 @@ from .work import LayerWork, flits, psum_bits, route_latency
 
 
 def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) -> list[dict]:
-    """Per layer, what does not change between timesteps: latencies of its input routes, of the "finished"
-    signal from each layer it depends on, and of its partial-sum routes with the cycles a partial sum takes on the
-    slowest link or port of each (``psum_cycles`` at least: the ejection port); the input group of each tile
-    (one-hot)."""
+    """Per layer, what its timeline takes from the work and the geometry alone: latencies of its input routes, of
+    the "finished" signal from each layer it depends on, and of its partial-sum routes with the cycles a partial sum
+    takes on the slowest link or port of each (``psum_cycles`` at least: the ejection port); per timestep where each
+    tile's packets fall in its sources' streams (``_shares``)."""
     arch = mapping.arch
     idx = {lay.name: i for i, lay in enumerate(mapping.layers)}
     every = [r for lay in mapping.layers for r in works[lay.name].psum_routes]  # all partial-sum routes at once
@@ -47,8 +47,9 @@ def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) ->
         src = None if lay.producer == "input" else (idx[lay.producer], np.array(w.src_tiles, np.int64))
         ins, outs, rows = lay.splits
         group = np.eye(len(ins))[np.unravel_index(np.arange(len(lay.tiles)), (len(outs), len(rows), len(ins)))[2]]
+        within = _stream_rows(mapping, lay, w)
         out.append({"far": route_latency(arch, *hop_matrices(arch, w.src_xy, xy), w.packet_bits), "src": src,
-                    "group": group, "within": _stream_rows(mapping, lay, w),
+                    "shares": [_shares(f, group, within) for f in w.flows],
                     "signals": signals, "psums": psums, "queues": (pairs >> 32, queue.ravel()),
                     "heads": np.array([t.merges for t in lay.tiles], bool) & (w.neurons > 0),
                     "consumers": [j for j, other in enumerate(mapping.layers)
@@ -56,26 +57,31 @@ def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) ->
     return out
 
 
-def _processed(f: np.ndarray, far: np.ndarray, first: np.ndarray, last: np.ndarray, a: np.ndarray,
-               group: np.ndarray, within: tuple) -> np.ndarray:
-    """(n,) cycle each tile has processed its packets: ``f`` (P, n) packets from each source, sent from ``first`` to
-    ``last`` (P,), ``far`` (P, n) route latencies, ``a`` (n,) cycles to process them all at its pace, ``group`` (n,
-    groups) each tile's input group (one-hot), ``within`` ((P, n), (P, n)) where its first and last packet fall in
-    its group's part of each source's stream (``_stream_rows``). A source sends its events in input-channel, then
-    row order, each to every tile it reaches, so a tile's packets from it leave within that share of its window.
-    Packets from the sources that start sending to a tile no earlier than a source k all arrive after k's first one,
-    and are processed one after the other (k over sources in decreasing start order); the last one arrives when its
-    source has sent the tile's last row of its group."""
-    has = f > 0
-    svc = a / np.maximum(f.sum(axis=0), 1e-12)
-    per_group = f @ group  # (P, groups); ``group``: (n, groups) one-hot
+def _shares(f: np.ndarray, group: np.ndarray, within: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of ``f`` (P, n) packets from each source: its (P, n) packets, (n,) their sum and ((P, n), (P, n)) where each
+    tile's first and last packet fall, as fractions, in each source's stream: its input group's part of it
+    (``group`` (n, groups) one-hot; groups in order) and within that part (``within``, ``_stream_rows``)."""
+    per_group = f @ group  # (P, groups)
     upto = np.cumsum(per_group, axis=1)
     total = np.maximum(upto[:, -1:], 1e-12)
     at = group.argmax(axis=1)
     before, share = upto[:, at] - per_group[:, at], per_group[:, at]
+    return f, f.sum(axis=0), ((before + share * within[0]) / total, (before + share * within[1]) / total)
+
+
+def _processed(shares: tuple, far: np.ndarray, first: np.ndarray, last: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """(n,) cycle each tile has processed its packets: ``shares`` (``_shares``) of the packets from each source, sent
+    from ``first`` to ``last`` (P,), ``far`` (P, n) route latencies, ``a`` (n,) cycles to process them all at its
+    pace. A source sends its events in input-channel, then row order, each to every tile it reaches, so a tile's
+    packets from it leave within its share of the window. Packets from the sources that start sending to a tile no
+    earlier than a source k all arrive after k's first one, and are processed one after the other (k over sources
+    in decreasing start order); the last one arrives when its source has sent the tile's last row of its group."""
+    f, count, (lo, hi) = shares
+    has = f > 0
+    svc = a / np.maximum(count, 1e-12)
     span = (last - first)[:, None]
-    start = first[:, None] + span * ((before + share * within[0]) / total)  # (P, n)
-    end = last[:, None] - span * (1 - (before + share * within[1]) / total)
+    start = first[:, None] + span * lo  # (P, n)
+    end = last[:, None] - span * (1 - hi)
     tail = np.where(has, end + far, -np.inf).max(axis=0, initial=-np.inf) + svc
     if len(f) == 1:
         return np.maximum(np.where(has[0], start[0] + far[0] + svc * f[0], -np.inf), tail)
@@ -136,14 +142,16 @@ def _window(r: dict, f: np.ndarray, emit: list, fin: list, opened: float, host_t
     return first, np.maximum(last, first + inject_t)
 
 
-def _inputs_done(r: dict, f: np.ndarray, first: np.ndarray, last: np.ndarray, a_t: np.ndarray, bound_t: np.ndarray,
+def _inputs_done(r: dict, t: int, first: np.ndarray, last: np.ndarray, a_t: np.ndarray, bound_t: np.ndarray,
                  otherwise):
-    """(n,) when each tile has processed its packets (``otherwise`` for tiles without): at its pace as they arrive
-    (``_processed``), and no earlier than its first packet's source started plus the busiest link or port on its
-    routes; and (n,) whether it has packets."""
+    """(n,) when each tile has processed its packets of timestep t (``otherwise`` for tiles without): at its pace as
+    they arrive (``_processed``), and no earlier than its first packet's source started plus the busiest link or
+    port on its routes; and (n,) whether it has packets."""
+    shares = r["shares"][t]
+    f = shares[0]
     has = (f > 0).any(axis=0)
     sent = np.where(f > 0, first[:, None], np.inf).min(axis=0, initial=np.inf)
-    return np.where(has, np.maximum(_processed(f, r["far"], first, last, a_t, r["group"], r["within"]), sent + bound_t),
+    return np.where(has, np.maximum(_processed(shares, r["far"], first, last, a_t), sent + bound_t),
                     otherwise), has
 
 
@@ -191,7 +199,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b
             f = w.flows[t]
             first, last = _window(r, f, emit, fin, own.max(initial=0), host.get(lay.name, np.zeros(T))[t],
                                   inject[lay.name][t])
-            done, has = _inputs_done(r, f, first, last, a[lay.name][t], bound[lay.name][t], own)
+            done, has = _inputs_done(r, t, first, last, a[lay.name][t], bound[lay.name][t], own)
             done = np.maximum(done, own)
             arrive = np.where(f > 0, first[:, None] + r["far"], np.inf).min(axis=0, initial=np.inf)
             sig = np.zeros(len(lay.tiles))
@@ -259,7 +267,7 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: di
             f = w.flows[t]
             first, last = _window(r, f, emit, fin, behind if r["src"] is None else 0.0,
                                   host.get(lay.name, np.zeros(T))[t], inject[lay.name][t])
-            done[i], _ = _inputs_done(r, f, first, last, a[lay.name][t], bound[lay.name][t], 0.0)
+            done[i], _ = _inputs_done(r, t, first, last, a[lay.name][t], bound[lay.name][t], 0.0)
             step = np.maximum(np.maximum(fin[i], done[i]),  # partial sums: sent once their senders are done
                               _psums_in(len(lay.tiles), r["psums"], r["queues"], t, done, psum_cycles))
             out[t] = max(out[t], float(step.max(initial=0)))
