@@ -233,6 +233,24 @@ def test_the_readout_crosses_the_network_and_the_host_link_by_hand():
                          "hop_bit": 72, "router_buffer_bit": 192, "router_arb": 4}
 
 
+def test_the_lockstep_readout_follows_the_last_step_by_hand():
+    """Lock-step, the same chip: the readout leaves when the last step (and its barrier) ends at E; fc2's two values
+    leave its router at E … E + 2 and E + 3 … E + 5, one hop west, the last in at E + 7; over a 4-bit host link they
+    arrive at E + 4 and E + 7 and take 9 cycles each: E + 22."""
+    from test_hw import LINEAR_ARCH, linear_case
+
+    g, _ = linear_case()
+    tr = random_trace(g, np.random.default_rng(0), schedule="lockstep")
+    for host, extra in ((0, 7), (4, 22)):
+        off = tiny_arch(**LINEAR_ARCH, host_link_bits=host, timestep_mode="lockstep")
+        on = tiny_arch(**LINEAR_ARCH, host_link_bits=host, timestep_mode="lockstep", readout="host")
+        for compiled in (True, False):
+            with_out = evaluate(tr, on, timing="cycle", compiled=compiled).timing
+            assert with_out.cycles - evaluate(tr, off, timing="cycle", compiled=compiled).timing.cycles == extra
+            assert with_out.finish[0, -1] < with_out.finish[1, -1] == with_out.cycles  # fc2's last step holds it
+        assert evaluate(tr, on).timing.cycles - evaluate(tr, off).timing.cycles == extra
+
+
 def test_synapse_bank_conflicts_arise_from_the_row_addresses_by_hand():
     """The host-link case above with 2 synapse banks busy 8 cycles per row read. fc1's packets carry inputs 0, 2, 3
     (2 lane rows each, row k of input i in bank (i + k) mod 2) and start at 6, 11, 17 (the engine is busy until 17):
