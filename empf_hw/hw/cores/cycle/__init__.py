@@ -21,8 +21,9 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
   auxiliary ops: the fast model's phase B) and emit the spikes in order over it;
 - timesteps, ``pipelined``: a tile opens timestep t when it finished t−1; its neuron phase starts when it processed
   every packet of t, its partial sums arrived, every producer finished t (a sideband signal after the route's
-  latency, at least a cycle per router) and every consumer opened t (back-pressure: no packet is ever sent for a timestep its destination has
-  not opened, so FIFOs cannot deadlock); the input is injected once the input layer opened the timestep.
+  latency, at least a cycle per router) and every consumer opened t (back-pressure: no packet is ever sent for a
+  timestep its destination has not opened, so FIFOs cannot deadlock); the input is injected once the input layer
+  opened the timestep.
   ``lockstep``: in step s every neuron phase starts at once (per core one tile after another), the packets they
   send are delivered and processed (the trace's synaptic rows of the step), and ``barrier_cycles`` end the step;
 - ``chip.readout: host``: once a tile of a layer no other layer reads ends the last timestep (lock-step: after the
