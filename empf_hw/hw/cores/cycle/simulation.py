@@ -114,11 +114,13 @@ class Simulation:
         self.readout_end = -1
         net.expected[-1, -1] = sum(self.readout.values())
         self.net.reserve(int(net.expected.sum() + net.psum_expected.sum()))  # every packet of the inference
+        self.deps = {lay.name: ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources
+                     + lay.spike_sources for lay in self.layers}  # the layers whose "finished t" each waits for
         self.consumers = {lay.name: [x.name for x in self.layers if lay.name in
                                      ([x.producer] + x.psum_sources + x.spike_sources)] for lay in self.layers}
         self.sig_lat = {}  # (producer layer, consumer tile key) → sideband latency of "finished t"
         for lay in self.layers:
-            for dep in ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources:
+            for dep in self.deps[lay.name]:
                 heads = tile_xy([t for t in mapping.layer(dep).tiles if t.merges])
                 for j, t in enumerate(lay.tiles):
                     ns, ew, cr = hop_matrices(arch, heads, np.array([t.xy]))
@@ -157,8 +159,6 @@ class Simulation:
         self.heads_last: dict[tuple[str, int], int] = {}  # cycle one did
         self.n_heads = {lay.name: sum(t.merges for t in lay.tiles) for lay in self.layers}
         self.n_tiles = {lay.name: len(lay.tiles) for lay in self.layers}
-        self.deps = {lay.name: ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources
-                     + lay.spike_sources for lay in self.layers}
         self.pending = 0
         self.outstanding = 0
 
@@ -344,7 +344,7 @@ class Simulation:
                 self.host_input(lay.name, t, pk, now)
         if self.opened[(lay.name, t)] < len(lay.tiles):  # producers wait for every tile of the layer to open t
             return
-        for dep in ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources:
+        for dep in self.deps[lay.name]:
             for j in range(len(self.m.layer(dep).tiles)):
                 self.check((dep, j), now)
 
