@@ -170,7 +170,7 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
                                        psum_cycles)
         tm = Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
                     {"link_flits": links})
-    _read_out(mapping, works, ends, tm.finish)
+    _read_out(mapping, works, ends, tm.finish, credit)
     return tm
 
 
@@ -184,10 +184,10 @@ def _bounds(mapping: Mapping, works: dict[str, LayerWork], net, lockstep: bool) 
                     tile_bounds(mapping, works, mesh, ports, net.psum_ports, lockstep)))
 
 
-def _read_out(mapping: Mapping, works: dict[str, LayerWork], ends: list, finish: np.ndarray) -> None:
+def _read_out(mapping: Mapping, works: dict[str, LayerWork], ends: list, finish: np.ndarray, credit: float) -> None:
     """``chip.readout: host``: the sending layers' last timestep ends (``finish``, in place) when their last value has
     reached the host. Each tile sends its values from its end (``ends``; lock-step: the last step's) one after
-    another from its router (a packet's flits × the credit period each), arriving after the route's latency; the
+    another from its router (a packet's flits × the ``credit`` period each), arriving after the route's latency; the
     I/O port ejects them in arrival order, a flit a cycle, and the host link takes each in readout bits /
     host_link_bits (two queues in a row, in max-plus form)."""
     arch = mapping.arch
@@ -202,7 +202,7 @@ def _read_out(mapping: Mapping, works: dict[str, LayerWork], ends: list, finish:
             sinks.append(i)
             first = ends[i][on] + route_latency(arch, *w.readout_hops[:, on], bits)
             k = np.arange(int(w.readout[on].max()))
-            arrive.append((first[:, None] + k[None] * nf * credit_period(arch))[k[None] < w.readout[on][:, None]])
+            arrive.append((first[:, None] + k[None] * nf * credit)[k[None] < w.readout[on][:, None]])
     if not sinks:
         return
     arr = np.sort(np.concatenate(arrive))

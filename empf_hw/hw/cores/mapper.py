@@ -156,15 +156,11 @@ def _dependency_order(layers: list[Layer]) -> list[Layer]:
     """Graph order, except that a layer comes after every layer it waits for (shortcut partial sums)."""
     done, out, todo = set(), [], list(layers)
     while todo:
-        lay = next(x for x in todo if all(d in done for d in _waits_for(x)))
+        lay = next(x for x in todo if all(d in done for d in x.waits_for))
         todo.remove(lay)
         done.add(lay.name)
         out.append(lay)
     return out
-
-
-def _waits_for(lay: Layer) -> list[str]:
-    return ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources
 
 
 def _conv_groups(lay: Layer, arch, cap_n: int) -> tuple[int, int, int]:

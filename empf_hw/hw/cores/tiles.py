@@ -48,6 +48,12 @@ class Layer:
     def weight_bits(self) -> int:
         return self.node.attrs["weight_bits"]
 
+    @property
+    def waits_for(self) -> list[str]:
+        """The layers whose output this one takes in: its producer (not the network input), partial-sum and spike
+        sources."""
+        return ([self.producer] if self.producer != "input" else []) + self.psum_sources + self.spike_sources
+
 
 @dataclass
 class Mapping:

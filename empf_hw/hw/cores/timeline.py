@@ -30,7 +30,7 @@ def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) ->
     for lay in mapping.layers:
         w = works[lay.name]
         xy = tile_xy(lay.tiles)
-        deps = ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources + lay.spike_sources
+        deps = lay.waits_for
         signals = []
         for d in deps:
             heads = [k for k, t in enumerate(mapping.layer(d).tiles) if t.merges]
@@ -53,7 +53,7 @@ def routes(mapping: Mapping, works: dict[str, LayerWork], psum_cycles: float) ->
                     "signals": signals, "psums": psums, "queues": (pairs >> 32, queue.ravel()),
                     "heads": np.array([t.merges for t in lay.tiles], bool) & (w.neurons > 0),
                     "consumers": [j for j, other in enumerate(mapping.layers)
-                                  if lay.name in [other.producer] + other.psum_sources + other.spike_sources]})
+                                  if lay.name in other.waits_for]})
     return out
 
 

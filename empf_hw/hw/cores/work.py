@@ -205,7 +205,7 @@ def layer_work(mapping: Mapping, lay: Layer, trace_layer, aux_ops: np.ndarray, b
     psum_in, psum_out, psum_hops, latency, routes = _partial_sums(mapping, lay, events, ci, xy, tile_neurons, done)
     share = neurons / max(neurons.sum(), 1)
     dram = np.fromiter((t.synapse_bits * (not t.resident) for t in lay.tiles), np.int64, n)
-    sink = not any(lay.name in [o.producer] + o.psum_sources + o.spike_sources for o in mapping.layers)
+    sink = not any(lay.name in o.waits_for for o in mapping.layers)
     readout = neurons * (sink and arch.chip["readout"] == "host")
     readout_hops = np.stack([m[:, 0] for m in hop_matrices(arch, xy, np.array([io_xy(arch)]))])
     return LayerWork(lay.name, pbits, packets / batch, stages[0], hops[0] / batch, hops[1] / batch, hops[2] / batch,

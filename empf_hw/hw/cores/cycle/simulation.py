@@ -114,10 +114,8 @@ class Simulation:
         self.readout_end = -1
         net.expected[-1, -1] = sum(self.readout.values())
         self.net.reserve(int(net.expected.sum() + net.psum_expected.sum()))  # every packet of the inference
-        self.deps = {lay.name: ([lay.producer] if lay.producer != "input" else []) + lay.psum_sources
-                     + lay.spike_sources for lay in self.layers}  # the layers whose "finished t" each waits for
-        self.consumers = {lay.name: [x.name for x in self.layers if lay.name in
-                                     ([x.producer] + x.psum_sources + x.spike_sources)] for lay in self.layers}
+        self.deps = {lay.name: lay.waits_for for lay in self.layers}  # whose "finished t" each waits for
+        self.consumers = {lay.name: [x.name for x in self.layers if lay.name in x.waits_for] for lay in self.layers}
         self.sig_lat = {}  # (producer layer, consumer tile key) → sideband latency of "finished t"
         for lay in self.layers:
             for dep in self.deps[lay.name]:
