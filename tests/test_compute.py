@@ -33,10 +33,10 @@ def test_popcount_linear_by_hand():
     assert c.by_layer().set_index("layer")["synapse_compute"].to_dict() == {"fc1": "popcount", "fc2": "event"}
     # fc1: phase A = the 3 packets' 2 flits each through the port (6; the bus takes 3, no lane rows); phase B = the
     # dense pass 1 position × 8 planes × ⌈12 / 8⌉ = 16 + 3 neurons on 2 units × 3 cycles = 6 → 28; fc2 as in
-    # test_hw: fc1's spikes leave after the dense pass (22, 25), 2 cycles later, 17 at 8.5 a packet + 3 → 44, as
-    # simulated
-    assert c.timing.phase_b[0].tolist() == [22] and c.timing.finish.tolist() == [[28], [44]]
-    assert evaluate(tr, arch, timing="cycle").timing.finish.tolist() == [[28], [44]]
+    # test_hw: fc1's spikes leave after the dense pass and the first group of neurons (25, 26), arrive 2 cycles
+    # later, 17 at 8.5 a packet + 3 → 47, as simulated
+    assert c.timing.phase_b[0].tolist() == [22] and c.timing.finish.tolist() == [[28], [47]]
+    assert evaluate(tr, arch, timing="cycle").timing.finish.tolist() == [[28], [47]]
     cyc = evaluate(tr, arch, timing="cycle")
     assert cyc.timing.finish[0].tolist() == [28]  # the simulator runs the same dense pass before the neuron update
     ev = evaluate(tr, tiny_arch(**LINEAR_ARCH), timing="cycle").timing.finish[:, 0]

@@ -54,11 +54,12 @@ def test_hand_computed_linear_network():
     # fc1: 3 packets of 12+8 bits from the I/O port at its router, the first in ⌈20/16⌉ − 1 = 1 cycle, one per bus
     # cycle; each event reaches 3 neurons → ⌈3/2⌉ = 2 lane rows, 1 slice: 3 cycles a packet → 1 + 9 = 10; then 3
     # neurons on 2 units × 3 cycles = 6 → 16.
-    # fc2: fc1's 2 packets leave evenly over its neuron phase (10, 13), 1 east-west hop (router (0, 0) → (0, 1)) × 2
-    # + ⌈12/16⌉ − 1 = 2 cycles later; two binary packets of 12 bits per bus word → 1 bus cycle; 8-bit weights on
-    # 1-bit cells: 8 slices × ⌈2/2⌉ = 8 per event → 17 at 8.5 a packet: 12 + 17 = 29; its 2 output integrators on 2
-    # units × 3 cycles = 3 → 32 (both as simulated below)
-    assert c.timing.finish.tolist() == [[16], [32]]
+    # fc2: fc1's spiking neurons 0 and 1 are its first group of 2 (of 2 groups, 3 cycles each), so their packets
+    # leave once it is updated, at 13 and 14 (one injected per cycle; the estimate: from 13, evenly spread), 1
+    # east-west hop (router (0, 0) → (0, 1)) × 2 + ⌈12/16⌉ − 1 = 2 cycles later; two binary packets of 12 bits per
+    # bus word → 1 bus cycle; 8-bit weights on 1-bit cells: 8 slices × ⌈2/2⌉ = 8 per event → 17 at 8.5 a packet:
+    # 15 + 17 = 32; its 2 output integrators on 2 units × 3 cycles = 3 → 35 (both as simulated below)
+    assert c.timing.finish.tolist() == [[16], [35]]
     s = c.by_layer().set_index("layer")
     assert s.loc["fc1", "syn_ops_hw"] == 9 and s.loc["fc2", "syn_ops_hw"] == 4
     acts = c.actions.set_index(["layer", "action"])["count"]

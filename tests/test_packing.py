@@ -33,10 +33,10 @@ def test_two_spike_packets_by_hand():
     assert a["fc2", "router_buffer_bit"] == 2 * 2 * 16
     # fc1: 2 packets of 3 flits, the first in ⌈44 / 16⌉ − 1 = 2 cycles after leaving the I/O port (its own router),
     # bus 2 × ⌈44 / 32⌉ = 4 + 6 lane rows = 10 at 5 a packet → 2 + 10 = 12, then 3 neurons on 2 units × 3 cycles →
-    # 18; fc2: fc1's one packet leaves as its neuron phase starts (12), 1 hop × 2 + ⌈28 / 16⌉ − 1 = 3 → 15, bus 1 +
-    # 16 lane rows → 32, + 3 → 35, as simulated
-    assert c.timing.finish.tolist() == [[18], [35]]
-    assert evaluate(tr, arch, timing="cycle").timing.finish.tolist() == [[18], [35]]
+    # 18; fc2: fc1's one packet (neurons 0 and 1, its first group of 2) leaves once that group is done (15), 1 hop
+    # × 2 + ⌈28 / 16⌉ − 1 = 3 → 18, bus 1 + 16 lane rows → 35, + 3 → 38, as simulated
+    assert c.timing.finish.tolist() == [[18], [38]]
+    assert evaluate(tr, arch, timing="cycle").timing.finish.tolist() == [[18], [38]]
     assert _acts(evaluate(tr, arch, timing="cycle"))["fc2", "message_send"] == 1
 
 

@@ -19,9 +19,10 @@ Tiles folded onto one core add up. Spikes and partial sums share the links and r
 timestep and the busiest on the way into each tile come from ``empf_hw.hw.cores.loads``.
 
 ``pipelined`` (``timeline``): per tile, packets are processed as they arrive: from each source they leave evenly
-spread over its neuron phase (the I/O port: as the host link streams them, ``chip.host_link_bits``) and arrive
-after their route's latency; phase A ends when the last is processed at the tile's pace, not before its first
-packet's source started plus the layer's busiest link or port. Its neuron phase starts once every producer
+spread over its neuron phase from the end of its first group of neurons (``first_spike_cycles``; the I/O port: as
+the host link streams them, ``chip.host_link_bits``) and arrive after their route's latency; phase A ends when the
+last is processed at the tile's pace, not before its first packet's source started plus the layer's busiest link or
+port. Its neuron phase starts once every producer
 finished the timestep (plus the "finished" signal's latency), its partial sums are in (through its ejection port
 one after the other) and every consumer finished t − 1 (back-pressure: a core's spike buffer holds one timestep).
 
@@ -70,17 +71,35 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
          + bus_cycles(np.ceil(work.packets), work.packet_bits, c["spike_bus_bits"])
          + np.ceil(work.packets) * lat["message_receive"]
          + np.ceil(work.syn.lane_rows) * row_cycles(arch, lat[f"syn_{syn_kind(lay.node)}"]))
-    upd = updated if c["neuron_update_mode"] == "event" else np.broadcast_to(work.neurons, updated.shape)
-    b = (merge_cycles(arch, work)
-         + (np.ceil(work.neurons / units) * lat["neuron_access"])[None]
-         + np.ceil(np.ceil(upd) / units) * c["neuron_update_cycles"]
-         + np.ceil(np.ceil(spikes) / units) * lat["spike_gen"] + np.ceil(sent) * lat["message_send"]
-         + np.ceil(work.aux / units))
+    b = (merge_cycles(arch, work) + sweep_cycles(arch, work, updated, spikes)
+         + np.ceil(sent) * lat["message_send"] + np.ceil(work.aux / units))
     return a, b
 
 
+def sweep_cycles(arch, work: LayerWork, updated: np.ndarray, spikes: np.ndarray) -> np.ndarray:
+    """(T, n) cycles of a tile's sweep over its neurons: ⌈neurons / units⌉ × ``L.neuron_access`` + ⌈updated / units⌉
+    × ``neuron_update_cycles`` (updated: every neuron, or with ``neuron_update_mode: event`` those with input or
+    potential) + ⌈spikes / units⌉ × ``L.spike_gen``."""
+    c = arch.core
+    lat = latencies(arch)
+    units = c["neuron_units"]
+    upd = updated if c["neuron_update_mode"] == "event" else np.broadcast_to(work.neurons, updated.shape)
+    return ((np.ceil(work.neurons / units) * lat["neuron_access"])[None]
+            + np.ceil(np.ceil(upd) / units) * c["neuron_update_cycles"]
+            + np.ceil(np.ceil(spikes) / units) * lat["spike_gen"])
+
+
+def first_spike_cycles(arch, work: LayerWork, updated: np.ndarray, spikes: np.ndarray) -> np.ndarray:
+    """(T, n) cycles of a tile's neuron phase before its first spike can leave: the dense pass and partial-sum merge
+    (``merge_cycles``), the sweep's first group of ``neuron_units`` neurons (its share of ``sweep_cycles``) and one
+    ``L.message_send``."""
+    groups = np.maximum(np.ceil(work.neurons / arch.core["neuron_units"]), 1)
+    return (merge_cycles(arch, work) + sweep_cycles(arch, work, updated, spikes) / groups[None]
+            + latencies(arch)["message_send"])
+
+
 def merge_cycles(arch, work: LayerWork) -> np.ndarray:
-    """(T, n) cycles of a tile's neuron phase before its first spike can leave: the compute mode's dense pass and
+    """(T, n) cycles of a tile's neuron phase before its sweep over the neurons: the compute mode's dense pass and
     merging the partial sums in (lock-step: those delivered in the previous step)."""
     psums = work.psum_in
     if arch.chip["timestep_mode"] == "lockstep":
@@ -155,18 +174,18 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         at = net.ports[i][:, w.src_xy[:, 0] * grid(arch)[1] + w.src_xy[:, 1]]
         inject[lay.name] = np.maximum(at - per_packet, 0)  # (T, P) until its last packet's head leaves
     host_bits = arch.chip["host_link_bits"]
-    merge = {n: merge_cycles(arch, works[n]) for n in names}
+    lead = {n: first_spike_cycles(arch, works[n], *soma[n][:2]) for n in names}
     host = {lay.name: works[lay.name].packets.sum(axis=1) * works[lay.name].packet_bits / host_bits
             for lay in mapping.layers if host_bits and lay.producer == "input"}
     psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit
     key = ("routes", credit)
     rt = remember(kept, key, lambda: routes(mapping, works, psum_cycles))
     if lockstep:
-        chained, lat = step_timeline(mapping, works, rt, a_tiles, b_tiles, merge, bounds, inject, host, psum_cycles)
+        chained, lat = step_timeline(mapping, works, rt, a_tiles, b_tiles, lead, bounds, inject, host, psum_cycles)
         tm = _lockstep(mapping, names, pa, pb, step, links, busy, lat, released, chained)
         ends = [np.full(len(lay.tiles), float(tm.cycles)) for lay in mapping.layers]
     else:
-        start, finish, ends = timeline(mapping, works, rt, a_tiles, b_tiles, merge, bounds, inject, host,
+        start, finish, ends = timeline(mapping, works, rt, a_tiles, b_tiles, lead, bounds, inject, host,
                                        psum_cycles)
         tm = Timing(names, pa, pb, start, finish, busy, arch.chip["clock_MHz"], "pipelined", "fast",
                     {"link_flits": links})

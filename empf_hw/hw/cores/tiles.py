@@ -155,19 +155,43 @@ def owner_ids(mapping: Mapping, lay: Layer) -> tuple[np.ndarray, np.ndarray] | N
     own = np.zeros(shape[:2], np.int64)  # (C, H) or (F,)
     for k, t in enumerate(heads):
         own[(slice(*t.outputs), slice(*t.rows)) if len(shape) == 3 else (slice(*t.outputs),)] = k
+    return _to_inputs(mapping, lay, own), tile_xy(heads)
+
+
+def neuron_ranks(mapping: Mapping, lay: Layer) -> np.ndarray | None:
+    """Per input of ``lay`` (flat), the position of the neuron behind it within its producer tile, whose neurons
+    are in (channel, row, column) order; None when the layer reads the chip input."""
+    if lay.producer == "input":
+        return None
+    prod = mapping.layer(lay.producer)
+    shape = prod.node.shape
+    rank = np.zeros(shape, np.int64)
+    for t in prod.tiles:
+        if t.merges:
+            at = (slice(*t.outputs), slice(*t.rows)) if len(shape) == 3 else (slice(*t.outputs),)
+            rank[at] = np.arange(rank[at].size).reshape(rank[at].shape)
+    return _to_inputs(mapping, lay, rank).reshape(-1)
+
+
+def _to_inputs(mapping: Mapping, lay: Layer, a: np.ndarray) -> np.ndarray:
+    """A map over the producer's outputs — (C, H) per row, (C, H, W) per neuron, or (F,) — carried through the
+    pooling, flattening and bit splitting between it and ``lay`` onto ``lay``'s inputs."""
     g = mapping.graph
     chain, n = [], g[lay.node.inputs[0]]
     while n.op in ("pool", "flatten", "bitsplit"):
         chain.append(n)
         n = g[n.inputs[0]]
+    shape = mapping.layer(lay.producer).node.shape
     width = shape[2] if len(shape) == 3 else 1
     for n in reversed(chain):
         if n.op == "flatten":
-            own = np.repeat(own, width, axis=1).reshape(-1) if own.ndim == 2 else own
+            a = (np.repeat(a, width, axis=1) if a.ndim == 2 else a).reshape(-1)
         elif n.op == "bitsplit":  # bit j of channel / feature c is c·B + j
-            own = np.repeat(own, n.attrs["bits"], axis=0)
+            a = np.repeat(a, n.attrs["bits"], axis=0)
         else:
             s, p = n.attrs["stride"], n.attrs["padding"]
-            own = own[:, np.clip(np.arange(n.shape[1]) * s - p, 0, None)]
+            a = a[:, np.clip(np.arange(n.shape[1]) * s - p, 0, None)]
+            if a.ndim == 3:
+                a = a[:, :, np.clip(np.arange(n.shape[2]) * s - p, 0, None)]
             width = n.shape[2]
-    return own, tile_xy(heads)
+    return a

@@ -176,10 +176,10 @@ def _psums_in(n: int, psums: list, queues: tuple, t: int, sent: list, psum_cycle
     return np.where(count > 0, np.maximum(last, first + serial), 0.0)
 
 
-def timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b: dict, merge: dict, bound: dict,
+def timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b: dict, lead: dict, bound: dict,
              inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray, list]:
     """(start, finish) of every layer and timestep (L, T), and per layer (n,) when its tiles end the last timestep.
-    ``rt``: ``routes``; ``a``, ``b``, ``merge``: layer → (T, n)
+    ``rt``: ``routes``; ``a``, ``b``, ``lead``: layer → (T, n)
     phase A, phase B and the cycles of phase B before its first spike leaves; ``bound``: layer → (T, n) cycles the
     busiest link or port on the way into each tile is occupied; ``inject``: layer → (T, P) cycles its sources'
     routers take to inject its packets before the last one; ``host``: input layer → (T,) cycles the host link takes
@@ -214,7 +214,7 @@ def timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b
             begin = np.maximum(ready, opened)
             heads = r["heads"]
             fin[i] = np.where(heads, begin + b[lay.name][t], begin)
-            emit[i] = np.where(heads, begin + merge[lay.name][t], begin)
+            emit[i] = np.where(heads, begin + lead[lay.name][t], begin)
             np.maximum.at(core_free, w.cores, fin[i])
             start[i, t] = int(np.ceil(np.where(has, np.maximum(arrive, own), own).min(initial=np.inf))) \
                 if len(lay.tiles) else 0
@@ -244,7 +244,7 @@ def _ahead_of_host(mapping: Mapping, works: dict[str, LayerWork], rt: list, emit
     return out
 
 
-def step_timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b: dict, merge: dict,
+def step_timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: dict, b: dict, lead: dict,
                   bound: dict, inject: dict, host: dict, psum_cycles: float) -> tuple[np.ndarray, np.ndarray]:
     """(T,) cycles of each lock-step step's work, before the barrier: every tile's neuron phase starts with the
     step, its spikes leave evenly spread over it and are processed as they arrive (``_processed``); the host's
@@ -260,7 +260,7 @@ def step_timeline(mapping: Mapping, works: dict[str, LayerWork], rt: list, a: di
         for i, lay in enumerate(layers):
             r = rt[i]
             fin[i] = np.where(r["heads"], b[lay.name][t], 0.0)
-            emit[i] = np.where(r["heads"], merge[lay.name][t], 0.0)
+            emit[i] = np.where(r["heads"], lead[lay.name][t], 0.0)
         behind = _ahead_of_host(mapping, works, rt, emit, fin, t)
         for i, lay in enumerate(layers):
             w, r = works[lay.name], rt[i]

@@ -17,8 +17,11 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
   ``latency.syn_<kind>`` from the banked synapse SRAM (row k of a packet whose first event is input neuron i is in
   bank (i + k) mod ``synapse_banks``; a read waits for its bank, which it holds ``synapse_bank_cycles``: bank
   conflicts arise from the addresses); the ``neuron_units`` then
-  run the tile's neuron phase (psum merge, access, update, spike generation, ``latency.message_send`` per packet,
-  auxiliary ops: the fast model's phase B) and emit the spikes in order over it;
+  run the tile's neuron phase (psum merge on the accumulator lanes, which it shares with the synapse engine: it
+  waits for the packet in service, and the packets behind it wait for the merge; then a sweep over the neurons in
+  order, ``neuron_units`` at a time: access, update, spike generation; ``latency.message_send`` per packet,
+  auxiliary ops: the fast model's phase B), and a neuron's spikes leave once its group is done, one send after
+  another;
 - timesteps, ``pipelined``: a tile opens timestep t when it finished t−1; its neuron phase starts when it processed
   every packet of t, its partial sums arrived, every producer finished t (a sideband signal after the route's
   latency, at least a cycle per router) and every consumer opened t (back-pressure: no packet is ever sent for a
@@ -34,7 +37,7 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
 Time advances cycle by cycle while flits are in flight, vectorized over the routers' ports, and jumps over idle
 stretches. Energy counts are the fast model's (the same packets); the simulation adds timing, stalls by cause
 (router ports: arbitration lost or output held by another packet, link serializing, no credit downstream, core
-FIFO full; cores: bank conflicts, waiting for producers, for consumers and for neuron
+FIFO full; cores: bank conflicts, accumulator lanes busy, waiting for producers, for consumers and for neuron
 units; lockstep barriers), flits per link and the peak occupancy of every router buffer.
 
 The package: ``packets`` (each layer's input packets from the trace), ``simulation`` (tiles, timesteps, neuron

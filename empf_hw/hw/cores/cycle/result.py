@@ -38,7 +38,7 @@ def assemble(sim) -> Timing:
     ports = np.arange(n * 5)
     links = [{"router_row": int(p // 5 // net.C), "router_col": int(p // 5 % net.C), "direction": DIRS[p % 5],
               "flits": int(net.flits_moved[p])} for p in ports[net.flits_moved > 0]]
-    causes = ("bank_conflict", "waiting_producers", "waiting_consumers", "neuron_units_busy")
+    causes = ("bank_conflict", "lanes_busy", "waiting_producers", "waiting_consumers", "neuron_units_busy")
     total = int(sim.layer_finish.max(initial=0))
     cores = []
     for t in sorted({(t.core, t.router) for t in sim.tiles.values()}):

@@ -198,8 +198,9 @@ class Simulation:
             self.check(key, now)
 
     # --- the neuron phase ---------------------------------------------------------------------------------------
-    def b_cycles(self, key, t) -> tuple[int, int]:
-        """(neuron-phase cycles, cycles before the first spike leaves) of a tile at timestep t."""
+    def b_cycles(self, key, t) -> tuple[int, int, int, int]:
+        """A tile's neuron phase at timestep t: (cycles in all, of its dense pass, of its partial-sum merge, of its
+        neuron access, update and spike generation: the sweep over its neurons)."""
         c = self.arch.core
         w = self.works[key[0]]
         j = key[1]
@@ -209,28 +210,46 @@ class Simulation:
         updated = upd if c["neuron_update_mode"] == "event" else n
         psums = w.psum_in[t - 1, j] if self.lockstep and t else (0 if self.lockstep else w.psum_in[t, j])
         merge = math.ceil(psums / c["accumulator_lanes"])
-        body = (math.ceil(n / units) * self.lat["neuron_access"] + math.ceil(math.ceil(updated) / units)
-                * c["neuron_update_cycles"] + math.ceil(math.ceil(spk) / units) * self.lat["spike_gen"]
-                + math.ceil(sent) * self.lat["message_send"])
-        dense = w.syn.dense_cycles[t, j]  # the compute mode's dense pass (popcount) before the neuron update
-        return int(dense + merge + body + math.ceil(w.aux[t, j] / units)), int(dense + merge)
+        sweep = (math.ceil(n / units) * self.lat["neuron_access"] + math.ceil(math.ceil(updated) / units)
+                 * c["neuron_update_cycles"] + math.ceil(math.ceil(spk) / units) * self.lat["spike_gen"])
+        dense = int(w.syn.dense_cycles[t, j])  # the compute mode's dense pass (popcount) before the neuron update
+        rest = math.ceil(sent) * self.lat["message_send"] + math.ceil(w.aux[t, j] / units)
+        return dense + merge + sweep + rest, dense, merge, sweep
 
     def start_b(self, key, t: int, at: int) -> None:
+        """The tile's neuron phase of t on its core's neuron units from ``at`` (or once they are free): the dense
+        pass, the partial-sum merge on the accumulator lanes (shared with the synapse engine: a packet in service
+        keeps them, and the packets after it wait for the merge), then the sweep over the neurons, emitting the
+        spikes as it goes (``emit``)."""
         tile = self.tiles[key]
         core = tile.core
         start = max(at, self.units_free.get(core, 0))
         if start > at:
             self.stalled("neuron_units_busy", core, start - at)
-        dur, merge = self.b_cycles(key, t)
-        self.units_free[core] = start + dur
+        dur, dense, merge, sweep = self.b_cycles(key, t)
+        lanes = start + dense
+        if merge:
+            net = self.net
+            if net.eng_busy[core]:
+                lanes = max(lanes, math.ceil(net.eng_free[core]))
+                self.stalled("lanes_busy", core, lanes - start - dense)
+            net.eng_free[core] = max(net.eng_free[core], lanes + merge)
+        end = lanes - dense + dur
+        self.units_free[core] = end
         self.busy_cycles[core] = self.busy_cycles.get(core, 0.0) + dur
         tile.b_start[t] = start
-        self.emit(key, t, start + merge, start + dur)
-        self.push(start + dur, "b_done", key, t)
+        self.emit(key, t, lanes + merge, sweep, end)
+        self.push(end, "b_done", key, t)
 
-    def emit(self, key, t: int, first: int, end: int) -> None:
-        """Spikes of a head tile at timestep t leave in order between ``first`` and ``end``."""
+    def emit(self, key, t: int, first: int, sweep: int, end: int) -> None:
+        """Spikes of a head tile at timestep t, its sweep over the neurons starting at ``first``: the neuron units
+        take its ``n`` neurons in order, ``neuron_units`` at a time, the sweep's cycles spread evenly over the
+        ⌈n / neuron_units⌉ groups (exact for a clock-driven update; event-driven and spike generation: the updated
+        and spiking neurons taken as spread evenly), and a neuron's packets leave once its group is done, one
+        ``latency.message_send`` after another (all by ``end``): packet k (in neuron, then consumer, then tile
+        order) of one from neuron q in group g at first + ⌊sweep · (g + 1) / groups⌋ + (k + 1) · message_send."""
         name, tn = key[0], t
+        sends = []  # (consumer, its packets, those from this tile)
         for cons in self.consumers[name]:
             lay = self.m.layer(cons)
             if lay.producer != name:
@@ -247,25 +266,34 @@ class Simulation:
             group[2] -= hi - lo
             if not group[2]:  # every source sent its packets
                 del self.by_source[(cons, tn)]
-            self.send(cons, tn, pk, group[0][lo:hi], self.tiles[key].router, first, end)
+            if hi > lo:
+                sends.append((cons, pk, group[0][lo:hi]))
+        if not sends:
+            return
+        units = self.arch.core["neuron_units"]
+        groups = max(-(-int(self.works[name].neurons[key[1]]) // units), 1)
+        q = np.concatenate([pk[5][sel] for _, pk, sel in sends])
+        which = np.repeat(np.arange(len(sends)), [len(sel) for *_, sel in sends])
+        order = np.lexsort((which, q))  # stable within a consumer
+        k = np.empty(len(q), np.int64)
+        k[order] = np.arange(len(q))
+        times = np.minimum(first + sweep * (q // units + 1) // groups + (k + 1) * self.lat["message_send"], end)
+        for i, (cons, pk, sel) in enumerate(sends):
+            self.send(cons, tn, pk, sel, self.tiles[key].router, times[which == i])
 
     def host_input(self, layer: str, t: int, pk, now: int) -> None:
         """The host streams a layer's timestep-t input into the I/O port: packet k is in once its bits have crossed
         the host link, ⌈(k + 1) · packet bits / host_link_bits⌉ cycles after ``now`` (at once without a host link)."""
         n, host = len(pk[1]), self.arch.chip["host_link_bits"]
-        times = None
+        times = np.full(n, now, np.int64)
         if host:
-            times = now + -(-(np.arange(1, n + 1, dtype=np.int64) * self.works[layer].packet_bits) // host)
-        self.send(layer, t, pk, np.arange(n), self.io_router, now, now, times)
+            times += -(-(np.arange(1, n + 1, dtype=np.int64) * self.works[layer].packet_bits) // host)
+        self.send(layer, t, pk, np.arange(n), self.io_router, times)
 
-    def send(self, layer: str, t: int, pk, sel: np.ndarray, router: int, first: int, end: int, times=None) -> None:
-        """Packets ``sel`` of a layer's timestep-t input leave ``router`` in order, spread evenly from cycle
-        ``first`` to ``end`` (or at ``times``)."""
-        n = len(sel)
-        if not n:
+    def send(self, layer: str, t: int, pk, sel: np.ndarray, router: int, times: np.ndarray) -> None:
+        """Packets ``sel`` of a layer's timestep-t input leave ``router`` at cycles ``times`` (not decreasing)."""
+        if not len(sel):
             return
-        if times is None:
-            times = first + (max(end - first, 0) * np.arange(n, dtype=np.int64)) // n
         j = pk[1][sel]
         self.net.schedule(router, self.tile_router[layer][j], self.works[layer].packet_bits, self.tile_core[layer][j],
                           times, self.first_index[layer] + j, t, pk[2][sel], pk[4][sel] % self.banks)
