@@ -454,3 +454,25 @@ def test_spikes_leave_as_the_neuron_units_finish_their_group_by_hand(monkeypatch
         net = sims[-1].net
         fc2 = sims[-1].key_index[("fc2", 0)]
         assert net.p_rel[:net.n_packets][net.p_tile[:net.n_packets] == fc2].tolist() == times
+
+
+def test_a_full_output_queue_stalls_the_neuron_units_by_hand():
+    """The linear case on 4-bit links: fc1's two spikes (neurons 0 and 1, its first group) are due at 20, 12 bits =
+    3 flits each. With a one-packet output queue the first fills it until its tail is injected at 22, so the encoder
+    (and with it the neuron units) stalls at 20, 21 and 22 and sends the second at 23, when the router would have
+    taken its head anyway: fc1 ends 3 cycles late (26 instead of 23), counted as ``output_queue_full``, and fc2 is
+    unchanged. A two-packet queue never fills."""
+    from test_hw import LINEAR_ARCH, linear_case
+
+    g, tr = linear_case()
+    arch = tiny_arch(**{**LINEAR_ARCH, "noc_link_bits": 4})
+    for compiled in (True, False):
+        free = evaluate(tr, arch, timing="cycle", compiled=compiled).timing
+        for cap, late in ((1, 3), (2, 0)):
+            q = evaluate(tr, arch.with_overrides({"core.output_queue_packets": cap}), timing="cycle",
+                         compiled=compiled).timing
+            assert free.finish.tolist() == [[23], [44]]
+            assert q.finish[0, 0] == 23 + late and q.finish[1, 0] == 44
+            assert q.stats["stalls"]["output_queue_full"] == late
+            core0 = next(row for row in q.stats["cores"] if row["core"] == 0)
+            assert core0["output_queue_full_cycles"] == late

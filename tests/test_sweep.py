@@ -132,6 +132,19 @@ def test_dask_local_cluster_gives_the_in_process_rows(tmp_path):
     assert rows_without_time(tmp_path / "local.sqlite") == rows_without_time(tmp_path / "remote.sqlite")
 
 
+def test_dask_tasks_keep_a_traces_points_together():
+    """Points sorted by trace go to Dask one trace per task, so each trace is made once; with fewer traces than
+    workers a trace's points are dealt round-robin into one task per worker."""
+    from empf_hw.sweep.runner import batches
+
+    common = {"samples": 8, "seed": 0, "data_dir": None}
+    pts = [(i, {"model": "m", "arch": "empf-core-45nm", "spike_bits": b}) for i, b in enumerate([2, 2, 2, 4, 4])]
+    assert [[i for i, _ in t] for t in batches(pts, common, 2)] == [[0, 1, 2], [3, 4]]
+    assert [[i for i, _ in t] for t in batches(pts, common, 4)] == [[0, 2], [1], [3], [4]]
+    one = [(i, {"model": "m", "arch": "empf-core-45nm", "spike_bits": 2}) for i in range(5)]
+    assert [[i for i, _ in t] for t in batches(one, common, 2)] == [[0, 2, 4], [1, 3]]
+
+
 def _write(tmp_path, spec):
     f = tmp_path / "spec.yaml"
     f.write_text(yaml.safe_dump({**spec.source, "models": [{"path": p, "arch": a} for p, a in spec.models]}))

@@ -102,6 +102,8 @@ CORE_FIELDS = {
     "synapse_bank_cycles": Field(1, 64, "cycles", "cycles a bank is busy per row read", 1),
     "input_fifo_packets": Field(0, 1 << 24, "packets", "input FIFO between the router and the spike bus (0: none "
                                 "needed, the spike buffer holds a timestep's input window)", 0),
+    "output_queue_packets": Field(0, 1 << 24, "packets", "output queue between the spike encoder and the router's "
+                                  "injection port; full → the encoder and the neuron units stall (0: unbounded)", 0),
     "neuron_units": Field(1, 65536, "units", "neuron update units"),
     "neuron_update_cycles": Field(1, 1000, "cycles", "cycles per neuron update per unit"),
     "neuron_update_mode": Field(None, None, "choice", "clock (every neuron at every timestep's end) | event "

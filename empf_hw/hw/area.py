@@ -8,10 +8,10 @@ length of a hop) that follows from them.
   per input and bit of a crossbar, an AND2 1.33 GE; core control 5 kGE, router control (route compute, allocators) 2 kGE
   (assumptions).
 - A core: its three SRAMs, ``accumulator_lanes`` adders of ``accumulator_bits`` with a lane register each,
-  ``neuron_units`` units (a ``membrane_bits`` multiplier and three adders), the input FIFO's packets, the lane
-  registers of output-stationary accumulation, the popcount array (``popcount_bits`` AND gates and full adders; the
-  lane adders shift-add) where ``synapse_compute`` allows it. A router: five input ports × ``noc_buffer_flits`` flits ×
-  ``noc_link_bits`` flip-flops, a 5 × 5 crossbar of ``noc_link_bits`` and its control.
+  ``neuron_units`` units (a ``membrane_bits`` multiplier and three adders), the input FIFO's and output queue's
+  packets, the lane registers of output-stationary accumulation, the popcount array (``popcount_bits`` AND gates and
+  full adders; the lane adders shift-add) where ``synapse_compute`` allows it. A router: five input ports ×
+  ``noc_buffer_flits`` flits × ``noc_link_bits`` flip-flops, a 5 × 5 crossbar of ``noc_link_bits`` and its control.
 - Other nodes scale areas by (node / 45 nm)² (ideal scaling; assumption: SRAM cells shrink somewhat less).
 
 The router pitch is ``chip.router_pitch_mm`` when given, else the side of a square router tile holding
@@ -51,7 +51,8 @@ def core_logic_ge(arch) -> float:
     acc, mem = acc_width(c), c["membrane_bits"]
     lanes = c["accumulator_lanes"] * acc * (FA_GE + DFF_GE)
     units = c["neuron_units"] * (FA_GE * mem * mem + 3 * FA_GE * mem)
-    fifo = c["input_fifo_packets"] * (c["address_bits"] + c["spike_payload_bits"]) * DFF_GE
+    fifo = ((c["input_fifo_packets"] + c["output_queue_packets"]) * (c["address_bits"] + c["spike_payload_bits"])
+            * DFF_GE)
     regs = c["accumulator_registers"] * acc * DFF_GE if c["accumulation"] == OUTPUT_STATIONARY else 0.0
     pop = c["popcount_bits"] * (AND_GE + FA_GE) if c["synapse_compute"] != "event" else 0.0
     return lanes + units + fifo + regs + pop + CORE_CONTROL_GE

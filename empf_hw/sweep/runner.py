@@ -1,7 +1,7 @@
 """Run a sweep: in-process, on a Dask LocalCluster (``workers``) or on an existing Dask cluster (``scheduler``).
 
 Activity traces are the expensive part; they depend only on (model, spike bits, timesteps, samples, seed), so each
-process keeps the ones it made and points are ordered to reuse them. Architecture parameters only re-run the
+process keeps the ones it made and points are ordered to reuse them (on Dask, a trace's points go to one worker). Architecture parameters only re-run the
 mapping and evaluation. Each finished point goes to the store at once.
 """
 
@@ -143,12 +143,30 @@ def connect(workers: int, scheduler: str | None):
                         "running scheduler, tcp://HOST:PORT") from None
 
 
+def _timed_all(points: list, common: dict, reuse: bool) -> list[tuple[dict, float]]:
+    return [_timed(p, common, reuse) for p in points]
+
+
+def batches(todo: list, common: dict, workers: int) -> list[list]:
+    """``todo`` (sorted by trace key) as tasks for ``workers``: the points of one trace together, so that one worker
+    makes each trace; a trace's points split into as many tasks as it takes to give every worker one."""
+    groups: list[list] = []
+    for ip in todo:
+        if groups and trace_key(groups[-1][-1][1], common) == trace_key(ip[1], common):
+            groups[-1].append(ip)
+        else:
+            groups.append([ip])
+    parts = -(-max(workers, 1) // max(len(groups), 1))
+    return [g[k::parts] for g in groups for k in range(min(parts, len(g)))]
+
+
 def _run_dask(client, todo, common, store, bar, reuse):
     from dask.distributed import as_completed
 
-    futures = {client.submit(_timed, p, common, reuse, pure=False): (i, p) for i, p in todo}
+    workers = len(client.scheduler_info()["workers"])
+    futures = {client.submit(_timed_all, [p for _, p in b], common, reuse, pure=False): b
+               for b in batches(todo, common, workers)}
     for fut in as_completed(futures):
-        i, p = futures[fut]
-        result, elapsed = fut.result()
-        store.add(point_key(p), i, p, result, elapsed)
-        bar.update()
+        for (i, p), (result, elapsed) in zip(futures[fut], fut.result()):
+            store.add(point_key(p), i, p, result, elapsed)
+            bar.update()

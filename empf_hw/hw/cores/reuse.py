@@ -14,7 +14,7 @@ ENERGY_FIELDS = {"chip": ("clock_MHz", "tech_node_nm", "tech_flavor", "vdd_V", "
 # read only by the timing (fast estimate, cycle-level simulator)
 TIMING_FIELDS = {"chip": ("noc_buffer_flits", "barrier_cycles", "host_link_bits"),
                  "core": ("neuron_units", "neuron_update_cycles", "synapse_banks", "synapse_bank_cycles",
-                          "input_fifo_packets")}
+                          "input_fifo_packets", "output_queue_packets")}
 KEPT = 16  # entries of each kind remembered per trace
 
 

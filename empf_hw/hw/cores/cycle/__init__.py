@@ -21,7 +21,8 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
   waits for the packet in service, and the packets behind it wait for the merge; then a sweep over the neurons in
   order, ``neuron_units`` at a time: access, update, spike generation; ``latency.message_send`` per packet,
   auxiliary ops: the fast model's phase B), and a neuron's spikes leave once its group is done, one send after
-  another;
+  another, into the core's output queue (``output_queue_packets``: the packets released to the router but not yet
+  injected; full → the encoder and the neuron units stall, and the phase ends that much later; 0: unbounded);
 - timesteps, ``pipelined``: a tile opens timestep t when it finished t−1; its neuron phase starts when it processed
   every packet of t, its partial sums arrived, every producer finished t (a sideband signal after the route's
   latency, at least a cycle per router) and every consumer opened t (back-pressure: no packet is ever sent for a
@@ -37,8 +38,8 @@ port) while that neuron's tile runs its neuron phase, and cross the board flit b
 Time advances cycle by cycle while flits are in flight, vectorized over the routers' ports, and jumps over idle
 stretches. Energy counts are the fast model's (the same packets); the simulation adds timing, stalls by cause
 (router ports: arbitration lost or output held by another packet, link serializing, no credit downstream, core
-FIFO full; cores: bank conflicts, accumulator lanes busy, waiting for producers, for consumers and for neuron
-units; lockstep barriers), flits per link and the peak occupancy of every router buffer.
+FIFO full; cores: bank conflicts, accumulator lanes busy, output queue full, waiting for producers, for consumers
+and for neuron units; lockstep barriers), flits per link and the peak occupancy of every router buffer.
 
 The package: ``packets`` (each layer's input packets from the trace), ``simulation`` (tiles, timesteps, neuron
 phases and the event heap), ``network`` (the mesh: its state and the readable NumPy reference routers),

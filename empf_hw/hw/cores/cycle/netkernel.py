@@ -10,7 +10,9 @@ index << 4 | last << 3 | the direction it leaves its router by (XY routing, comp
 injection queue (a linked list of packet ids) and a mask of its ports holding flits; per packet its destination
 router, flit count and the core FIFO it needs room in (−1: none, a partial sum). ``fifo_free[core]`` is the room
 left in each core's input FIFO: a head flit ejects only where it is positive (and takes one slot). Scheduled packets
-are released from a heap of runs (consecutive ids, release cycles not decreasing) in (cycle, id) order.
+are released from a heap of runs (consecutive ids, release cycles not decreasing, one encoder's) in (cycle, id)
+order; a core's spikes with an output queue only while ``oq`` (per core: packets queued, stall cycles, packets
+released) has room, else the run waits a cycle and its encoder's stalls grow.
 
 Every helper is inlined into ``_advance``, all compiled without numba's reference counting (nothing here allocates;
 the counts it keeps for each array handed to a helper cost a third of the run time), and the hot ``ps`` / ``ring``
@@ -26,8 +28,8 @@ from .network import BANK_BITS, BANK_MASK, NetworkBase
 NO_LIMIT = np.int64(1) << 62
 WORD = 32  # bits used per int64 word of the occupancy bitmaps (no sign bit involved)
 CNT, HEAD, PEAK, LOCK, RR, FREE, MOVED, NB = range(8)  # the fields of a port's row of ``ps``
-EMIN, RUNS, BANKC, FCAP = range(4)  # ``misc``: the earliest cycle a busy engine finishes (NO_LIMIT: none), runs in
-#                                      the heap, synapse_bank_cycles, the largest core FIFO's capacity
+EMIN, RUNS, BANKC, FCAP, OQCAP = range(5)  # ``misc``: the earliest cycle a busy engine finishes (NO_LIMIT: none),
+#                       runs in the heap, synapse_bank_cycles, the largest core FIFO's capacity, output_queue_packets
 _kernel = njit(cache=True, _nrt=False)
 _inline = njit(cache=True, inline="always", _nrt=False)
 
@@ -188,7 +190,7 @@ def _occupy(rmask, rocc, port):
 
 
 @_inline
-def _inject(now, D, ps, ring, rc, rmask, rocc, inj, inj_bits, p_dst, p_flits, p_next):
+def _inject(now, D, ps, ring, rc, rmask, rocc, inj, inj_bits, p_dst, p_flits, p_next, p_from, oq):
     """One flit per router and cycle into its local input port; whether any entered."""
     injected = False
     w = _bnext(inj_bits, 0)
@@ -213,6 +215,8 @@ def _inject(now, D, ps, ring, rc, rmask, rocc, inj, inj_bits, p_dst, p_flits, p_
             if c == 0:
                 _occupy(rmask, rocc, port)
             if last:
+                if p_from[pid] >= 0:  # out of its core's output queue
+                    oq[0, p_from[pid]] -= 1
                 nxt = p_next[pid]
                 inj[0, r], inj[2, r] = nxt, 0
                 if nxt < 0:
@@ -377,16 +381,23 @@ def _sift(runs, n, i):
         i = m
 
 
+@_inline
+def _due(pid, p_rel, p_from, oq):
+    """``network.Network._due``."""
+    return p_rel[pid] + (oq[1, p_from[pid]] if p_from[pid] >= 0 else 0)
+
+
 @_kernel
-def _push_runs(runs, misc, p_rel, first, n):
-    """Scheduled packets ``first`` … ``first + n − 1`` into the release heap, as runs of non-decreasing cycles."""
+def _push_runs(runs, misc, p_rel, p_from, oq, first, n):
+    """Scheduled packets ``first`` … ``first + n − 1`` (one encoder's) into the release heap, as runs of
+    non-decreasing cycles."""
     s = first
     for pid in range(first + 1, first + n + 1):
         if pid < first + n and p_rel[pid] >= p_rel[pid - 1]:
             continue
         i = misc[RUNS]
         misc[RUNS] += 1
-        runs[i, 0], runs[i, 1], runs[i, 2] = p_rel[s], s, pid
+        runs[i, 0], runs[i, 1], runs[i, 2] = _due(s, p_rel, p_from, oq), s, pid
         while i > 0:
             par = (i - 1) // 2
             if runs[par, 0] < runs[i, 0] or (runs[par, 0] == runs[i, 0] and runs[par, 1] < runs[i, 1]):
@@ -398,12 +409,25 @@ def _push_runs(runs, misc, p_rel, first, n):
 
 
 @_inline
-def _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits):
-    """Scheduled packets due by ``now`` join their routers' injection queues, in (cycle, id) order."""
+def _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits, p_from, oq):
+    """``network.Network._release``: scheduled packets due by ``now`` join their routers' injection queues, in
+    (cycle, id) order; a run whose encoder's output queue is full waits a cycle, and its encoder with it."""
     while misc[RUNS] > 0 and runs[0, 0] <= now:
         pid = runs[0, 1]
+        c = p_from[pid]
+        if c >= 0:
+            due = p_rel[pid] + oq[1, c]
+            if due > now or oq[0, c] >= misc[OQCAP]:
+                if due <= now:
+                    oq[1, c] += 1
+                    due = now + 1
+                runs[0, 0] = due
+                _sift(runs, misc[RUNS], 0)
+                continue
+            oq[0, c] += 1
+            oq[2, c] += 1
         if pid + 1 < runs[0, 2]:
-            runs[0, 0], runs[0, 1] = p_rel[pid + 1], pid + 1
+            runs[0, 0], runs[0, 1] = _due(pid + 1, p_rel, p_from, oq), pid + 1
         else:
             misc[RUNS] -= 1
             for x in range(3):
@@ -421,7 +445,8 @@ def _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits):
 @_kernel
 def _advance(now, limit, in_flight, D, ps, ring, lat, period, rc, rmask, rocc, inj, inj_bits, stalls, mv, out,
              p_dst, p_flits, p_tail, p_fifo, p_next, p_src, p_rel, p_tile, p_t, p_eng, t_eng, bankf, p_fnext,
-             fifo_free, ci, cf, ebits, misc, f_peak, processed, expected, a_start, psum_got, psum_exp, done_out, runs):
+             fifo_free, ci, cf, ebits, misc, f_peak, processed, expected, a_start, psum_got, psum_exp, done_out, runs,
+             p_from, oq):
     """``network.Network.advance``: (cycle, partial sums reported, tiles reported, next cycle, in flight)."""
     while True:
         if now >= misc[EMIN]:
@@ -429,8 +454,8 @@ def _advance(now, limit, in_flight, D, ps, ring, lat, period, rc, rmask, rocc, i
                            a_start, processed, expected, done_out)
             if nd:
                 return now, 0, nd, now, in_flight
-        _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits)
-        injected = _inject(now, D, ps, ring, rc, rmask, rocc, inj, inj_bits, p_dst, p_flits, p_next)
+        _release(now, runs, misc, p_rel, p_src, inj, p_next, inj_bits, p_from, oq)
+        injected = _inject(now, D, ps, ring, rc, rmask, rocc, inj, inj_bits, p_dst, p_flits, p_next, p_from, oq)
         nm, horizon = _decide(now, 1, D, ps, ring, rmask, rocc, p_fifo, fifo_free, stalls, mv)
         ej = 0
         if nm:
@@ -478,7 +503,7 @@ class CompiledNetwork(NetworkBase):
         self.stalls = np.zeros((4, n), np.int64)
         self.stall_link, self.stall_held = self.stalls[0], self.stalls[1:]
         self.ebits = bitmap(len(self.eng_busy))  # busy engines
-        self.misc = np.array([NO_LIMIT, 0, self.bank_cycles, self.fifo_cap], np.int64)
+        self.misc = np.array([NO_LIMIT, 0, self.bank_cycles, self.fifo_cap, self.oq_cap], np.int64)
         self.runs = np.zeros((64, 3), np.int64)  # heap of runs: release cycle and id of the next packet, end id
         self.mv = np.zeros((P, 2), np.int64)
         self._out = np.zeros(P, np.int64)
@@ -493,7 +518,7 @@ class CompiledNetwork(NetworkBase):
             grown = np.zeros((2 * (self.misc[RUNS] + n), 3), np.int64)
             grown[:len(self.runs)] = self.runs
             self.runs = grown
-        _push_runs(self.runs, self.misc, self.p_rel, int(pids[0]), n)
+        _push_runs(self.runs, self.misc, self.p_rel, self.p_from, self.oq, int(pids[0]), n)
 
     def advance(self, now: int, limit: int) -> tuple[int, np.ndarray, np.ndarray, int]:
         """``network.Network.advance``."""
@@ -503,5 +528,5 @@ class CompiledNetwork(NetworkBase):
             self.p_tail, self.p_fifo, self.p_next, self.p_src, self.p_rel, self.p_tile, self.p_t, self.p_eng,
             self.t_eng, self.bank_free, self.p_fnext, self.fifo_free, self.ci, self.cf, self.ebits, self.misc,
             self.f_peak, self.processed, self.expected, self.a_start, self.psum_got, self.psum_expected, self._done,
-            self.runs)
+            self.runs, self.p_from, self.oq)
         return int(at), self._out[:ej].copy(), self._done[:nd].copy(), int(nxt)

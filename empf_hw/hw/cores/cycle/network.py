@@ -18,7 +18,10 @@ exactly when the one before it ends (fractional cycles carry over), and the engi
 cycles (``t_eng[tile, 0]``), then its lane rows read one after another from the banked synapse SRAM: row k of a
 packet with row address a is in bank (a + k) mod ``synapse_banks``; a read issues once the engine is ready and its
 bank is free, holds the bank ``synapse_bank_cycles`` and readies the engine for the next row after the tile's
-synaptic op (``t_eng[tile, 1]``); waiting for a busy bank is a bank conflict (``eng_bank``). Where no bank is busy
+synaptic op (``t_eng[tile, 1]``); waiting for a busy bank is a bank conflict (``eng_bank``). With an output queue
+(``core.output_queue_packets``) a core's spike packets are released only while its queue (released, not yet
+injected) has room; otherwise its encoder stalls a cycle (``oq_delay``) and all of its packets not yet released
+are due a cycle later (a packet keeps its cycle less the stalls at scheduling, ``p_rel``). Where no bank is busy
 and a bank is free again within a synaptic op, no read can wait, and the rows take rows × synaptic op. A cycle
 runs: engine completions, releases of scheduled packets, then the routers. Only what the tile level needs is
 reported: a tile whose packets of a timestep are all processed, and a partial sum that completes its tile's
@@ -85,9 +88,10 @@ class NetworkBase:
         self.p_fifo = np.full(1 << 12, -1, np.int32)
         self.p_next = np.full(1 << 12, -1, np.int32)
         self.p_src = np.zeros(1 << 12, np.int32)  # ... and, for scheduled packets, the router and cycle they
-        self.p_rel = np.zeros(1 << 12, np.int64)  # are released at into its injection queue; the tile and the
-        self.p_tile = np.zeros(1 << 12, np.int32)  # timestep a packet is for
-        self.p_t = np.zeros(1 << 12, np.int32)
+        self.p_rel = np.zeros(1 << 12, np.int64)  # are released at into its injection queue (a core's spikes with
+        self.p_from = np.full(1 << 12, -1, np.int32)  # an output queue: that core, and the cycle less the stalls
+        self.p_tile = np.zeros(1 << 12, np.int32)  # its encoder had when it was scheduled); the tile and the
+        self.p_t = np.zeros(1 << 12, np.int32)  # timestep a packet is for
         self.psum_got = np.zeros((1, 1), np.int64)  # (tiles, T) partial sums arrived, and expected: only the one
         self.psum_expected = np.zeros((1, 1), np.int64)  # completing a tile's timestep is reported
         self.n_packets = 0
@@ -103,6 +107,9 @@ class NetworkBase:
         self.cf = np.zeros((3, ncores), np.float64)  # cycle (fractional) from which the engine may start (DRAM
         self.eng_free, self.eng_cycles, self.eng_bank = self.cf  # reloads push it back), busy, bank stalls
         self.f_peak = np.zeros(1, np.float64)  # largest FIFO occupancy as a fraction of its capacity
+        self.oq_cap = arch.core["output_queue_packets"]  # per core, with an output queue (0: unbounded): its
+        self.oq = np.zeros((3, ncores), np.int64)  # packets released but not yet injected, cycles its encoder
+        self.oq_queued, self.oq_delay, self.oq_released = self.oq  # stalled on a full queue, packets released
         self.p_eng = np.zeros(1 << 12, np.int64)  # per spike packet: lane rows << BANK_BITS | first row's bank
         self.t_eng = np.zeros((1, 2), np.float64)  # per tile: bus + receive cycles, cycles per synaptic op
         self.bank_cycles = arch.core["synapse_bank_cycles"]
@@ -130,7 +137,7 @@ class NetworkBase:
                             f"{np.iinfo(np.int32).max:,} per inference; allowed: fewer timesteps or a smaller network, "
                             "or --timing fast")
         for name, fill in (("p_dst", 0), ("p_flits", 0), ("p_tail", 1), ("p_fifo", -1), ("p_next", -1), ("p_src", 0),
-                           ("p_rel", 0), ("p_tile", 0), ("p_t", 0), ("p_eng", 0), ("p_fnext", -1)):
+                           ("p_rel", 0), ("p_from", -1), ("p_tile", 0), ("p_t", 0), ("p_eng", 0), ("p_fnext", -1)):
             a = getattr(self, name)
             grown = np.full(n, fill, a.dtype)  # one allocation (a concatenation would build and copy two)
             grown[:size] = a
@@ -154,19 +161,25 @@ class NetworkBase:
             self.p_next[self.inj_tail[router]] = pid
         self.inj_tail[router] = pid
 
-    def schedule(self, router: int, dst, bits: int, fifo, times, tile, t: int, rows=0, bank=0) -> int:
+    def schedule(self, router: int, dst, bits, fifo, times, tile, t: int, rows=0, bank=0, core: int = -1) -> int:
         """Packets of ``bits`` released into ``router``'s injection queue at cycles ``times`` (at the start of the
         cycle, in (cycle, id) order), for tiles ``tile`` at timestep ``t``; ``fifo``: the core whose FIFO and engine
         take each (−1: a partial sum, counted in ``psum_got``), reading its lane ``rows`` from ``bank`` on; the id of
-        the first (they take consecutive ids). A chip-to-chip link serializes a packet's bits
-        flit by flit: the last flit carries only what is left, ⌈left bits / chip_link_bits⌉ cycles."""
+        the first (they take consecutive ids). ``core``: the core whose spike encoder sends them; with an output
+        queue (``core.output_queue_packets``) a packet is released only into a queue with room (it holds the packets
+        not yet injected), else the encoder stalls a cycle, and every packet of the core not yet released leaves a
+        cycle later. A chip-to-chip link serializes a packet's bits flit by flit: the last flit carries only what is
+        left, ⌈left bits / chip_link_bits⌉ cycles."""
         n = len(times)
         pid = self._grow(n)
         sl = slice(pid, pid + n)
-        nflits = -(-bits // self.flit_bits)
+        nflits = -(-np.asarray(bits) // self.flit_bits)
         self.p_dst[sl], self.p_flits[sl], self.p_fifo[sl] = dst, nflits, fifo
         self.p_tail[sl] = -(-(bits - (nflits - 1) * self.flit_bits) // self.chip_link_bits)
         self.p_src[sl], self.p_rel[sl], self.p_tile[sl], self.p_t[sl] = router, times, tile, t
+        self.p_from[sl] = core if self.oq_cap else -1
+        if core >= 0 and self.oq_cap:
+            self.p_rel[sl] -= self.oq_delay[core]
         self.p_eng[sl] = (np.asarray(rows, np.int64) << BANK_BITS) | bank
         self._push(np.arange(pid, pid + n, dtype=np.int64))
         return pid
@@ -187,9 +200,14 @@ class Network(NetworkBase):
         super().__init__(arch, fifo_caps)
         self.pending: list = []  # heap of (release cycle, packet id)
 
+    def _due(self, pid: int) -> int:
+        """The cycle packet ``pid`` is due: its release cycle, later by its encoder's stalls since it was scheduled."""
+        c = int(self.p_from[pid])
+        return int(self.p_rel[pid]) + (int(self.oq_delay[c]) if c >= 0 else 0)
+
     def _push(self, pids: np.ndarray) -> None:
         for pid in pids.tolist():
-            heapq.heappush(self.pending, (int(self.p_rel[pid]), pid))
+            heapq.heappush(self.pending, (self._due(pid), pid))
 
     def _start(self, core: int, now: int, queued: bool = False) -> None:
         """The engine of ``core`` takes the next packet of its FIFO, if idle: at ``now`` for a packet that just
@@ -252,9 +270,24 @@ class Network(NetworkBase):
         return out
 
     def _release(self, now: int) -> None:
-        """Scheduled packets due by ``now`` join their routers' injection queues."""
+        """Scheduled packets due by ``now`` join their routers' injection queues, in (cycle, id) order; one whose
+        encoder's output queue is full stalls the encoder a cycle (a packet whose encoder stalled since it was queued
+        here is put back at its new cycle)."""
         while self.pending and self.pending[0][0] <= now:
-            _, pid = heapq.heappop(self.pending)
+            pid = self.pending[0][1]
+            c = int(self.p_from[pid])
+            if c >= 0:
+                due = self._due(pid)
+                if due > now:
+                    heapq.heapreplace(self.pending, (due, pid))
+                    continue
+                if self.oq_queued[c] >= self.oq_cap:
+                    self.oq_delay[c] += 1
+                    heapq.heapreplace(self.pending, (now + 1, pid))
+                    continue
+                self.oq_queued[c] += 1
+                self.oq_released[c] += 1
+            heapq.heappop(self.pending)
             self._enqueue(pid, int(self.p_src[pid]))
 
     def next_event(self, now: int) -> int:
@@ -280,6 +313,8 @@ class Network(NetworkBase):
             self.ready[port, slot] = now
             self.cnt[port] += 1
             if k + 1 == self.p_flits[pid]:
+                if self.p_from[pid] >= 0:  # out of its core's output queue
+                    self.oq_queued[self.p_from[pid]] -= 1
                 self.inj_head[r], self.inj_k[r] = self.p_next[pid], 0
                 if self.p_next[pid] < 0:
                     self.inj_tail[r] = -1

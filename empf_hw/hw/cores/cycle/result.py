@@ -30,15 +30,17 @@ def assemble(sim) -> Timing:
     engines = {int(c): float(v) for c, v in enumerate(net.eng_cycles) if v and c != sim.io_core}
     busy = {c: int(round(sim.busy_cycles.get(c, 0.0) + engines.get(c, 0.0)))
             for c in sorted(set(sim.busy_cycles) | set(engines))}
-    for c, v in enumerate(net.eng_bank.tolist()):
-        if v:
-            sim.stall[("bank_conflict", c)] = v
+    for cause, per_core in (("bank_conflict", net.eng_bank), ("output_queue_full", net.oq_delay)):
+        for c, v in enumerate(per_core.tolist()):
+            if v:
+                sim.stall[(cause, c)] = v
     phase = np.maximum(sim.layer_finish - sim.layer_start, 0)
     n = net.R * net.C
     ports = np.arange(n * 5)
     links = [{"router_row": int(p // 5 // net.C), "router_col": int(p // 5 % net.C), "direction": DIRS[p % 5],
               "flits": int(net.flits_moved[p])} for p in ports[net.flits_moved > 0]]
-    causes = ("bank_conflict", "lanes_busy", "waiting_producers", "waiting_consumers", "neuron_units_busy")
+    causes = ("bank_conflict", "lanes_busy", "output_queue_full", "waiting_producers", "waiting_consumers",
+              "neuron_units_busy")
     total = int(sim.layer_finish.max(initial=0))
     cores = []
     for t in sorted({(t.core, t.router) for t in sim.tiles.values()}):

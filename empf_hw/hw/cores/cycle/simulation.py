@@ -136,7 +136,10 @@ class Simulation:
         self.banks = c["synapse_banks"]
         self.psum_bits = psum_bits(arch)
         self.io_router = io_xy(arch)[0] * self.net.C + io_xy(arch)[1]
-        self.units_free: dict[int, int] = {}
+        self.units_free: dict[int, int] = {}  # core → cycle its neuron units are free, less its encoder's stalls
+        self.sent_by: dict[int, int] = {}  # core → packets its encoder has been given
+        self.phase_end: dict[tuple, tuple] = {}  # (tile key, t) → (its neuron phase's end less its encoder's stalls
+        #                                           when it started, the encoder's packets up to its last)
         self.dram_free: dict[int, int] = {}  # DRAM channel → cycle it is free
         self.reloaded: dict[tuple, int] = {}  # tile key → cycle its weights of the open timestep are in
         self.tile_router = {lay.name: np.array([self.tiles[(lay.name, j)].router for j in range(len(lay.tiles))])
@@ -220,10 +223,12 @@ class Simulation:
         """The tile's neuron phase of t on its core's neuron units from ``at`` (or once they are free): the dense
         pass, the partial-sum merge on the accumulator lanes (shared with the synapse engine: a packet in service
         keeps them, and the packets after it wait for the merge), then the sweep over the neurons, emitting the
-        spikes as it goes (``emit``)."""
+        spikes as it goes (``emit``). With an output queue, a full queue stalls the encoder and the neuron units: the
+        phase, and what follows on the units, ends later by the cycles it stalled (``phase_done``)."""
         tile = self.tiles[key]
         core = tile.core
-        start = max(at, self.units_free.get(core, 0))
+        stalled = int(self.net.oq_delay[core])
+        start = max(at, self.units_free.get(core, 0) + stalled)
         if start > at:
             self.stalled("neuron_units_busy", core, start - at)
         dur, dense, merge, sweep = self.b_cycles(key, t)
@@ -235,11 +240,28 @@ class Simulation:
                 self.stalled("lanes_busy", core, lanes - start - dense)
             net.eng_free[core] = max(net.eng_free[core], lanes + merge)
         end = lanes - dense + dur
-        self.units_free[core] = end
+        self.units_free[core] = end - stalled
         self.busy_cycles[core] = self.busy_cycles.get(core, 0.0) + dur
         tile.b_start[t] = start
         self.emit(key, t, lanes + merge, sweep, end)
+        self.phase_end[(key, t)] = (end - stalled, self.sent_by.get(core, 0))
         self.push(end, "b_done", key, t)
+
+    def phase_done(self, key, t: int, now: int) -> bool:
+        """Whether the tile's neuron phase of t ends at ``now``; if its encoder stalled on a full output queue (or
+        will, releasing its last packets at ``now``), it is put back to when it ends."""
+        if (key, t) not in self.phase_end:  # no neuron phase (a split tile, a shortcut layer)
+            return True
+        end, sent = self.phase_end.pop((key, t))
+        core = self.tiles[key].core
+        net = self.net
+        due = end + int(net.oq_delay[core])
+        left = sent - int(net.oq_released[core])  # due at ``now``: they leave now if the queue has room for all
+        if due > now or (left > 0 and left > net.oq_cap - net.oq_queued[core]):
+            self.phase_end[(key, t)] = (end, sent)
+            self.push(max(due, now + 1), "b_done", key, t)
+            return False
+        return True
 
     def emit(self, key, t: int, first: int, sweep: int, end: int) -> None:
         """Spikes of a head tile at timestep t, its sweep over the neurons starting at ``first``: the neuron units
@@ -274,12 +296,14 @@ class Simulation:
         groups = max(-(-int(self.works[name].neurons[key[1]]) // units), 1)
         q = np.concatenate([pk[5][sel] for _, pk, sel in sends])
         which = np.repeat(np.arange(len(sends)), [len(sel) for *_, sel in sends])
-        order = np.lexsort((which, q))  # stable within a consumer
-        k = np.empty(len(q), np.int64)
-        k[order] = np.arange(len(q))
-        times = np.minimum(first + sweep * (q // units + 1) // groups + (k + 1) * self.lat["message_send"], end)
-        for i, (cons, pk, sel) in enumerate(sends):
-            self.send(cons, tn, pk, sel, self.tiles[key].router, times[which == i])
+        order = np.lexsort((which, q))  # the send order: by neuron, then consumer, then as listed
+        k = np.arange(1, len(q) + 1)
+        times = np.minimum(first + sweep * (q[order] // units + 1) // groups + k * self.lat["message_send"], end)
+        dst, bits, fifo, tiles, rows, bank = (np.concatenate(x)[order] for x in
+                                              zip(*(self.targets(cons, pk, sel) for cons, pk, sel in sends)))
+        core = self.tiles[key].core
+        self.net.schedule(self.tiles[key].router, dst, bits, fifo, times, tiles, t, rows, bank, core)
+        self.sent_by[core] = self.sent_by.get(core, 0) + len(q)
 
     def host_input(self, layer: str, t: int, pk, now: int) -> None:
         """The host streams a layer's timestep-t input into the I/O port: packet k is in once its bits have crossed
@@ -288,15 +312,15 @@ class Simulation:
         times = np.full(n, now, np.int64)
         if host:
             times += -(-(np.arange(1, n + 1, dtype=np.int64) * self.works[layer].packet_bits) // host)
-        self.send(layer, t, pk, np.arange(n), self.io_router, times)
+        dst, bits, fifo, tiles, rows, bank = self.targets(layer, pk, np.arange(n))
+        self.net.schedule(self.io_router, dst, bits, fifo, times, tiles, t, rows, bank)
 
-    def send(self, layer: str, t: int, pk, sel: np.ndarray, router: int, times: np.ndarray) -> None:
-        """Packets ``sel`` of a layer's timestep-t input leave ``router`` at cycles ``times`` (not decreasing)."""
-        if not len(sel):
-            return
+    def targets(self, layer: str, pk, sel: np.ndarray) -> tuple:
+        """Of packets ``sel`` of a layer's input: their destination routers, bits, destination cores, tiles (index),
+        lane rows and first banks (``network.NetworkBase.schedule``'s)."""
         j = pk[1][sel]
-        self.net.schedule(router, self.tile_router[layer][j], self.works[layer].packet_bits, self.tile_core[layer][j],
-                          times, self.first_index[layer] + j, t, pk[2][sel], pk[4][sel] % self.banks)
+        return (self.tile_router[layer][j], np.full(len(sel), self.works[layer].packet_bits), self.tile_core[layer][j],
+                self.first_index[layer] + j, pk[2][sel], pk[4][sel] % self.banks)
 
     # --- readiness --------------------------------------------------------------------------------------------
     def stalled(self, cause: str, core: int, cycles: float) -> None:
@@ -378,6 +402,8 @@ class Simulation:
     def handle(self, now: int, kind: str, payload) -> None:
         if kind == "b_done":
             key, t = payload
+            if self.net.oq_cap and not self.phase_done(key, t, now):
+                return
             tile = self.tiles[key]
             tile.finish[t] = now
             if not self.lockstep:
