@@ -1,8 +1,8 @@
 """Run a sweep: in-process, on a Dask LocalCluster (``workers``) or on an existing Dask cluster (``scheduler``).
 
 Activity traces are the expensive part; they depend only on (model, spike bits, timesteps, samples, seed), so each
-process keeps the ones it made and points are ordered to reuse them (on Dask, a trace's points go to one worker). Architecture parameters only re-run the
-mapping and evaluation. Each finished point goes to the store at once.
+process keeps the ones it made and points are ordered to reuse them (on Dask, a trace's points go to one worker).
+Architecture parameters only re-run the mapping and evaluation. Each finished point goes to the store at once.
 """
 
 import time

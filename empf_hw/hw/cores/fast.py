@@ -19,7 +19,7 @@ Tiles folded onto one core add up. Spikes and partial sums share the links and r
 timestep and the busiest on the way into each tile come from ``empf_hw.hw.cores.loads``.
 
 ``pipelined`` (``timeline``): per tile, packets are processed as they arrive: from each source they leave evenly
-spread over its neuron phase from the end of its first group of neurons (``first_spike_cycles``; the I/O port: as
+spread over its neuron phase from the end of its first group of neurons (``phases``; the I/O port: as
 the host link streams them, ``chip.host_link_bits``) and arrive after their route's latency; phase A ends when the
 last is processed at the tile's pace, not before its first packet's source started plus the layer's busiest link or
 port. Its neuron phase starts once every producer
@@ -62,8 +62,10 @@ def row_cycles(arch, syn: int) -> float:
 
 
 def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, sent: np.ndarray):
-    """(T, n) phase A and phase B cycles per tile. ``updated``/``spikes``: (T, n) neurons updated and spikes emitted;
-    ``sent``: (T, n) packets the tile's neurons send."""
+    """(T, n) phase A and phase B cycles per tile, and the cycles of phase B before its first spike can leave: the
+    dense pass and partial-sum merge (``merge_cycles``), the sweep's first group of ``neuron_units`` neurons (its
+    share of ``sweep_cycles``) and one ``L.message_send``. ``updated``/``spikes``: (T, n) neurons updated and spikes
+    emitted; ``sent``: (T, n) packets the tile's neurons send."""
     c = arch.core
     lat = latencies(arch)
     units = c["neuron_units"]
@@ -71,9 +73,10 @@ def phases(arch, lay, work: LayerWork, updated: np.ndarray, spikes: np.ndarray, 
          + bus_cycles(np.ceil(work.packets), work.packet_bits, c["spike_bus_bits"])
          + np.ceil(work.packets) * lat["message_receive"]
          + np.ceil(work.syn.lane_rows) * row_cycles(arch, lat[f"syn_{syn_kind(lay.node)}"]))
-    b = (merge_cycles(arch, work) + sweep_cycles(arch, work, updated, spikes)
-         + np.ceil(sent) * lat["message_send"] + np.ceil(work.aux / units))
-    return a, b
+    merge, sweep = merge_cycles(arch, work), sweep_cycles(arch, work, updated, spikes)
+    b = merge + sweep + np.ceil(sent) * lat["message_send"] + np.ceil(work.aux / units)
+    lead = merge + sweep / np.maximum(np.ceil(work.neurons / units), 1)[None] + lat["message_send"]
+    return a, b, lead
 
 
 def sweep_cycles(arch, work: LayerWork, updated: np.ndarray, spikes: np.ndarray) -> np.ndarray:
@@ -87,15 +90,6 @@ def sweep_cycles(arch, work: LayerWork, updated: np.ndarray, spikes: np.ndarray)
     return ((np.ceil(work.neurons / units) * lat["neuron_access"])[None]
             + np.ceil(np.ceil(upd) / units) * c["neuron_update_cycles"]
             + np.ceil(np.ceil(spikes) / units) * lat["spike_gen"])
-
-
-def first_spike_cycles(arch, work: LayerWork, updated: np.ndarray, spikes: np.ndarray) -> np.ndarray:
-    """(T, n) cycles of a tile's neuron phase before its first spike can leave: the dense pass and partial-sum merge
-    (``merge_cycles``), the sweep's first group of ``neuron_units`` neurons (its share of ``sweep_cycles``) and one
-    ``L.message_send``."""
-    groups = np.maximum(np.ceil(work.neurons / arch.core["neuron_units"]), 1)
-    return (merge_cycles(arch, work) + sweep_cycles(arch, work, updated, spikes) / groups[None]
-            + latencies(arch)["message_send"])
 
 
 def merge_cycles(arch, work: LayerWork) -> np.ndarray:
@@ -138,13 +132,13 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
     busy: dict[int, int] = {}
     step = {"mesh": 0, "ports": 0, "psums": 0}  # lockstep: every layer's traffic of a step shares the network
     psum_lat = np.zeros((L, T), np.int64)
-    a_tiles, b_tiles = {}, {}  # layer → (T, tiles): phase A, phase B
+    a_tiles, b_tiles, lead = {}, {}, {}  # layer → (T, tiles): phase A, phase B, phase B before its first spike
     key = ("loads", credit, arch.chip["host_link_bits"])
     net = remember(kept, key, lambda: network_loads(mapping, works))
     released = []  # lockstep: ((T,) cycle partial sums of a route group leave, (T, links) their link cycles)
     for i, lay in enumerate(mapping.layers):
         w = works[lay.name]
-        a, b = phases(arch, lay, w, *soma[lay.name])
+        a, b, lead[lay.name] = phases(arch, lay, w, *soma[lay.name])
         cores, a_c = _per_core(a, w.cores)
         _, b_c = _per_core(b, w.cores)
         on_core = np.searchsorted(cores, w.cores)  # tiles sharing a core (DRAM spill) share its engine and units
@@ -174,7 +168,6 @@ def schedule(mapping: Mapping, works: dict[str, LayerWork], soma: dict[str, tupl
         at = net.ports[i][:, w.src_xy[:, 0] * grid(arch)[1] + w.src_xy[:, 1]]
         inject[lay.name] = np.maximum(at - per_packet, 0)  # (T, P) until its last packet's head leaves
     host_bits = arch.chip["host_link_bits"]
-    lead = {n: first_spike_cycles(arch, works[n], *soma[n][:2]) for n in names}
     host = {lay.name: works[lay.name].packets.sum(axis=1) * works[lay.name].packet_bits / host_bits
             for lay in mapping.layers if host_bits and lay.producer == "input"}
     psum_cycles = flits(psum_bits(arch), arch.chip["noc_link_bits"]) * credit
