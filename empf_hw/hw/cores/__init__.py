@@ -25,6 +25,8 @@ from .stem import stem_once
 from .tiles import Mapping, state_bits
 from .work import check_trace, layer_work, share_dram
 
+LEAKAGE = CORES_ENTRIES.index("leakage_core_cycle")
+
 TIMINGS = ("fast", "cycle")
 
 
@@ -121,16 +123,11 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
         key = (timing_key(arch), tuple(w.syn.mode for w in works.values()))
         tm = replace(remember(prep.timings, key, lambda: schedule(mapping, works, soma, prep.derived)),
                      clock_MHz=arch.chip["clock_MHz"])
-    seen: set[int] = set()
-    counts = []
-    for i, lay in enumerate(mapping.layers):
-        w = works[lay.name]
-        own = {int(cr) for cr in w.cores} - seen
-        seen |= own
-        counts.append(layer_counts(mapping, lay, w, soma[lay.name], tm.windows, len(own),
-                                   mapping.sub_steps if tm.mode == "lockstep" and i == 0 else 0))
-    arr = np.stack(counts)  # (layers, actions, T)
-    arr[0] += board_static(mapping, tm.windows, len(seen))
+    modes = tuple(w.syn.mode for w in works.values())
+    activity, own, n_cores = remember(prep.derived, ("counts", modes), lambda: _activity(mapping, works, soma, tm.mode))
+    arr = activity.copy()  # (layers, actions, T)
+    arr[:, LEAKAGE] += own[:, None] * tm.windows[None].astype(np.float64)
+    arr[0] += board_static(mapping, tm.windows, n_cores)
     energies = arr * pj[None, :, None]
     lays = mapping.layers
     busy = (tm.phase_a + tm.phase_b).sum(axis=1).tolist()
@@ -153,5 +150,21 @@ def evaluate_cores(trace, graph, arch, model: str, accuracy, timing: str = "fast
         df["utilization"] = df["busy_cycles"] / max(tm.cycles, 1)
         return df
 
-    return Costs(model, arch, info, cores, len(seen), tm, CORES_ENTRIES, arr, energies, prep.memory.copy(),
+    return Costs(model, arch, info, cores, n_cores, tm, CORES_ENTRIES, arr, energies, prep.memory.copy(),
                  trace_summary(trace, {lay.name: by[lay.name] for lay in lays}), accuracy, mapping, trace, graph)
+
+
+def _activity(mapping: Mapping, works: dict, soma: dict, mode: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(layers, actions, T) counts without the cores' leakage (the same on every architecture with this work, the
+    timing aside), (layers,) the cores whose leakage each layer carries (those it is the first to use), and the
+    cores used."""
+    seen: set[int] = set()
+    counts, own = [], []
+    for i, lay in enumerate(mapping.layers):
+        w = works[lay.name]
+        new = {int(cr) for cr in w.cores} - seen
+        seen |= new
+        own.append(len(new))
+        counts.append(layer_counts(mapping, lay, w, soma[lay.name], np.zeros(w.packets.shape[0]), len(new),
+                                   mapping.sub_steps if mode == "lockstep" and i == 0 else 0))
+    return np.stack(counts), np.array(own, np.float64), len(seen)

@@ -1,7 +1,8 @@
 """What an evaluation derives from a trace before its energy, kept with the trace for the sweep points that share
 it: the lowered and stem-once trace (``core.spike_payload_bits``, ``chip.stem_once``), the per-tile work of a
-mapping (the same on architectures that differ only in ``TIMING_FIELDS`` or ``ENERGY_FIELDS``) and its fast timing
-(the same on architectures that differ only in ``ENERGY_FIELDS``). tests/test_reuse.py perturbs every field listed
+mapping (the same on architectures that differ only in ``TIMING_FIELDS`` or ``ENERGY_FIELDS``), with its action
+counts but the cores' leakage, and its fast timing (the same on architectures that differ only in
+``ENERGY_FIELDS``). tests/test_reuse.py perturbs every field listed
 and compares with an evaluation from an empty cache."""
 
 from dataclasses import dataclass, field
