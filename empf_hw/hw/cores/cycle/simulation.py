@@ -244,7 +244,8 @@ class Simulation:
         self.busy_cycles[core] = self.busy_cycles.get(core, 0.0) + dur
         tile.b_start[t] = start
         self.emit(key, t, lanes + merge, sweep, end)
-        self.phase_end[(key, t)] = (end - stalled, self.sent_by.get(core, 0))
+        if self.net.oq_cap:
+            self.phase_end[(key, t)] = (end - stalled, self.sent_by.get(core, 0))
         self.push(end, "b_done", key, t)
 
     def phase_done(self, key, t: int, now: int) -> bool:
